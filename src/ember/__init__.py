@@ -1,0 +1,22 @@
+"""ember: a deep-learning framework you can read end to end.
+
+NumPy tensors with reverse-mode autograd (``ember.tensor``, ``Tensor.backward``), differentiable
+ops in ``ember.functional``, and gradient checking in ``ember.testing``.
+"""
+from . import dtypes
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (arange, as_tensor, eye, full, linspace, ones, ones_like, rand, randint,
+                       randn, tensor, zeros, zeros_like)
+from .dtypes import (bool_, double, float16, float32, float64, half, int8, int16, int32, int64,
+                     long, uint8)
+from .random import get_rng_state, manual_seed, set_rng_state
+from .tensor import Tensor
+from . import functional
+from .ops import (abs, all, any, argmax, argmin, cat, chunk, clip, concatenate, cos, einsum, exp,
+                  expand_dims, flatten, flip, log, logsumexp, matmul, max, maximum, mean, min,
+                  minimum, norm, outer, pad, prod, repeat, reshape, roll, sigmoid, sign, sin,
+                  softmax, split, sqrt, squeeze, stack, std, sum, swapaxes, tanh, tile, transpose,
+                  tril, triu, unsqueeze, var, where)
+from . import testing
+
+__version__ = "0.1.0"

@@ -1,0 +1,91 @@
+"""Helpers every op shares: argument conversion, scalar promotion, un-broadcasting, axis handling."""
+import numbers
+
+from .. import dtypes as _dt
+from ..backend import xp
+from ..tensor import Tensor, _to_array
+
+make = Tensor._make
+wrap = Tensor._wrap
+
+
+def as_tensor(x, op="op", name="input"):
+    """Return ``x`` as a Tensor: Tensors pass through; arrays and numbers are converted (no grad)."""
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return wrap(_to_array(x, None))
+    except TypeError as e:
+        raise TypeError(f"ember.{op}: argument {name!r} {e}") from None
+
+
+def operands(a, b, op):
+    """Two Tensors from (Tensor|number|array, Tensor|number|array), with ember's scalar promotion."""
+    a_t = isinstance(a, Tensor)
+    b_t = isinstance(b, Tensor)
+    if a_t and b_t:
+        da, db = a.data.dtype, b.data.dtype
+        if da is db or da.kind == db.kind or (da.kind != "f" and db.kind != "f"):
+            return a, b
+        # integer/bool with float: the float dtype wins (NumPy would widen int64+float32 to float64)
+        if da.kind == "f":
+            return a, wrap(b.data.astype(da))
+        return wrap(a.data.astype(db)), b
+    if a_t and isinstance(b, numbers.Number):
+        d = _dt.scalar_dtype(a.data.dtype, b)
+        return (a if d is a.data.dtype else wrap(a.data.astype(d))), wrap(xp.asarray(b, dtype=d))
+    if b_t and isinstance(a, numbers.Number):
+        d = _dt.scalar_dtype(b.data.dtype, a)
+        return wrap(xp.asarray(a, dtype=d)), (b if d is b.data.dtype else wrap(b.data.astype(d)))
+    return operands(as_tensor(a, op, "a"), as_tensor(b, op, "b"), op)
+
+
+def broadcast_error(op, *tensors):
+    shapes = " and ".join(str(tuple(t.shape)) for t in tensors)
+    return ValueError(f"ember.{op}: shapes {shapes} cannot be broadcast together "
+                      "(NumPy rules: trailing dimensions must be equal or 1)")
+
+
+def unbroadcast(g, shape):
+    """Sum ``g`` down to ``shape``: the backward of NumPy broadcasting."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+def normalize_axis(axis, ndim, op="op"):
+    """``axis`` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (list, tuple)):
+        axes = axis
+    else:
+        axes = (axis,)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"ember.{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(set(out)))
+
+
+def expand_reduced(g, shape, axes, keepdims):
+    """Reshape a reduced gradient so that it broadcasts against the input of the reduction."""
+    if keepdims or not axes:
+        return g
+    kept = list(shape)
+    for a in axes:
+        kept[a] = 1
+    return g.reshape(kept)
+
+
+def require_float(x, op):
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"ember.{op}: expected a floating-point tensor, got dtype {x.data.dtype}")

@@ -1,0 +1,322 @@
+"""Elementwise ops, each forward beside its local gradient.
+
+Binary ops broadcast as NumPy does; their backward sums the gradient back to each input's shape.
+Float ops on integer or bool tensors compute in float32 (as PyTorch does).
+"""
+import math
+
+from ..backend import xp
+from ._base import as_tensor, broadcast_error, make, operands, unbroadcast
+
+
+# -- binary arithmetic ------------------------------------------------------------------------
+def _binary(a, b, op, fn):
+    a, b = operands(a, b, op)
+    try:
+        out = fn(a.data, b.data)
+    except ValueError:
+        raise broadcast_error(op, a, b) from None
+    return a, b, out
+
+
+def add(a, b):
+    """a + b, broadcasting."""
+    a, b, out = _binary(a, b, "add", xp.add)
+    return make(out, (a, b), lambda g: (unbroadcast(g, a.shape), unbroadcast(g, b.shape)))
+
+
+def sub(a, b):
+    """a - b, broadcasting."""
+    a, b, out = _binary(a, b, "sub", xp.subtract)
+    return make(out, (a, b), lambda g: (unbroadcast(g, a.shape), unbroadcast(-g, b.shape)))
+
+
+def mul(a, b):
+    """a * b, broadcasting."""
+    a, b, out = _binary(a, b, "mul", xp.multiply)
+
+    def backward(g):
+        return (unbroadcast(g * b.data, a.shape) if a._rg else None,
+                unbroadcast(g * a.data, b.shape) if b._rg else None)
+    return make(out, (a, b), backward)
+
+
+def div(a, b):
+    """a / b (true division), broadcasting; integer inputs give float32."""
+    a, b = operands(a, b, "div")
+    if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
+        a, b = _to_float(a), _to_float(b)
+    a, b, out = _binary(a, b, "div", xp.true_divide)
+
+    def backward(g):
+        gb = g / b.data
+        return (unbroadcast(gb, a.shape) if a._rg else None,
+                unbroadcast(-gb * out, b.shape) if b._rg else None)
+    return make(out, (a, b), backward)
+
+
+def floor_divide(a, b):
+    """a // b (no gradient: piecewise constant)."""
+    a, b, out = _binary(a, b, "floor_divide", xp.floor_divide)
+    return make(out, (), None)
+
+
+def remainder(a, b):
+    """a % b with NumPy's sign convention; d/da = 1, d/db = -floor(a/b)."""
+    a, b, out = _binary(a, b, "remainder", xp.remainder)
+    return make(out, (a, b), lambda g: (unbroadcast(g, a.shape),
+                                        unbroadcast(-g * xp.floor_divide(a.data, b.data), b.shape)))
+
+
+def pow(a, b):
+    """a ** b, broadcasting.  d/db uses log(a) and is taken as 0 where a == 0."""
+    a, b = operands(a, b, "pow")
+    a, b, out = _binary(a, b, "pow", xp.power)
+
+    def backward(g):
+        ga = gb = None
+        if a._rg:
+            ga = unbroadcast(g * b.data * xp.power(a.data, b.data - 1), a.shape)
+        if b._rg:
+            safe = xp.where(a.data > 0, a.data, 1)
+            gb = unbroadcast(g * out * xp.log(safe), b.shape)
+        return ga, gb
+    return make(out, (a, b), backward)
+
+
+def maximum(a, b):
+    """Elementwise max; where a == b the gradient is split equally between a and b."""
+    a, b, out = _binary(a, b, "maximum", xp.maximum)
+    return make(out, (a, b), _minmax_backward(a, b, xp.greater))
+
+
+def minimum(a, b):
+    """Elementwise min; where a == b the gradient is split equally between a and b."""
+    a, b, out = _binary(a, b, "minimum", xp.minimum)
+    return make(out, (a, b), _minmax_backward(a, b, xp.less))
+
+
+def _minmax_backward(a, b, wins):
+    def backward(g):
+        share = wins(a.data, b.data) + 0.5 * (a.data == b.data)
+        share = share.astype(g.dtype, copy=False)
+        return (unbroadcast(g * share, a.shape) if a._rg else None,
+                unbroadcast(g * (1 - share), b.shape) if b._rg else None)
+    return backward
+
+
+def where(condition, x, y):
+    """``x`` where ``condition`` else ``y`` (NumPy's where), differentiable in x and y."""
+    cond = as_tensor(condition, "where", "condition").data.astype(bool, copy=False)
+    x, y = operands(x, y, "where")
+    try:
+        out = xp.where(cond, x.data, y.data)
+    except ValueError:
+        raise broadcast_error("where", as_tensor(condition), x, y) from None
+
+    def backward(g):
+        zero = xp.zeros((), dtype=g.dtype)
+        return (unbroadcast(xp.where(cond, g, zero), x.shape) if x._rg else None,
+                unbroadcast(xp.where(cond, zero, g), y.shape) if y._rg else None)
+    return make(out, (x, y), backward)
+
+
+# -- unary --------------------------------------------------------------------------------
+def _to_float(x):
+    if x.data.dtype.kind == "f":
+        return x
+    from ..tensor import Tensor
+    return Tensor._wrap(x.data.astype(xp.float32))
+
+
+def _unary(x, op, forward, local_grad):
+    """Apply ``forward`` elementwise; ``local_grad(g, x, y)`` gives the input gradient."""
+    x = _to_float(as_tensor(x, op))
+    xd = x.data
+    out = forward(xd)
+    return make(out, (x,), lambda g: (local_grad(g, xd, out),))
+
+
+def neg(x):
+    x = as_tensor(x, "neg")
+    return make(-x.data, (x,), lambda g: (-g,))
+
+
+def exp(x):
+    return _unary(x, "exp", xp.exp, lambda g, x, y: g * y)
+
+
+def log(x):
+    return _unary(x, "log", xp.log, lambda g, x, y: g / x)
+
+
+def log1p(x):
+    return _unary(x, "log1p", xp.log1p, lambda g, x, y: g / (1 + x))
+
+
+def expm1(x):
+    return _unary(x, "expm1", xp.expm1, lambda g, x, y: g * (y + 1))
+
+
+def sqrt(x):
+    return _unary(x, "sqrt", xp.sqrt, lambda g, x, y: g / (2 * y))
+
+
+def rsqrt(x):
+    """1 / sqrt(x)."""
+    return _unary(x, "rsqrt", lambda x: 1 / xp.sqrt(x), lambda g, x, y: -0.5 * g * y * y * y)
+
+
+def abs(x):
+    """|x|; the gradient at 0 is taken as 0 (sign(0))."""
+    x = as_tensor(x, "abs")
+    xd = x.data
+    return make(xp.abs(xd), (x,), lambda g: (g * xp.sign(xd),))
+
+
+def sign(x):
+    """-1, 0 or 1 (no gradient)."""
+    return make(xp.sign(as_tensor(x, "sign").data), (), None)
+
+
+def sin(x):
+    return _unary(x, "sin", xp.sin, lambda g, x, y: g * xp.cos(x))
+
+
+def cos(x):
+    return _unary(x, "cos", xp.cos, lambda g, x, y: -g * xp.sin(x))
+
+
+def tanh(x):
+    return _unary(x, "tanh", xp.tanh, lambda g, x, y: g * (1 - y * y))
+
+
+def _sigmoid(x):
+    # exp of a non-positive number only, so large |x| neither overflows nor warns.
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid(x):
+    return _unary(x, "sigmoid", _sigmoid, lambda g, x, y: g * y * (1 - y))
+
+
+def relu(x):
+    """max(x, 0); the gradient at 0 is 0 (as PyTorch)."""
+    return _unary(x, "relu", lambda x: xp.maximum(x, 0), lambda g, x, y: g * (x > 0))
+
+
+def leaky_relu(x, negative_slope=0.01):
+    s = negative_slope
+    return _unary(x, "leaky_relu", lambda x: xp.where(x > 0, x, x * s),
+                  lambda g, x, y: xp.where(x > 0, g, g * s))
+
+
+def elu(x, alpha=1.0):
+    return _unary(x, "elu", lambda x: xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0))),
+                  lambda g, x, y: xp.where(x > 0, g, g * (y + alpha)))
+
+
+def _erf(x):
+    # Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): NumPy has no erf and the core depends on
+    # NumPy only; the error is below float32 resolution of gelu's output.
+    ax = xp.abs(x)
+    t = 1 / (1 + 0.3275911 * ax)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return xp.sign(x) * (1 - poly * xp.exp(-ax * ax))
+
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+
+
+def gelu(x, approximate="none"):
+    """Gaussian error linear unit: x * Phi(x) (``approximate='none'``), or its tanh form
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``approximate='tanh'``), as PyTorch."""
+    if approximate == "tanh":
+        def forward(x):
+            return 0.5 * x * (1 + xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
+
+        def grad(g, x, y):
+            th = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))
+            dinner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return g * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * dinner)
+        return _unary(x, "gelu", forward, grad)
+    if approximate != "none":
+        raise ValueError(f"ember.gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+    def forward(x):
+        return 0.5 * x * (1 + _erf(x * (1 / math.sqrt(2))))
+
+    def grad(g, x, y):
+        cdf = 0.5 * (1 + _erf(x * (1 / math.sqrt(2))))
+        return g * (cdf + x * _INV_SQRT_2PI * xp.exp(-0.5 * x * x))
+    return _unary(x, "gelu", forward, grad)
+
+
+def silu(x):
+    """x * sigmoid(x) (a.k.a. swish)."""
+    x = _to_float(as_tensor(x, "silu"))
+    xd = x.data
+    s = _sigmoid(xd)
+    return make(xd * s, (x,), lambda g: (g * s * (1 + xd * (1 - s)),))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, linear where beta x > threshold (as PyTorch)."""
+    def forward(x):
+        bx = beta * x
+        return xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta)
+    return _unary(x, "softplus", forward,
+                  lambda g, x, y: xp.where(beta * x > threshold, g, g * _sigmoid(beta * x)))
+
+
+def clip(x, a_min=None, a_max=None):
+    """Limit values to [a_min, a_max] (NumPy's clip); gradient 1 inside, 0 where clipped."""
+    x = as_tensor(x, "clip")
+    xd = x.data
+    lo = a_min.data if hasattr(a_min, "data") else a_min
+    hi = a_max.data if hasattr(a_max, "data") else a_max
+    out = xp.clip(xd, lo, hi)
+
+    def backward(g):
+        inside = xp.ones(xd.shape, dtype=bool)
+        if lo is not None:
+            inside &= xd >= lo
+        if hi is not None:
+            inside &= xd <= hi
+        return (g * inside,)
+    return make(out, (x,), backward)
+
+
+# -- comparisons (no gradient) -------------------------------------------------------------------
+def _compare(fn, op):
+    def compare(a, b):
+        a, b, out = _binary(a, b, op, fn)
+        return make(out, (), None)
+    compare.__name__ = op
+    compare.__doc__ = f"Elementwise {op} (a boolean tensor; no gradient)."
+    return compare
+
+
+equal = _compare(xp.equal, "equal")
+not_equal = _compare(xp.not_equal, "not_equal")
+less = _compare(xp.less, "less")
+less_equal = _compare(xp.less_equal, "less_equal")
+greater = _compare(xp.greater, "greater")
+greater_equal = _compare(xp.greater_equal, "greater_equal")
+logical_and = _compare(xp.logical_and, "logical_and")
+logical_or = _compare(xp.logical_or, "logical_or")
+logical_xor = _compare(xp.logical_xor, "logical_xor")
+
+
+def logical_not(x):
+    return make(xp.logical_not(as_tensor(x, "logical_not").data), (), None)
+
+
+def isnan(x):
+    return make(xp.isnan(as_tensor(x, "isnan").data), (), None)
+
+
+def isfinite(x):
+    return make(xp.isfinite(as_tensor(x, "isfinite").data), (), None)

@@ -1,0 +1,239 @@
+"""The Tensor: an n-dimensional array plus what reverse-mode autodiff needs to know about it.
+
+Arithmetic, reductions and the other array methods are attached by ``ember.ops`` (one floor up),
+so that every differentiable op is defined once, beside its backward, in ``ember/ops``.
+"""
+import numpy as _np
+
+from . import autograd as _ag
+from . import dtypes as _dt
+from .backend import xp
+
+
+def _to_array(data, dtype):
+    """Convert user data to a fresh backend array following ember's dtype defaults."""
+    if isinstance(data, Tensor):
+        arr = data.data
+    else:
+        try:
+            arr = xp.asarray(data)
+        except (ValueError, TypeError) as e:
+            raise TypeError(f"ember.tensor: cannot convert {type(data).__name__} to a tensor: {e}") from None
+    if dtype is None:
+        dtype = _dt.default_dtype_for(arr)
+    else:
+        dtype = _dt.as_dtype(dtype)
+        if arr.dtype.kind in "OUSV":
+            _dt.default_dtype_for(arr)  # raises the clear error
+    return xp.array(arr, dtype=dtype, copy=True)
+
+
+class Tensor:
+    """An n-dimensional array with optional gradient tracking.
+
+    Create one with :func:`ember.tensor`.  ``data`` holds the backend array; ``grad`` is a Tensor of
+    the same shape once a backward pass reached this tensor (leaves, or ``retain_grad()``).
+    """
+
+    __slots__ = ("data", "grad", "_rg", "_node", "_retains_grad", "__weakref__")
+    # NumPy must hand binary operators with a Tensor on the right back to us (array + tensor).
+    __array_ufunc__ = None
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self._rg = False
+        self._node = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- construction helpers used by ops (no checks, no copies) ------------------------------
+    @classmethod
+    def _wrap(cls, array):
+        t = object.__new__(cls)
+        t.data = array
+        t.grad = None
+        t._rg = False
+        t._node = None
+        t._retains_grad = False
+        return t
+
+    @classmethod
+    def _make(cls, array, parents, backward):
+        """The output of an op: records a graph node when grad mode is on and a parent needs grad."""
+        t = object.__new__(cls)
+        t.data = array
+        t.grad = None
+        t._rg = False
+        t._node = None
+        t._retains_grad = False
+        if _ag.is_grad_enabled():
+            for p in parents:
+                if p._rg:
+                    t._rg = True
+                    t._node = _ag.Node(backward, parents)
+                    break
+        return t
+
+    # -- attributes ------------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def device(self):
+        return "cpu"
+
+    @property
+    def requires_grad(self):
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
+    @property
+    def is_leaf(self):
+        """True for tensors not produced by a recorded op (user-created tensors, parameters)."""
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    def requires_grad_(self, requires_grad=True):
+        """Set whether gradients are tracked for this tensor (in place; returns self)."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"ember: only floating-point tensors can require gradients; this tensor has dtype "
+                f"{self.data.dtype}. Convert it first, e.g. t.astype('float32').requires_grad_()")
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("ember: requires_grad_(False) on a non-leaf tensor; use .detach()")
+        self._rg = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if not self._rg:
+            raise RuntimeError("ember: retain_grad() on a tensor that does not require grad")
+        self._retains_grad = True
+        return self
+
+    def zero_grad(self):
+        """Drop the accumulated gradient (sets ``.grad`` to None)."""
+        self.grad = None
+
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) * grad into the ``.grad`` of every leaf that requires grad.
+
+        ``grad`` defaults to 1 and may be omitted only for a tensor with one element.  The graph is
+        freed afterwards unless ``retain_graph=True``.
+        """
+        if not self._rg:
+            raise RuntimeError(
+                "ember: backward() on a tensor that does not require grad (no input had "
+                "requires_grad=True, or it was computed under no_grad())")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"ember: backward() without a gradient needs a scalar (one-element) tensor, "
+                    f"but this one has shape {self.shape}; pass grad= of that shape, or reduce "
+                    "first (e.g. loss.sum() or loss.mean())")
+            g = xp.ones(self.data.shape, dtype=self.data.dtype)
+        else:
+            g = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.data.dtype)
+            if g.shape != self.data.shape:
+                raise ValueError(f"ember: backward() got grad of shape {g.shape} for a tensor of shape {self.shape}")
+            g = g.astype(self.data.dtype, copy=False)
+        _ag.run_backward(self, g, retain_graph)
+
+    # -- conversions -------------------------------------------------------------------------------
+    def numpy(self):
+        """The data as a NumPy array (shares memory on CPU; detach first if you will modify it)."""
+        return _np.asarray(self.data)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"ember: item() needs a one-element tensor, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self):
+        """A new tensor sharing the data, cut from the graph (requires_grad=False)."""
+        return Tensor._wrap(self.data)
+
+    def clone(self):
+        """A copy of the data (not recorded in the graph; use ``x * 1`` for a differentiable copy)."""
+        return Tensor._wrap(self.data.copy())
+
+    def __array__(self, dtype=None, copy=None):
+        a = _np.asarray(self.data)
+        return a if dtype is None else a.astype(dtype)
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("ember: len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("ember: iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(f"ember: the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("ember: only one-element integer tensors can be used as an index")
+        return int(self.data)
+
+    def __hash__(self):
+        return id(self)
+
+    def __setitem__(self, index, value):
+        if self._rg and _ag.is_grad_enabled():
+            raise RuntimeError(
+                "ember: in-place assignment into a tensor that requires grad would corrupt its "
+                "gradient; do it under `with ember.no_grad():`, or on a .detach()ed copy")
+        if isinstance(index, Tensor):
+            index = index.data
+        elif isinstance(index, tuple):
+            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+    def __repr__(self):
+        body = _np.array2string(_np.asarray(self.data), separator=", ", prefix="tensor(", precision=4,
+                                threshold=200, edgeitems=3)
+        extra = ""
+        if self.data.dtype != _dt.float32:
+            extra += f", dtype={self.data.dtype}"
+        if self._node is not None:
+            extra += f", grad_fn={self._node.name or 'op'}"
+        elif self._rg:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"

@@ -1,0 +1,211 @@
+"""One helper runs an op in ember and in PyTorch on the same random inputs and compares the forward
+output and every input gradient; the same row is gradchecked in float64.  Adding an op to the test
+suite means adding one ``Row`` to a table.
+
+Input specs (``args`` of a Row) are small callables ``spec(rng, dtype) -> numpy array`` built with
+the helpers below; floating specs are differentiable unless made with ``const``.
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import ember
+from ember.testing import gradcheck
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - the README's test command installs torch
+    torch = None
+
+
+# -- input specs ----------------------------------------------------------------------------------
+class Spec:
+    def __init__(self, make, grad=True, noncontig=True):
+        self.make, self.grad, self.noncontig = make, grad, noncontig
+
+    def __call__(self, rng, dtype):
+        return self.make(rng, dtype)
+
+
+def randn(*shape, scale=1.0):
+    """Standard normal floats."""
+    return Spec(lambda rng, dt: (rng.standard_normal(shape) * scale).astype(dt))
+
+
+def uniform(*shape, low=-1.0, high=1.0):
+    return Spec(lambda rng, dt: rng.uniform(low, high, shape).astype(dt))
+
+
+def positive(*shape, low=0.5, high=2.0):
+    """Floats in [low, high) (for log, sqrt, pow bases, ...)."""
+    return Spec(lambda rng, dt: rng.uniform(low, high, shape).astype(dt))
+
+
+def away_from_zero(*shape, gap=0.1):
+    """Normal floats with |x| >= gap: for ops with a kink at 0 (relu, abs) so that finite
+    differences never straddle it."""
+    def make(rng, dt):
+        x = rng.standard_normal(shape)
+        return (np.sign(x) * (np.abs(x) + gap)).astype(dt)
+    return Spec(make)
+
+
+def distinct(*shape):
+    """A random permutation of well-separated values (for max/min/sort-like ops: no ties)."""
+    n = int(np.prod(shape))
+    return Spec(lambda rng, dt: (rng.permutation(n).reshape(shape) * 0.1 - n * 0.05).astype(dt))
+
+
+def ints(high, *shape, low=0):
+    """Integer array (int64) in [low, high): indices, class labels.  Not differentiable."""
+    return Spec(lambda rng, dt: rng.integers(low, high, shape).astype(np.int64), grad=False)
+
+
+def mask(*shape, p=0.5):
+    """Boolean array, True with probability p.  Not differentiable."""
+    return Spec(lambda rng, dt: rng.random(shape) < p, grad=False)
+
+
+def const(spec):
+    """The same values, but as a non-differentiable input."""
+    return Spec(spec.make, grad=False, noncontig=spec.noncontig)
+
+
+def fixed(array):
+    a = np.asarray(array)
+    return Spec(lambda rng, dt: a.astype(dt) if a.dtype.kind == "f" else a.copy(), grad=False)
+
+
+# -- rows ------------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    """One op under test.
+
+    ember_fn/torch_fn take the inputs (ember Tensors / torch tensors) in ``args`` order.
+    ``torch_fn=None`` skips the PyTorch comparison (state why in ``note``).
+    Tolerances default to the issue's float32 bars (forward 1e-6/1e-5, grads 1e-5/1e-4).
+    """
+    name: str
+    ember_fn: Callable
+    torch_fn: Callable | None
+    args: list
+    fwd_atol: float = 1e-6
+    fwd_rtol: float = 1e-5
+    grad_atol: float = 1e-5
+    grad_rtol: float = 1e-4
+    gradcheck: bool = True
+    gc_atol: float = 1e-5
+    gc_rtol: float = 1e-3
+    note: str = ""
+    seed: int = 0
+    differentiable: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def __str__(self):
+        return self.name
+
+
+def _noncontiguous(a):
+    """The same values as a strided (non-contiguous) view."""
+    if a.ndim == 0:
+        return a
+    big = np.empty(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
+    view = big[..., ::2]
+    view[...] = a
+    return view
+
+
+def make_inputs(row, dtype, noncontig=False):
+    rng = np.random.default_rng(row.seed)
+    arrays = [spec(rng, dtype) for spec in row.args]
+    if noncontig:
+        arrays = [_noncontiguous(a) if (spec.noncontig and a.ndim) else a for a, spec in zip(arrays, row.args)]
+    return arrays
+
+
+def _to_torch(a, grad):
+    t = torch.from_numpy(np.ascontiguousarray(a).copy())
+    if grad and t.is_floating_point():
+        t.requires_grad_(True)
+    return t
+
+
+def _out_tensors(out):
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def check_parity(row, noncontig=False):
+    """Forward and input gradients of ember vs PyTorch in float32; inputs must come back unchanged."""
+    arrays = make_inputs(row, np.float32, noncontig)
+    originals = [a.copy() for a in arrays]
+    e_in = [ember.Tensor._wrap(a).requires_grad_(True) if (s.grad and a.dtype.kind == "f") else ember.Tensor._wrap(a)
+            for a, s in zip(arrays, row.args)]
+    t_in = [_to_torch(a, s.grad) for a, s in zip(arrays, row.args)]
+    e_out = _out_tensors(row.ember_fn(*e_in))
+    t_out = _out_tensors(row.torch_fn(*t_in))
+    assert len(e_out) == len(t_out), f"{row.name}: {len(e_out)} outputs vs torch {len(t_out)}"
+    for k, (eo, to) in enumerate(zip(e_out, t_out)):
+        to_np = to.detach().numpy()
+        assert eo.shape == tuple(to_np.shape), f"{row.name}: output {k} shape {eo.shape} vs torch {tuple(to_np.shape)}"
+        if to_np.dtype.kind == "f":
+            assert eo.dtype == to_np.dtype, f"{row.name}: output dtype {eo.dtype} vs torch {to_np.dtype}"
+        np.testing.assert_allclose(eo.numpy(), to_np, atol=row.fwd_atol, rtol=row.fwd_rtol,
+                                   err_msg=f"{row.name}: forward output {k}")
+    if row.differentiable:
+        rng = np.random.default_rng(row.seed + 1)
+        pairs = [(eo, to) for eo, to in zip(e_out, t_out) if to.requires_grad]
+        gs = [rng.standard_normal(to.shape).astype(np.float32) for _, to in pairs]
+        if pairs:
+            loss_t = sum((to * torch.from_numpy(g)).sum() for (_, to), g in zip(pairs, gs))
+            loss_t.backward()
+            total = None
+            for (eo, _), g in zip(pairs, gs):
+                term = (eo * ember.Tensor._wrap(g)).sum()
+                total = term if total is None else total + term
+            total.backward()
+            for i, (ei, ti) in enumerate(zip(e_in, t_in)):
+                if not ti.requires_grad:
+                    continue
+                tg = ti.grad
+                if tg is None:
+                    assert ei.grad is None or not np.any(ei.grad.numpy()), f"{row.name}: input {i} got a grad, torch none"
+                    continue
+                assert ei.grad is not None, f"{row.name}: input {i} got no gradient"
+                assert ei.grad.dtype == ei.dtype and ei.grad.shape == ei.shape
+                np.testing.assert_allclose(ei.grad.numpy(), tg.numpy(), atol=row.grad_atol, rtol=row.grad_rtol,
+                                           err_msg=f"{row.name}: gradient of input {i}")
+    for i, (a, o) in enumerate(zip(arrays, originals)):
+        np.testing.assert_array_equal(a, o, err_msg=f"{row.name}: input {i} was mutated")
+
+
+def check_gradcheck(row):
+    """float64 finite-difference check of every differentiable input (and output dtype float64)."""
+    arrays = make_inputs(row, np.float64)
+    leaves = []
+    for a, s in zip(arrays, row.args):
+        t = ember.Tensor._wrap(a)
+        if s.grad and a.dtype.kind == "f":
+            t.requires_grad_(True)
+        leaves.append(t)
+
+    def fn(*xs):
+        out = _out_tensors(row.ember_fn(*xs))
+        total = None
+        for k, o in enumerate(out):
+            if o.dtype.kind != "f":
+                continue
+            term = o * float(k + 1)
+            total = term if total is None else (total.sum() + term.sum())
+        return total
+    # gradcheck leaves only float inputs that require grad differentiable
+    diff = [i for i, t in enumerate(leaves) if t.requires_grad]
+    if not diff:
+        return
+
+    def wrapped(*ds):
+        xs = list(leaves)
+        for i, d in zip(diff, ds):
+            xs[i] = d
+        return fn(*xs)
+    gradcheck(wrapped, *[leaves[i].data for i in diff], atol=row.gc_atol, rtol=row.gc_rtol)
