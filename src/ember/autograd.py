@@ -102,6 +102,9 @@ def _topological_order(root):
     return order
 
 
+_new_tensor = None  # Tensor._wrap, installed by ember.tensor (which imports this module)
+
+
 def accumulate_leaf(leaf, g):
     """Add array ``g`` into ``leaf.grad`` (in place once it exists)."""
     if g.dtype != leaf.data.dtype:
@@ -109,8 +112,14 @@ def accumulate_leaf(leaf, g):
     if g.shape != leaf.data.shape:
         g = g.reshape(leaf.data.shape) if g.size == leaf.data.size else g
     if leaf.grad is None:
-        # Copy: the same array may have been handed to several parents (add's backward).
-        leaf.grad = type(leaf)._wrap(g.copy())
+        buf = getattr(leaf, "_grad_buffer", None)
+        if buf is not None:
+            # A Parameter whose gradient lives in an optimizer's flat buffer: write it there.
+            buf[...] = g
+            leaf.grad = _new_tensor(buf)
+        else:
+            # Copy: the same array may have been handed to several parents (add's backward).
+            leaf.grad = _new_tensor(g.copy())
     else:
         leaf.grad.data += g
 

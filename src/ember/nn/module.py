@@ -1,0 +1,339 @@
+"""Module: the base class of every layer and model.
+
+Parameters, buffers and sub-modules assigned as attributes are registered automatically (in
+assignment order).  A layer whose input size is not known yet (``Linear(None, 128)``) creates its
+weights in ``build(input_shape)`` on its first call, as Keras does.  Every Module records the
+arguments it was constructed with, so ``get_config()`` / ``from_config()`` can rebuild it.
+"""
+import inspect
+import json
+from collections import OrderedDict
+
+import numpy as _np
+
+from ..backend import xp
+from ..tensor import Tensor
+from .parameter import Parameter
+
+
+class StateDictError(KeyError):
+    """A state_dict that does not fit the module: lists missing, unexpected and mis-shaped keys."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+class UnbuiltModuleError(RuntimeError):
+    """Raised when the parameters of a lazily shaped module are asked for before its first call."""
+
+
+def _jsonable(value):
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+class Module:
+    """Base class for layers and models.  Subclasses define ``forward`` (and ``build`` if lazy)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_records_config", False):
+            return
+        signature = inspect.signature(init)
+
+        def __init__(self, *args, **kw):
+            outermost = "_config" not in self.__dict__
+            if outermost:
+                object.__setattr__(self, "_config", None)
+                _setup(self)
+            init(self, *args, **kw)
+            if outermost:
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                config = {}
+                for name, p in list(bound.arguments.items())[1:]:
+                    if p is None or _jsonable(p):
+                        config[name] = p
+                    elif isinstance(p, (tuple, list)) and all(_jsonable(i) for i in p):
+                        config[name] = list(p)
+                object.__setattr__(self, "_config", config)
+        __init__.__wrapped__ = init
+        __init__.__signature__ = signature
+        __init__.__doc__ = init.__doc__
+        __init__._records_config = True
+        cls.__init__ = __init__
+
+    def __init__(self):
+        if "_parameters" not in self.__dict__:
+            _setup(self)
+
+    # -- registration ----------------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        if "_parameters" not in d:
+            _setup(self)
+        params, modules, buffers = d["_parameters"], d["_modules"], d["_buffers"]
+        if isinstance(value, Parameter):
+            modules.pop(name, None)
+            buffers.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            buffers.pop(name, None)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} to parameter {name!r} "
+                                "(expected an ember.nn.Parameter or None)")
+            params[name] = None
+        elif name in buffers:
+            buffers[name] = value if (value is None or isinstance(value, Tensor)) else Tensor(value)
+            value = buffers[name]
+        elif name in modules and value is None:
+            modules[name] = None
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        for registry in ("_parameters", "_modules", "_buffers"):
+            self.__dict__[registry].pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        """Register ``param`` (a Parameter or None) under ``name``."""
+        if param is None:
+            self.__dict__["_parameters"][name] = None
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param if isinstance(param, Parameter) else Parameter(param))
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register non-trainable state (e.g. running statistics) saved in ``state_dict``."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            tensor = Tensor(tensor)
+        self.__dict__["_buffers"][name] = tensor
+        if not persistent:
+            self.__dict__["_non_persistent"].add(name)
+        object.__setattr__(self, name, tensor)
+
+    def add_module(self, name, module):
+        setattr(self, name, module)
+
+    # -- lazy shapes -----------------------------------------------------------------------------
+    @property
+    def built(self):
+        """False for a lazily shaped layer that has not seen an input yet."""
+        return self.__dict__.get("_built", True)
+
+    @built.setter
+    def built(self, value):
+        object.__setattr__(self, "_built", bool(value))
+
+    def build(self, input_shape):
+        """Create the weights from the first input's shape (lazy layers override this)."""
+        self.built = True
+
+    # -- calling ---------------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        if not self.__dict__.get("_built", True):
+            first = args[0] if args else next(iter(kwargs.values()))
+            self.build(tuple(first.shape))
+            self.built = True
+        return self.forward(*args, **kwargs)
+
+    # -- traversal -------------------------------------------------------------------------------
+    def _check_built(self):
+        unbuilt = [n or type(m).__name__ for n, m in self.named_modules() if not m.built]
+        if unbuilt:
+            raise UnbuiltModuleError(
+                f"{type(self).__name__}: the weights of {', '.join(unbuilt)} do not exist yet "
+                "(input size not given). Call the model on one batch first, or give the input size "
+                "(e.g. Linear(784, 128) instead of Linear(None, 128)).")
+
+    def named_children(self):
+        for name, m in self._modules.items():
+            if m is not None:
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(self, prefix="", memo=None):
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, m in self.named_children():
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix="", recurse=True):
+        """(dotted name, Parameter) pairs; a parameter shared by two modules is listed once."""
+        self._check_built()
+        seen = set()
+        mods = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mname, m in mods:
+            for name, p in m._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mname}.{name}" if mname else name), p
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True):
+        mods = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mname, m in mods:
+            for name, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{name}" if mname else name), b
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every sub-module (children first) and on self; returns self."""
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # -- modes and gradients ---------------------------------------------------------------------
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        """Freeze (False) or unfreeze every parameter of this module; returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    def num_parameters(self, trainable_only=False):
+        """Number of scalar parameters (only those with requires_grad when ``trainable_only``)."""
+        return int(sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only))
+
+    def to(self, device=None, dtype=None):
+        """Move to ``device`` (only 'cpu' exists today) and/or convert floating state to ``dtype``."""
+        if device not in (None, "cpu") and dtype is None:
+            try:
+                from .. import dtypes
+                dtype, device = dtypes.as_dtype(device), None
+            except TypeError:
+                raise ValueError(f"Module.to: unknown device {device!r}; this build has only 'cpu'") from None
+        if dtype is not None:
+            for p in self.parameters():
+                if p.data.dtype.kind == "f":
+                    p.data = p.data.astype(dtype)
+                    p.grad = None
+            for m in self.modules():
+                for name, b in m._buffers.items():
+                    if b is not None and b.data.dtype.kind == "f":
+                        b.data = b.data.astype(dtype)
+        return self
+
+    # -- state -----------------------------------------------------------------------------------
+    def state_dict(self):
+        """Ordered mapping from dotted names to Tensors (parameters and persistent buffers)."""
+        out = OrderedDict()
+        for mname, m in self.named_modules():
+            for name, p in m._parameters.items():
+                if p is not None:
+                    out[f"{mname}.{name}" if mname else name] = p
+            for name, b in m._buffers.items():
+                if b is not None and name not in m._non_persistent:
+                    out[f"{mname}.{name}" if mname else name] = b
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values into this module's parameters and buffers (in place).
+
+        With ``strict`` a mismatch raises one error listing every missing key, unexpected key and
+        wrongly shaped key; without it, matching keys are loaded and the lists are returned.
+        """
+        own = self.state_dict()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        wrong = []
+        for k, t in own.items():
+            if k in state_dict:
+                v = state_dict[k]
+                shape = tuple(v.shape)
+                if shape != tuple(t.shape):
+                    wrong.append(f"{k}: checkpoint {shape} vs model {tuple(t.shape)}")
+        if strict and (missing or unexpected or wrong):
+            lines = [f"Error loading state_dict into {type(self).__name__}:"]
+            if missing:
+                lines.append(f"  missing keys: {', '.join(missing)}")
+            if unexpected:
+                lines.append(f"  unexpected keys: {', '.join(unexpected)}")
+            if wrong:
+                lines.append("  wrong shapes: " + "; ".join(wrong))
+            raise StateDictError("\n".join(lines))
+        bad = {w.split(":")[0] for w in wrong}
+        for k, t in own.items():
+            if k in state_dict and k not in bad:
+                v = state_dict[k]
+                arr = v.data if isinstance(v, Tensor) else _np.asarray(v)
+                t.data[...] = xp.asarray(arr, dtype=t.data.dtype)
+        return {"missing_keys": missing, "unexpected_keys": unexpected, "wrong_shapes": wrong}
+
+    # -- config ----------------------------------------------------------------------------------
+    def get_config(self):
+        """The constructor arguments this module was built with (JSON-serialisable ones)."""
+        return dict(self.__dict__.get("_config") or {})
+
+    @classmethod
+    def from_config(cls, config):
+        """A new module of this class built from ``get_config()``'s output."""
+        return cls(**config)
+
+    # -- printing --------------------------------------------------------------------------------
+    def extra_repr(self):
+        cfg = self.get_config()
+        return ", ".join(f"{k}={v!r}" for k, v in cfg.items())
+
+    def __repr__(self):
+        children = list(self.named_children())
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not children:
+            return head + ")"
+        lines = [head]
+        for name, m in children:
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        return "\n".join(lines) + "\n)"
+
+
+def _setup(module):
+    d = module.__dict__
+    d.setdefault("_parameters", OrderedDict())
+    d.setdefault("_modules", OrderedDict())
+    d.setdefault("_buffers", OrderedDict())
+    d.setdefault("_non_persistent", set())
+    d.setdefault("training", True)

@@ -1,0 +1,37 @@
+"""Parameter: a leaf Tensor that a Module registers as trainable state."""
+from ..backend import xp
+from ..tensor import Tensor, _to_array
+
+
+class Parameter(Tensor):
+    """A Tensor that is a module's learnable weight (``requires_grad=True`` by default).
+
+    ``_grad_buffer`` may hold a preallocated array (a view of an optimizer's flat gradient buffer)
+    into which backward writes this parameter's gradient instead of allocating a new one.
+    """
+
+    __slots__ = ("_grad_buffer",)
+
+    def __init__(self, data, requires_grad=True, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        arr = _to_array(data, dtype)
+        self.data = arr
+        self.grad = None
+        self._rg = False
+        self._node = None
+        self._retains_grad = False
+        self._grad_buffer = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+def is_parameter(x):
+    return isinstance(x, Parameter)
+
+
+def empty_like_array(shape, dtype):
+    return xp.empty(shape, dtype=dtype)
