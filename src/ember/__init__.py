@@ -20,3 +20,4 @@ from .ops import (abs, all, any, argmax, argmin, cat, chunk, clip, concatenate, 
 from . import testing
 
 __version__ = "0.1.0"
+from .serialization import CheckpointError, load, save  # noqa: E402

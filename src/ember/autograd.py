@@ -29,14 +29,14 @@ class _GradMode:
 
     def __init__(self, mode):
         self.mode = mode
-        self.prev = None
+        self.prev = []   # a stack, so that one instance may be entered again while active
 
     def __enter__(self):
-        self.prev = set_grad_enabled(self.mode)
+        self.prev.append(set_grad_enabled(self.mode))
         return self
 
     def __exit__(self, *exc):
-        set_grad_enabled(self.prev)
+        set_grad_enabled(self.prev.pop())
         return False
 
     def __call__(self, fn):
@@ -49,14 +49,15 @@ class _GradMode:
         return wrapper
 
 
-def no_grad():
-    """``with ember.no_grad():`` ops inside record nothing (also usable as a decorator)."""
-    return _GradMode(False)
+def no_grad(fn=None):
+    """``with ember.no_grad():`` ops inside record nothing (also a decorator: ``@ember.no_grad()``
+    or ``@ember.no_grad``)."""
+    return _GradMode(False) if fn is None else _GradMode(False)(fn)
 
 
-def enable_grad():
+def enable_grad(fn=None):
     """``with ember.enable_grad():`` turns recording back on inside a ``no_grad`` block."""
-    return _GradMode(True)
+    return _GradMode(True) if fn is None else _GradMode(True)(fn)
 
 
 class Node:
@@ -70,7 +71,14 @@ class Node:
         self.name = name
 
     def __repr__(self):
-        return f"<Node {self.name or getattr(self.backward, '__qualname__', '?')}>"
+        return f"<Node {self.name or op_name(self.backward)}>"
+
+
+def op_name(backward):
+    """A readable name for a backward function: the op that defined it (``'mul'`` for
+    ``mul.<locals>.backward``)."""
+    q = getattr(backward, "__qualname__", None)
+    return q.split(".<locals>")[0] if q else "op"
 
 
 _FREED = ("ember: trying to backward through a part of the graph that was already freed by an "
@@ -105,12 +113,22 @@ def _topological_order(root):
 _new_tensor = None  # Tensor._wrap, installed by ember.tensor (which imports this module)
 
 
-def accumulate_leaf(leaf, g):
+def _conform(t, g, backward=None):
+    """``g`` with ``t``'s dtype and shape; a gradient of another size is an op's bug: raise."""
+    if g.dtype != t.data.dtype:
+        g = g.astype(t.data.dtype)
+    if g.shape != t.data.shape:
+        if g.size != t.data.size:
+            where = f" by the backward of {op_name(backward)!r}" if backward is not None else ""
+            raise RuntimeError(f"ember: gradient of shape {g.shape} was returned{where} for a tensor "
+                               f"of shape {t.data.shape}")
+        g = g.reshape(t.data.shape)
+    return g
+
+
+def accumulate_leaf(leaf, g, backward=None):
     """Add array ``g`` into ``leaf.grad`` (in place once it exists)."""
-    if g.dtype != leaf.data.dtype:
-        g = g.astype(leaf.data.dtype)
-    if g.shape != leaf.data.shape:
-        g = g.reshape(leaf.data.shape) if g.size == leaf.data.size else g
+    g = _conform(leaf, g, backward)
     if leaf.grad is None:
         buf = getattr(leaf, "_grad_buffer", None)
         if buf is not None:
@@ -151,8 +169,9 @@ def run_backward(root, grad, retain_graph=False):
             if pg is None or not p.requires_grad:
                 continue
             if p._node is None:
-                accumulate_leaf(p, pg)
+                accumulate_leaf(p, pg, backward)
             else:
+                pg = _conform(p, pg, backward)
                 key = id(p)
                 prev = grads.get(key)
                 grads[key] = pg if prev is None else prev + pg

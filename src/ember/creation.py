@@ -1,5 +1,7 @@
 """Functions that create tensors.  Floats default to float32; every function takes ``dtype`` and
 ``requires_grad``; random ones draw from ember's seeded generator (``ember.manual_seed``)."""
+import numbers as _numbers
+
 import numpy as _np
 
 from . import dtypes as _dt
@@ -73,7 +75,7 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
     if stop is None:
         start, stop = 0, start
     if dtype is None:
-        dtype = _dt.int64 if all(isinstance(v, int) for v in (start, stop, step)) else _dt.float32
+        dtype = _dt.int64 if all(isinstance(v, _numbers.Integral) for v in (start, stop, step)) else _dt.float32
     d = _dt.as_dtype(dtype)
     return _new(xp.arange(start, stop, step, dtype=d), d, requires_grad)
 
@@ -88,15 +90,26 @@ def eye(n, m=None, k=0, dtype=None, requires_grad=False):
     return _new(xp.eye(n, m, k, dtype=d), d, requires_grad)
 
 
+def _float_dtype(dtype, fn):
+    d = _dt.as_dtype(dtype) or _dt.float32
+    if d.kind != "f":
+        raise TypeError(f"ember.{fn}: expected a floating-point dtype (float16, float32 or float64), "
+                        f"got {d}; use ember.randint for integers")
+    return d
+
+
 def rand(*shape, dtype=None, requires_grad=False):
     """Uniform samples in [0, 1)."""
-    d = _dt.as_dtype(dtype) or _dt.float32
-    return _new(_random.default_generator().random(_shape(shape), dtype=_np.float64).astype(d), d, requires_grad)
+    d = _float_dtype(dtype, "rand")
+    u = _random.default_generator().random(_shape(shape), dtype=_np.float64).astype(d)
+    # float64 samples just below 1 round to 1.0 in float32/float16: keep the interval half-open
+    u = xp.minimum(u, xp.nextafter(d.type(1), d.type(0)))
+    return _new(u, d, requires_grad)
 
 
 def randn(*shape, dtype=None, requires_grad=False):
     """Standard normal samples."""
-    d = _dt.as_dtype(dtype) or _dt.float32
+    d = _float_dtype(dtype, "randn")
     return _new(_random.default_generator().standard_normal(_shape(shape)).astype(d), d, requires_grad)
 
 

@@ -13,6 +13,8 @@ Promotion rule (documented once, used by every op):
 * New data (``ember.tensor``, NumPy arrays passed to ops): Python floats and float64 NumPy arrays
   become float32 unless a dtype is given; integers stay int64, bools stay bool.
 """
+import numbers as _numbers
+
 import numpy as _np
 
 float16 = _np.dtype("float16")
@@ -83,9 +85,11 @@ def default_dtype_for(array):
 
 def scalar_dtype(tensor_dtype, value):
     """The dtype a Python number takes when combined with a tensor of ``tensor_dtype``."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, _np.bool_)):
         return tensor_dtype
-    if isinstance(value, float):
+    if isinstance(value, _numbers.Integral):
+        return int64 if tensor_dtype == bool_ else tensor_dtype
+    if isinstance(value, _numbers.Real):   # Python floats and NumPy float scalars
         return tensor_dtype if tensor_dtype.kind in "fc" else float32
-    # int
-    return int64 if tensor_dtype == bool_ else tensor_dtype
+    raise TypeError(f"ember: cannot combine a tensor with {type(value).__name__} {value!r}; "
+                    "expected a real number (float, int or bool)")

@@ -23,8 +23,8 @@ def _to_array(data, dtype):
         dtype = _dt.default_dtype_for(arr)
     else:
         dtype = _dt.as_dtype(dtype)
-        if arr.dtype.kind in "OUSV":
-            _dt.default_dtype_for(arr)  # raises the clear error
+        if arr.dtype.kind not in "biuf":
+            _dt.default_dtype_for(arr)  # raises the clear error (complex, strings, objects, ...)
     return xp.array(arr, dtype=dtype, copy=True)
 
 
@@ -226,6 +226,28 @@ class Tensor:
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         self.data[index] = value.data if isinstance(value, Tensor) else value
 
+    # In-place arithmetic: changes ``data`` (for parameter updates); refused while recording a
+    # graph through a tensor that requires grad, as that would corrupt its gradient.
+    def _inplace(self, other, fn, op):
+        if self._rg and _ag.is_grad_enabled():
+            raise RuntimeError(
+                f"ember: in-place {op} on a tensor that requires grad would corrupt its gradient; "
+                "do it under `with ember.no_grad():` (e.g. a parameter update)")
+        fn(self.data, other.data if isinstance(other, Tensor) else other, out=self.data, casting="same_kind")
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace(other, xp.add, "+=")
+
+    def __isub__(self, other):
+        return self._inplace(other, xp.subtract, "-=")
+
+    def __imul__(self, other):
+        return self._inplace(other, xp.multiply, "*=")
+
+    def __itruediv__(self, other):
+        return self._inplace(other, xp.true_divide, "/=")
+
     def __repr__(self):
         body = _np.array2string(_np.asarray(self.data), separator=", ", prefix="tensor(", precision=4,
                                 threshold=200, edgeitems=3)
@@ -233,7 +255,7 @@ class Tensor:
         if self.data.dtype != _dt.float32:
             extra += f", dtype={self.data.dtype}"
         if self._node is not None:
-            extra += f", grad_fn={self._node.name or 'op'}"
+            extra += f", grad_fn={self._node.name or _ag.op_name(self._node.backward)}"
         elif self._rg:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"

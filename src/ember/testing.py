@@ -15,13 +15,14 @@ class GradcheckError(AssertionError):
 
 
 def _as_leaf(x):
+    # C order: the finite differences perturb the leaf through a flat view of its data
     if isinstance(x, Tensor):
         if x.dtype.kind == "f":
-            return Tensor._wrap(np.array(x.data, dtype=np.float64)).requires_grad_(x.requires_grad or x.is_leaf)
+            return Tensor._wrap(np.array(x.data, dtype=np.float64, order="C")).requires_grad_(True)
         return x
     arr = np.asarray(x)
     if arr.dtype.kind == "f":
-        return Tensor._wrap(arr.astype(np.float64)).requires_grad_(True)
+        return Tensor._wrap(np.array(arr, dtype=np.float64, order="C")).requires_grad_(True)
     return Tensor._wrap(arr)
 
 
@@ -31,9 +32,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=False, seed
 
     Args:
         fn: callable taking the inputs (Tensors) and returning a Tensor.
-        inputs: Tensors or arrays.  Floating ones are copied to float64 leaves that require grad
-            (pass a float Tensor with ``requires_grad=False`` made by ``detach()`` of a non-leaf
-            to exclude it... or simply an integer array, which is passed through unchanged).
+        inputs: Tensors or arrays.  Every floating one is copied to a float64 leaf that requires
+            grad and is checked; integer and bool ones are passed through unchanged.  To hold a
+            float input fixed, close over it in ``fn`` instead of passing it.
         eps: finite-difference step (default 1e-6).
         atol, rtol: tolerance of ``|analytic - numeric| <= atol + rtol * |numeric|``.
         fast_mode: check one random direction per input instead of every element (for big inputs).
@@ -68,6 +69,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=False, seed
         if not leaf.requires_grad:
             continue
         analytic = np.zeros(leaf.shape) if leaf.grad is None else np.asarray(leaf.grad.data, dtype=np.float64)
+        if analytic.shape != leaf.shape:
+            raise GradcheckError(f"gradcheck: input {i} has shape {leaf.shape} but its gradient has "
+                                 f"shape {analytic.shape}")
         data = leaf.data
         if fast_mode:
             d = rng.standard_normal(data.shape)
@@ -79,7 +83,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=False, seed
             data[...] = saved
             numeric = (plus - minus) / (2 * eps)
             got = float(np.sum(analytic * d))
-            if abs(got - numeric) > atol + rtol * abs(numeric):
+            if not abs(got - numeric) <= atol + rtol * abs(numeric):   # (NaN fails too)
                 raise GradcheckError(f"gradcheck: input {i}, random direction: analytic {got:.8g} vs numeric {numeric:.8g}")
             continue
         numeric = np.zeros(data.shape)
@@ -95,9 +99,10 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=False, seed
             minus = objective()
             flat[k] = orig
             nflat[k] = (plus - minus) / (2 * eps)
-        bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
+        bad = ~(np.abs(analytic - numeric) <= atol + rtol * np.abs(numeric))   # NaN is bad too
         if bad.any():
-            k = np.unravel_index(np.argmax(np.abs(analytic - numeric) * bad), data.shape)
+            err = np.where(bad, np.nan_to_num(np.abs(analytic - numeric), nan=np.inf), -1.0)
+            k = np.unravel_index(np.argmax(err), data.shape)
             raise GradcheckError(
                 f"gradcheck: input {i} (shape {data.shape}) gradient mismatch at index {tuple(int(j) for j in k)}: "
                 f"analytic {analytic[k]:.8g} vs numeric {numeric[k]:.8g} "

@@ -52,7 +52,9 @@ def _bind_tensor_methods():
     T.__neg__ = neg
     T.__pos__ = lambda self: self
     T.__abs__ = abs
-    T.__eq__, T.__ne__ = equal, not_equal
+    # `t == None` is False (as in PyTorch), not an error about converting None to a tensor
+    T.__eq__ = lambda self, other: False if other is None else equal(self, other)
+    T.__ne__ = lambda self, other: True if other is None else not_equal(self, other)
     T.__lt__, T.__le__, T.__gt__, T.__ge__ = less, less_equal, greater, greater_equal
     T.__and__, T.__or__, T.__xor__ = logical_and, logical_or, logical_xor
     T.__invert__ = logical_not
@@ -60,7 +62,9 @@ def _bind_tensor_methods():
     T.T = property(lambda self: transpose(self))
     T.mT = property(lambda self: swapaxes(self, -1, -2))
     T.astype = cast
-    T.to = lambda self, dtype_or_device: self if dtype_or_device in ("cpu", None) else cast(self, dtype_or_device)
+    # (not `in ("cpu", None)`: numpy.dtype('float64') == None is True)
+    T.to = lambda self, dtype_or_device: (self if dtype_or_device is None or (
+        isinstance(dtype_or_device, str) and dtype_or_device == "cpu") else cast(self, dtype_or_device))
     T.float = lambda self: cast(self, "float32")
     T.double = lambda self: cast(self, "float64")
     T.half = lambda self: cast(self, "float16")

@@ -70,9 +70,11 @@ def normalize_axis(axis, ndim, op="op"):
     out = []
     for a in axes:
         a = int(a)
-        if not -ndim <= a < max(ndim, 1):
+        # a 0-d tensor accepts axis 0 or -1 (as PyTorch), meaning "no axis"
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ValueError(f"ember.{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(a % ndim if ndim else 0)
+        if ndim:
+            out.append(a % ndim)
     return tuple(sorted(set(out)))
 
 

@@ -14,8 +14,12 @@ def _binary(a, b, op, fn):
     a, b = operands(a, b, op)
     try:
         out = fn(a.data, b.data)
-    except ValueError:
-        raise broadcast_error(op, a, b) from None
+    except ValueError as e:
+        try:
+            xp.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise broadcast_error(op, a, b) from None
+        raise ValueError(f"ember.{op}: {e} (dtypes {a.dtype} and {b.dtype})") from None
     return a, b, out
 
 
@@ -134,7 +138,10 @@ def _unary(x, op, forward, local_grad):
     x = _to_float(as_tensor(x, op))
     xd = x.data
     out = forward(xd)
-    return make(out, (x,), lambda g: (local_grad(g, xd, out),))
+    y = make(out, (x,), lambda g: (local_grad(g, xd, out),))
+    if y._node is not None:
+        y._node.name = op
+    return y
 
 
 def neg(x):
@@ -274,6 +281,8 @@ def softplus(x, beta=1.0, threshold=20.0):
 def clip(x, a_min=None, a_max=None):
     """Limit values to [a_min, a_max] (NumPy's clip); gradient 1 inside, 0 where clipped."""
     x = as_tensor(x, "clip")
+    if isinstance(a_min, float) or isinstance(a_max, float):
+        x = _to_float(x)     # an integer tensor clipped to float bounds gives float32, not float64
     xd = x.data
     lo = a_min.data if hasattr(a_min, "data") else a_min
     hi = a_max.data if hasattr(a_max, "data") else a_max

@@ -120,12 +120,15 @@ def einsum(subscripts, *operands_):
             spec_i = ",".join([out_sub] + others) + "->" + kept
             gi = xp.einsum(spec_i, g, *[ts[j].data for j in range(len(ts)) if j != i],
                            optimize=len(ts) > 2)
+            # Broadcast size-1 axes: where this operand had size 1 against larger others, sum the
+            # gradient down; where only this operand was larger, the gradient is the same along
+            # that axis, so broadcast it up.
+            target = tuple(t.shape[k] for k, c in enumerate(sub) if c in avail)
+            if gi.shape != target:
+                gi = xp.broadcast_to(unbroadcast(gi, target), target)
             if kept != sub:   # letters summed out of this operand only: broadcast back over them
                 gi = gi.reshape([t.shape[k] if c in avail else 1 for k, c in enumerate(sub)])
                 gi = xp.broadcast_to(gi, t.shape)
-            else:
-                # size-1 axes of this operand may have been broadcast against the others
-                gi = unbroadcast(gi, t.shape) if gi.shape != t.shape else gi
             grads.append(gi)
         return tuple(grads)
     return make(out, tuple(ts), backward)

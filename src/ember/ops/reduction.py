@@ -41,11 +41,14 @@ def _extreme(x, axis, keepdims, fn, op):
     xd = x.data
 
     def backward(g):
-        mask = (xd == out)
-        share = mask / mask.sum(axis=axes, keepdims=True)
+        share = (xd == out).astype(g.dtype)
+        share /= share.sum(axis=axes, keepdims=True)
         return (expand_reduced(g, xd.shape, axes, keepdims) * share,)
     result = out if keepdims else out.reshape([n for i, n in enumerate(xd.shape) if i not in axes])
-    return make(xp.asarray(result), (x,), backward)
+    y = make(xp.asarray(result), (x,), backward)
+    if y._node is not None:
+        y._node.name = op
+    return y
 
 
 def max(x, axis=None, keepdims=False):

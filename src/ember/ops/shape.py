@@ -40,7 +40,8 @@ def transpose(x, *axes):
     """Permute axes as NumPy: no argument reverses them, else ``axes`` is the new order."""
     x = as_tensor(x, "transpose")
     axes = _shape_arg(axes) if axes else tuple(reversed(range(x.ndim)))
-    if len(axes) != x.ndim or sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+    if len(axes) != x.ndim or builtins.any(not -x.ndim <= a < x.ndim for a in axes) \
+            or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
         raise ValueError(f"ember.transpose: axes {axes} are not a permutation of the "
                          f"{x.ndim} axes of a tensor of shape {x.shape}")
     inverse = tuple(xp.argsort([a % x.ndim for a in axes]).tolist())
@@ -66,7 +67,8 @@ def squeeze(x, axis=None):
     """Remove size-1 axes (all of them, or those in ``axis``)."""
     x = as_tensor(x, "squeeze")
     if axis is not None:
-        for a in normalize_axis(axis, x.ndim, "squeeze"):
+        axis = normalize_axis(axis, x.ndim, "squeeze")
+        for a in axis:
             if x.shape[a] != 1:
                 raise ValueError(f"ember.squeeze: axis {a} of shape {x.shape} has size {x.shape[a]}, not 1")
     return reshape(x, xp.squeeze(x.data, axis=axis).shape)
@@ -96,9 +98,12 @@ def broadcast_to(x, shape):
 
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis; all other dimensions must match."""
-    ts = [as_tensor(t, "concatenate") for t in tensors]
+    ts = _promote([as_tensor(t, "concatenate") for t in tensors])
     if not ts:
         raise ValueError("ember.concatenate: needs at least one tensor")
+    if ts[0].ndim == 0 or not -ts[0].ndim <= axis < ts[0].ndim:
+        raise ValueError(f"ember.concatenate: axis {axis} is out of range for tensors of shape "
+                         f"{ts[0].shape} (0-d tensors cannot be concatenated; use stack)")
     try:
         out = xp.concatenate([t.data for t in ts], axis=axis)
     except ValueError:
@@ -113,14 +118,33 @@ def concatenate(tensors, axis=0):
 cat = concatenate
 
 
+def _promote(ts):
+    """Cast a list of tensors to one dtype by ember's promotion rule (see ``ember.dtypes``):
+    NumPy's result type, except that integers or bools with floats give the widest float present."""
+    dtypes = {t.data.dtype for t in ts}
+    if len(dtypes) < 2:
+        return ts
+    floats = [d for d in dtypes if d.kind == "f"]
+    target = xp.result_type(*floats) if floats else xp.result_type(*dtypes)
+    return [t if t.data.dtype == target else _cast(t, target) for t in ts]
+
+
+def _cast(t, dtype):
+    from .cast import cast
+    return cast(t, dtype)
+
+
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis."""
-    ts = [as_tensor(t, "stack") for t in tensors]
+    ts = _promote([as_tensor(t, "stack") for t in tensors])
     if not ts:
         raise ValueError("ember.stack: needs at least one tensor")
-    if any(t.shape != ts[0].shape for t in ts):
+    if builtins.any(t.shape != ts[0].shape for t in ts):
         shapes = ", ".join(str(t.shape) for t in ts)
         raise ValueError(f"ember.stack: all tensors must have the same shape, got {shapes}")
+    if not -(ts[0].ndim + 1) <= axis <= ts[0].ndim:
+        raise ValueError(f"ember.stack: axis {axis} is out of range for stacking tensors of shape "
+                         f"{ts[0].shape} (new axis must be in [{-(ts[0].ndim + 1)}, {ts[0].ndim}])")
     out = xp.stack([t.data for t in ts], axis=axis)
     a = axis % out.ndim
     return make(out, tuple(ts), lambda g: tuple(xp.take(g, i, axis=a) for i in range(len(ts))))

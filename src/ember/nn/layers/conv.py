@@ -1,0 +1,129 @@
+"""Convolutions over channels-last inputs: Conv1d on (N, L, C), Conv2d on (N, H, W, C)."""
+import math
+
+from ... import ops as F
+from ...backend import xp
+from .. import init
+from .. import regularizers as _reg
+from ..parameter import Parameter
+from ._utils import WeightLayer, ntuple, positive_int, set_lazy_config, shape_str
+
+
+class _ConvNd(WeightLayer):
+    _spatial = 0
+    _layout = ""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 bias=True, weight_regularizer=None):
+        super().__init__()
+        name, n = type(self).__name__, self._spatial
+        self.in_channels = positive_int(in_channels, "in_channels", name, allow_none=True)
+        self.out_channels = positive_int(out_channels, "out_channels", name)
+        self.kernel_size = ntuple(kernel_size, n, "kernel_size", name)
+        if any(k <= 0 for k in self.kernel_size):
+            raise ValueError(f"{name}: kernel_size must be positive, got {kernel_size!r}")
+        self.stride = ntuple(stride, n, "stride", name)
+        if any(s <= 0 for s in self.stride):
+            raise ValueError(f"{name}: stride must be positive, got {stride!r}")
+        if isinstance(padding, str):
+            if padding.lower() not in ("same", "valid"):
+                raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+            self.padding = padding.lower()
+        else:
+            self.padding = ntuple(padding, n, "padding", name)
+            if any(p < 0 for p in self.padding):
+                raise ValueError(f"{name}: padding must be >= 0, got {padding!r}")
+        self.dilation = ntuple(dilation, n, "dilation", name)
+        if any(d <= 0 for d in self.dilation):
+            raise ValueError(f"{name}: dilation must be positive, got {dilation!r}")
+        self.use_bias = bool(bias)
+        self.weight_regularizer = _reg.get(weight_regularizer)
+        self.register_parameter("weight", None)
+        self.register_parameter("bias", None)
+        if in_channels is None:
+            self.built = False
+        else:
+            self._create(in_channels)
+
+    def _create(self, in_channels):
+        self.in_channels = in_channels
+        self.weight = Parameter(xp.empty(self.kernel_size + (in_channels, self.out_channels), dtype=xp.float32))
+        if self.use_bias:
+            self.bias = Parameter(xp.empty((self.out_channels,), dtype=xp.float32))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """PyTorch's default: kaiming_uniform(a=sqrt(5)) i.e. U(+-1/sqrt(fan_in)), fan_in =
+        in_channels * prod(kernel_size); the bias U(+-1/sqrt(fan_in)) too."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _check_input(self, shape):
+        name = type(self).__name__
+        if len(shape) != self._spatial + 2:
+            hint = " (add a batch axis for a single example: x[None])" if len(shape) == self._spatial + 1 else ""
+            raise ValueError(f"{name} expects a {self._spatial + 2}-D input of shape {self._layout} "
+                             f"(channels last), got a {len(shape)}-D input of shape {shape_str(shape)}{hint}")
+        if self.in_channels is not None and shape[-1] != self.in_channels:
+            hint = ""
+            if shape[1] == self.in_channels:
+                perm = "(0, 2, 1)" if self._spatial == 1 else "(0, 2, 3, 1)"
+                hint = (f"; the input looks channels-first: ember is channels-last {self._layout}, "
+                        f"transpose it with x.permute{perm}")
+            raise ValueError(f"{name}({self.extra_repr()}) got input of shape {shape_str(shape)} with "
+                             f"{shape[-1]} channels on the last axis, but in_channels is "
+                             f"{self.in_channels}{hint}")
+
+    def build(self, input_shape):
+        self._check_input(tuple(input_shape))
+        self._create(int(input_shape[-1]))
+        set_lazy_config(self, "in_channels", self.in_channels)
+        self.built = True
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * self._spatial:
+            s += f", padding={self.padding!r}"
+        if self.dilation != (1,) * self._spatial:
+            s += f", dilation={self.dilation}"
+        if not self.use_bias:
+            s += ", bias=False"
+        if self.weight_regularizer is not None:
+            s += f", weight_regularizer={self.weight_regularizer!r}"
+        return s
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over inputs (N, L, C_in) -> (N, L_out, C_out).
+
+    ``weight`` has shape **(kernel_size, in_channels, out_channels)** (PyTorch: (C_out, C_in, k);
+    convert with ``w.transpose(2, 1, 0)``), ``bias`` (out_channels,).  PyTorch's default init.
+    ``in_channels=None`` takes the channel count from the first input.
+    """
+    _spatial = 1
+    _layout = "(N, L, C)"
+
+    def forward(self, x):
+        self._check_input(tuple(x.shape))
+        pad = self.padding if isinstance(self.padding, str) else self.padding[0]
+        return F.conv1d(x, self.weight, self.bias, self.stride[0], pad, self.dilation[0])
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over images (N, H, W, C_in) -> (N, H_out, W_out, C_out).
+
+    ``weight`` has shape **(kh, kw, in_channels, out_channels)** (PyTorch: (C_out, C_in, kh, kw);
+    convert with ``w.transpose(2, 3, 1, 0)`` from PyTorch, ``w.transpose(3, 2, 0, 1)`` to it),
+    ``bias`` (out_channels,).  PyTorch's default init.  ``in_channels=None`` takes the channel
+    count from the first input.  ``padding`` is an int, a pair, 'valid' or 'same'.
+    """
+    _spatial = 2
+    _layout = "(N, H, W, C)"
+
+    def forward(self, x):
+        self._check_input(tuple(x.shape))
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
