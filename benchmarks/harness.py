@@ -17,6 +17,10 @@ import torch  # noqa: E402
 
 torch.set_num_threads(int(THREADS))
 
+# OpenMP/OpenBLAS workers busy-wait for a while after a parallel region; without a pause the
+# library measured second competes with the first one's spinning threads on 2 cores.
+SETTLE = float(os.environ.get("EMBER_BENCH_SETTLE", "0.3"))
+
 
 def _time(fn, inner):
     start = time.perf_counter()
@@ -35,7 +39,9 @@ def compare(name, ember_fn, torch_fn, rounds=15, inner=None, warmup=3):
         inner = max(1, min(2000, int(0.02 / once)))
     e_times, t_times, ratios = [], [], []
     for _ in range(rounds):
+        time.sleep(SETTLE)   # let the other library's spinning worker threads go idle first
         e = _time(ember_fn, inner)
+        time.sleep(SETTLE)
         t = _time(torch_fn, inner)
         e_times.append(e)
         t_times.append(t)

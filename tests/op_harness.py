@@ -125,7 +125,7 @@ def make_inputs(row, dtype, noncontig=False):
 
 
 def _to_torch(a, grad):
-    t = torch.from_numpy(np.ascontiguousarray(a).copy())
+    t = torch.from_numpy(np.ascontiguousarray(a).copy().reshape(np.shape(a)))
     if grad and t.is_floating_point():
         t.requires_grad_(True)
     return t

@@ -15,4 +15,6 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KL
 from .regularizers import L1, L2, L1L2, regularization_loss
 from .utils import clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters
 
-# ---- recurrent / attention / transformer layers: exported below by their author ----------------
+from .attention import MultiheadAttention
+from .recurrent import GRU, LSTM, RNN
+from .transformer import DecoderBlock, TransformerEncoderLayer

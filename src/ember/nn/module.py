@@ -179,8 +179,15 @@ class Module:
             yield m
 
     def named_parameters(self, prefix="", recurse=True):
-        """(dotted name, Parameter) pairs; a parameter shared by two modules is listed once."""
+        """(dotted name, Parameter) pairs; a parameter shared by two modules is listed once.
+
+        Raises UnbuiltModuleError at the call (not at first iteration) while a lazy layer has not
+        seen an input yet, so ``opt = Adam(model.parameters())`` fails where the mistake is.
+        """
         self._check_built()
+        return self._iter_named_parameters(prefix, recurse)
+
+    def _iter_named_parameters(self, prefix, recurse):
         seen = set()
         mods = self.named_modules(prefix) if recurse else [(prefix, self)]
         for mname, m in mods:
@@ -191,8 +198,7 @@ class Module:
                 yield (f"{mname}.{name}" if mname else name), p
 
     def parameters(self, recurse=True):
-        for _, p in self.named_parameters(recurse=recurse):
-            yield p
+        return (p for _, p in self.named_parameters(recurse=recurse))
 
     def named_buffers(self, prefix="", recurse=True):
         mods = self.named_modules(prefix) if recurse else [(prefix, self)]
@@ -251,6 +257,7 @@ class Module:
                 if p.data.dtype.kind == "f":
                     p.data = p.data.astype(dtype)
                     p.grad = None
+                    p._grad_buffer = None  # a flat optimizer buffer of the old dtype no longer fits
             for m in self.modules():
                 for name, b in m._buffers.items():
                     if b is not None and b.data.dtype.kind == "f":
