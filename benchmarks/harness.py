@@ -20,6 +20,7 @@ torch.set_num_threads(int(THREADS))
 # OpenMP/OpenBLAS workers busy-wait for a while after a parallel region; without a pause the
 # library measured second competes with the first one's spinning threads on 2 cores.
 SETTLE = float(os.environ.get("EMBER_BENCH_SETTLE", "0.3"))
+WARM_CALLS = 3
 
 
 def _time(fn, inner):
@@ -29,20 +30,27 @@ def _time(fn, inner):
     return (time.perf_counter() - start) / inner
 
 
-def compare(name, ember_fn, torch_fn, rounds=15, inner=None, warmup=3):
+def _settled_time(fn, inner):
+    # Idle first so the other library's spinning worker threads go to sleep, then run a few
+    # untimed calls: the first calls after an idle pause pay for waking threads and caches.
+    time.sleep(SETTLE)
+    for _ in range(WARM_CALLS):
+        fn()
+    return _time(fn, inner)
+
+
+def compare(name, ember_fn, torch_fn, rounds=11, inner=None, warmup=3):
     """Median seconds per call of each and the median per-round ratio ember / torch."""
     for _ in range(warmup):
         ember_fn()
         torch_fn()
-    if inner is None:   # aim for ~20 ms per measurement
+    if inner is None:   # aim for ~100 ms per measurement
         once = max(_time(ember_fn, 1), _time(torch_fn, 1), 1e-7)
-        inner = max(1, min(2000, int(0.02 / once)))
+        inner = max(1, min(5000, int(0.1 / once)))
     e_times, t_times, ratios = [], [], []
     for _ in range(rounds):
-        time.sleep(SETTLE)   # let the other library's spinning worker threads go idle first
-        e = _time(ember_fn, inner)
-        time.sleep(SETTLE)
-        t = _time(torch_fn, inner)
+        e = _settled_time(ember_fn, inner)
+        t = _settled_time(torch_fn, inner)
         e_times.append(e)
         t_times.append(t)
         ratios.append(e / t)

@@ -3,7 +3,11 @@
 Every device-array call in ``ember.ops`` goes through the handle ``xp`` defined here, so that a
 second backend (CuPy on GPUs) can be added by changing this floor only.  Today ``xp`` is NumPy.
 """
-import numpy
+from . import blas_tuning
+
+blas_tuning.tune()          # must run before NumPy loads OpenBLAS; see blas_tuning.py
+
+import numpy  # noqa: E402
 
 #: The array module used for tensor data (NumPy on CPU).
 xp = numpy

@@ -205,12 +205,17 @@ def _sigmoid(x):
 
 
 def sigmoid(x):
-    return _unary(x, "sigmoid", _sigmoid, lambda g, x, y: g * y * (1 - y))
+    x = _to_float(as_tensor(x, "sigmoid"))
+    y = _unary(x, "sigmoid", _sigmoid, lambda g, x, y: g * y * (1 - y))
+    y._from_logits = ("sigmoid", x, None)   # lets a binary cross-entropy use the logits (stable)
+    return y
 
 
 def relu(x):
     """max(x, 0); the gradient at 0 is 0 (as PyTorch)."""
-    return _unary(x, "relu", lambda x: xp.maximum(x, 0), lambda g, x, y: g * (x > 0))
+    return _unary(x, "relu", lambda x: xp.maximum(x, 0),
+                  # dtype= skips the bool->float temporary of g * mask (~1.5x faster)
+                  lambda g, x, y: xp.multiply(g, x > 0, dtype=g.dtype))
 
 
 def leaky_relu(x, negative_slope=0.01):
