@@ -233,6 +233,17 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    @property
+    def trainable(self):
+        """Keras' ``layer.trainable``: False when every parameter of this module is frozen.
+        Setting it freezes (False) or unfreezes (True) all of them, as ``requires_grad_``."""
+        params = [p for _, p in self._iter_named_parameters("", True)]   # works before build too
+        return not params or any(p.requires_grad for p in params)
+
+    @trainable.setter
+    def trainable(self, value):
+        self.requires_grad_(bool(value))
+
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
             if set_to_none or p.grad is None:
