@@ -35,7 +35,11 @@ class Tensor:
     the same shape once a backward pass reached this tensor (leaves, or ``retain_grad()``).
     """
 
-    __slots__ = ("data", "grad", "_rg", "_node", "_retains_grad", "__weakref__")
+    # ``_from_logits`` is set only on the outputs of softmax and sigmoid: ("softmax", logits, axis)
+    # or ("sigmoid", logits, None), so that a cross-entropy of those probabilities can be computed
+    # stably from the logits (ember.ops.probability_losses).  Read it with getattr(t, "_from_logits",
+    # None): other tensors leave the slot unset, which costs nothing at creation.
+    __slots__ = ("data", "grad", "_rg", "_node", "_retains_grad", "_from_logits", "__weakref__")
     # NumPy must hand binary operators with a Tensor on the right back to us (array + tensor).
     __array_ufunc__ = None
 

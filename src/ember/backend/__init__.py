@@ -7,6 +7,10 @@ from . import blas_tuning
 
 blas_tuning.tune()          # must run before NumPy loads OpenBLAS; see blas_tuning.py
 
+from . import malloc_tuning  # noqa: E402
+
+malloc_tuning.tune()        # reuse freed array memory instead of page-faulting; see malloc_tuning.py
+
 import numpy  # noqa: E402
 
 #: The array module used for tensor data (NumPy on CPU).

@@ -7,17 +7,27 @@ Backward, given g = d out:
     dq = scale * dS k;  dk = scale * dS^T q;   d(additive mask) = dS.
 Rows whose every position is masked out give an output of 0 (and zero gradients), as PyTorch 2.x
 does (its "safe softmax"), instead of NaN.
+
+``causal_self_attention`` is the same computation for the common transformer case, taking the
+packed (B, T, 3C) output of a q|k|v projection and returning (B, T, C) with the heads merged: the
+per-head q, k, v are strided VIEWS of the packed array (no split, no transposing copies), the
+output and the q/k/v gradients are written by the matrix products straight into their final
+layouts, and the causal mask is cached.  Batched products run over (batch, heads) in one call
+each; nothing loops over heads or positions in Python.
 """
 import math
 
 from ..backend import xp
 from ..random import default_generator
 from ._base import as_tensor, make, unbroadcast
+from ._parallel import parallel_for
 
-__all__ = ["scaled_dot_product_attention"]
+__all__ = ["scaled_dot_product_attention", "causal_self_attention"]
 
 
 _CAUSAL = {}
+_SPLIT_MIN = 1 << 17     # score elements per thread below which the batch is not split (a
+                        # thread hand-off costs ~50 us: smaller parts gain nothing)
 
 
 def _causal_mask(L, S, dtype):
@@ -32,6 +42,40 @@ def _causal_mask(L, S, dtype):
         m = _CAUSAL[key] = xp.where(keep, 0.0, -xp.inf).astype(dtype)
         m.flags.writeable = False
     return m
+
+
+def _softmax_(s):
+    """Softmax over the last axis of the C-contiguous array ``s``, IN PLACE; returns ``s``.
+
+    Rows whose every entry is -inf (fully masked) become zeros.  Row maxima are taken by argmax
+    and a gather, and row sums as one matrix-vector product: NumPy's max/sum along short
+    contiguous rows run several times slower than either."""
+    S = s.shape[-1]
+    s2 = s.reshape(-1, S)
+    R = s2.shape[0]
+    if S <= 4096:
+        mx = s2[xp.arange(R), s2.argmax(axis=1)]
+    else:
+        mx = s2.max(axis=1)
+    mx[mx == -xp.inf] = 0
+    s2 -= mx[:, None]
+    xp.exp(s2, out=s2)
+    den = s2 @ xp.ones(S, dtype=s2.dtype)
+    den[den == 0] = 1
+    xp.reciprocal(den, out=den)
+    s2 *= den[:, None]
+    return s
+
+
+def _softmax_backward_(dp, p):
+    """dS = P * (dP - sum(P * dP, -1)) for row-softmax outputs ``p``, computed IN PLACE in the
+    C-contiguous ``dp`` (returned)."""
+    S = dp.shape[-1]
+    dp *= p
+    d2 = dp.reshape(-1, S)
+    c = d2 @ xp.ones(S, dtype=dp.dtype)
+    d2 -= p.reshape(-1, S) * c[:, None]
+    return dp
 
 
 def scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
@@ -105,13 +149,7 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_caus
                             f"(added to the scores), got dtype {md.dtype}")
 
     # Softmax in place; rows with every position masked (max = -inf) come out as zeros.
-    mx = s.max(axis=-1, keepdims=True)
-    mx[mx == -xp.inf] = 0
-    s -= mx
-    p = xp.exp(s, out=s)
-    den = p.sum(axis=-1, keepdims=True)
-    den[den == 0] = 1
-    p /= den
+    p = _softmax_(s)
 
     if dropout_p > 0:
         keep = default_generator().random(p.shape, dtype=xp.float32) >= dropout_p
@@ -131,9 +169,7 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_caus
             ds = g @ xp.swapaxes(vd, -1, -2)          # dP
             if dmask is not None:
                 ds *= dmask
-            ds *= p                                    # P * dP
-            c = ds.sum(axis=-1, keepdims=True)
-            ds -= p * c                                # dS = P * (dP - sum(P * dP))
+            ds = _softmax_backward_(ds, p)             # dS = P * (dP - sum(P * dP))
             if mask_t is not None:
                 gm = unbroadcast(ds, mask_t.shape)
                 ds = ds * sc                           # (gm may be ds itself)
@@ -147,3 +183,90 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_caus
 
     parents = (q, k, v) if mask_t is None else (q, k, v, mask_t)
     return make(out, parents, backward)
+
+
+def causal_self_attention(qkv, n_head, dropout_p=0.0, scale=None):
+    """Causal multi-head self-attention on a packed q|k|v tensor (GPT's ``c_attn`` output).
+
+    Args:
+        qkv: (B, T, 3C): along the last axis the queries, keys and values, each C = n_head * D
+            wide with head h in features [h*D, (h+1)*D) (the layout of GPT-2's c_attn).
+        n_head: the number of heads (must divide C).
+        dropout_p: dropout on the attention weights, in [0, 1) (pass 0.0 in eval); ember's
+            generator draws the mask.
+        scale: multiplies the scores; default 1/sqrt(D).
+    Returns (B, T, C): each head's ``softmax(q k^T * scale + causal mask) @ v`` with the heads
+    concatenated along the last axis -- what ``scaled_dot_product_attention(q, k, v,
+    is_causal=True)`` gives on the split heads, transposed back and merged.
+    """
+    op = "causal_self_attention"
+    qkv = as_tensor(qkv, op, "qkv")
+    if qkv.ndim != 3:
+        raise ValueError(f"ember.{op}: qkv must be (batch, time, 3 * embed), got shape {tuple(qkv.shape)}")
+    if qkv.dtype.kind != "f":
+        raise TypeError(f"ember.{op}: qkv must be floating point, got dtype {qkv.dtype}")
+    if isinstance(n_head, bool) or not isinstance(n_head, int) or n_head < 1:
+        raise ValueError(f"ember.{op}: n_head must be a positive int, got {n_head!r}")
+    B, T, C3 = qkv.shape
+    if C3 % (3 * n_head):
+        raise ValueError(f"ember.{op}: the last axis of qkv ({C3}) must be 3 * n_head * head_dim; "
+                         f"it is not divisible by 3 * n_head = {3 * n_head}")
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"ember.{op}: dropout_p must be in [0, 1), got {dropout_p}")
+    d = qkv.data
+    if not d.flags.c_contiguous:
+        d = xp.ascontiguousarray(d)
+    dtype = d.dtype
+    C = C3 // 3
+    D = C // n_head
+    sc = 1.0 / math.sqrt(D) if scale is None else float(scale)
+    heads = d.reshape(B, T, 3, n_head, D)
+    # (B, n_head, T, D) strided views: each (T, D) matrix has unit column stride, so BLAS reads
+    # it in place (leading dimension 3C).
+    q = heads[:, :, 0].transpose(0, 2, 1, 3)
+    k = heads[:, :, 1].transpose(0, 2, 1, 3)
+    v = heads[:, :, 2].transpose(0, 2, 1, 3)
+    mask = _causal_mask(T, T, dtype)
+    dmask = None
+    if dropout_p > 0:       # drawn before the work is split: the same mask however it is split
+        keep = default_generator().random((B, n_head, T, T), dtype=xp.float32) >= dropout_p
+        dmask = keep.astype(dtype)
+        dmask *= 1.0 / (1.0 - dropout_p)
+    p = xp.empty((B, n_head, T, T), dtype=dtype)
+    pd = p if dmask is None else xp.empty_like(p)
+    out = xp.empty((B, T, n_head, D), dtype=dtype)
+    out_heads = out.transpose(0, 2, 1, 3)          # the products write straight into (B, T, heads, D)
+
+    def forward(lo, hi):
+        s = p[lo:hi]
+        xp.matmul(q[lo:hi], k[lo:hi].transpose(0, 1, 3, 2), out=s)
+        s *= sc
+        s += mask
+        _softmax_(s)
+        if dmask is not None:
+            xp.multiply(s, dmask[lo:hi], out=pd[lo:hi])
+        xp.matmul(pd[lo:hi], v[lo:hi], out=out_heads[lo:hi])
+    # The per-head products are too small for BLAS to thread: split the batch between threads.
+    min_rows = -(-_SPLIT_MIN // (n_head * T * T))
+    parallel_for(forward, B, min_rows)
+
+    def backward(g):
+        g4 = g.reshape(B, T, n_head, D).transpose(0, 2, 1, 3)
+        grad = xp.empty((B, T, 3, n_head, D), dtype=dtype)
+        gq = grad[:, :, 0].transpose(0, 2, 1, 3)
+        gk = grad[:, :, 1].transpose(0, 2, 1, 3)
+        gv = grad[:, :, 2].transpose(0, 2, 1, 3)
+
+        def part(lo, hi):
+            gb = g4[lo:hi]
+            xp.matmul(pd[lo:hi].transpose(0, 1, 3, 2), gb, out=gv[lo:hi])
+            ds = gb @ v[lo:hi].transpose(0, 1, 3, 2)                # dP
+            if dmask is not None:
+                ds *= dmask[lo:hi]
+            ds = _softmax_backward_(ds, p[lo:hi])
+            ds *= sc
+            xp.matmul(ds, k[lo:hi], out=gq[lo:hi])
+            xp.matmul(ds.transpose(0, 1, 3, 2), q[lo:hi], out=gk[lo:hi])
+        parallel_for(part, B, min_rows)
+        return (grad.reshape(B, T, C3),)
+    return make(out.reshape(B, T, C), (qkv,), backward)

@@ -24,7 +24,9 @@ def softmax(x, axis=-1):
     def backward(g):
         gy = g * y
         return (gy - y * gy.sum(axis=axis, keepdims=True),)
-    return make(y, (x,), backward)
+    out = make(y, (x,), backward)
+    out._from_logits = ("softmax", x, axis)   # lets a cross-entropy use the logits (stable)
+    return out
 
 
 def log_softmax(x, axis=-1):
