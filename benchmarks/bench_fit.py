@@ -1,0 +1,178 @@
+"""Epoch wall time of ``Model.fit`` against a bare ember loop and a plain PyTorch loop.
+
+Workloads (issue 8): the seed CNN Conv2d(1->32, 3x3, relu) -> MaxPool 2x2 -> Flatten ->
+Linear(5408->128, relu) -> Linear(128->10) on 28x28x1 images, and the 784-128-64-10 MLP, both with
+Adam, cross-entropy and batch 128 on (a subset of) Fashion-MNIST (Debian's dataset-fashion-mnist;
+random data of the same shapes when it is missing).
+
+Per round, interleaved (fit, bare, torch), each runs one shuffled epoch over the same samples:
+
+* fit   -- ``model.fit(x, y, batch_size=128, epochs=1, verbose=0)`` compiled with
+  ``metrics=['accuracy']`` (as the seed programs): timed from on_epoch_begin to on_epoch_end by a
+  callback ("epoch"), and the whole call ("call", adding the one-time input checks);
+* bare  -- the same steps written by hand: gather the batch from the permutation, zero_grad,
+  forward, cross-entropy, backward, Adam step;
+* torch -- the same loop in PyTorch (NCHW images), same batches.
+
+Reported: medians over rounds and the medians of the per-round ratios.  fit's overhead is
+``fit epoch / bare epoch - 1`` (target < 5%).
+
+    python benchmarks/bench_fit.py [--rounds 7] [--mlp-samples 12000] [--cnn-samples 3072]
+"""
+import argparse
+import gzip
+import os
+import statistics
+import time
+
+import numpy as np
+from harness import SETTLE, header, torch
+
+import ember
+import ember.functional as F
+from ember import nn
+
+
+def load_fashion_mnist(n):
+    """The first ``n`` training images (float32 in [0, 1], (n, 28, 28)) and labels (int64)."""
+    folder = "/usr/share/datasets/fashion-mnist"
+    images = os.path.join(folder, "train-images-idx3-ubyte.gz")
+    labels = os.path.join(folder, "train-labels-idx1-ubyte.gz")
+    if os.path.exists(images) and os.path.exists(labels):
+        with gzip.open(images, "rb") as f:
+            x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)[:n]
+        with gzip.open(labels, "rb") as f:
+            y = np.frombuffer(f.read(), np.uint8, offset=8)[:n]
+        return (x.astype(np.float32) / 255.0), y.astype(np.int64), "Fashion-MNIST"
+    rng = np.random.default_rng(0)
+    return (rng.random((n, 28, 28), dtype=np.float32), rng.integers(0, 10, n),
+            "random data (Fashion-MNIST not found)")
+
+
+class EpochTimer(ember.train.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds = time.perf_counter() - self.start
+
+
+def ember_mlp(model_cls):
+    return model_cls([nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
+                      nn.Linear(64, 10)])
+
+
+def ember_cnn(model_cls):
+    return model_cls([nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                      nn.Linear(5408, 128), nn.ReLU(), nn.Linear(128, 10)])
+
+
+def torch_mlp():
+    return torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64),
+                               torch.nn.ReLU(), torch.nn.Linear(64, 10))
+
+
+def torch_cnn():
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                               torch.nn.Flatten(), torch.nn.Linear(5408, 128), torch.nn.ReLU(),
+                               torch.nn.Linear(128, 10))
+
+
+def workload(name, x, y, t_x, make_ember, make_torch, rounds, batch_size=128):
+    n = len(x)
+    fit_model = make_ember(ember.Sequential)
+    fit_model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+    timer = EpochTimer()
+
+    bare_model = make_ember(lambda layers: nn.Sequential(*layers))
+    bare_opt = ember.optim.Adam(bare_model.parameters(), lr=1e-3)
+
+    t_model = make_torch()
+    t_opt = torch.optim.Adam(t_model.parameters(), lr=1e-3)
+    t_y = torch.from_numpy(y)
+    rng = np.random.default_rng(0)
+
+    def run_fit():
+        start = time.perf_counter()
+        fit_model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[timer])
+        return timer.seconds, time.perf_counter() - start
+
+    def run_bare():
+        start = time.perf_counter()
+        order = rng.permutation(n)
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            xb, yb = ember.Tensor._wrap(x.take(idx, axis=0)), ember.Tensor._wrap(y.take(idx, axis=0))
+            bare_opt.zero_grad()
+            loss = F.cross_entropy(bare_model(xb), yb)
+            loss.backward()
+            bare_opt.step()
+        return time.perf_counter() - start
+
+    def run_torch():
+        start = time.perf_counter()
+        order = torch.from_numpy(rng.permutation(n))
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            t_opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(t_model(t_x[idx]), t_y[idx])
+            loss.backward()
+            t_opt.step()
+        return time.perf_counter() - start
+
+    run_fit(), run_bare(), run_torch()          # warm-up (first-touch allocations, thread pools)
+    fits, calls, bares, torches, r_bare, r_torch = [], [], [], [], [], []
+    for _ in range(rounds):
+        time.sleep(SETTLE)
+        epoch, call = run_fit()
+        time.sleep(SETTLE)
+        bare = run_bare()
+        time.sleep(SETTLE)
+        tt = run_torch()
+        fits.append(epoch)
+        calls.append(call)
+        bares.append(bare)
+        torches.append(tt)
+        r_bare.append(epoch / bare)
+        r_torch.append(epoch / tt)
+    med = statistics.median
+    return {"name": name, "steps": -(-n // batch_size), "fit": med(fits), "call": med(calls),
+            "bare": med(bares), "torch": med(torches), "fit/bare": med(r_bare),
+            "fit/torch": med(r_torch)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--mlp-samples", type=int, default=12000)
+    parser.add_argument("--cnn-samples", type=int, default=3072)
+    args = parser.parse_args()
+    ember.manual_seed(0)
+    torch.manual_seed(0)
+    n = max(args.mlp_samples, args.cnn_samples)
+    images, labels, source = load_fashion_mnist(n)
+    results = []
+
+    x = np.ascontiguousarray(images[:args.mlp_samples].reshape(-1, 784))
+    results.append(workload(f"MLP 784-128-64-10, {len(x)} samples", x, labels[:len(x)],
+                            torch.from_numpy(x), ember_mlp, torch_mlp, args.rounds))
+
+    x = np.ascontiguousarray(images[:args.cnn_samples, :, :, None])
+    t_x = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    results.append(workload(f"seed CNN, {len(x)} samples", x, labels[:len(x)], t_x, ember_cnn,
+                            torch_cnn, args.rounds))
+
+    print(header())
+    print(f"data: {source}; batch 128; Adam; {args.rounds} interleaved rounds; median times per epoch")
+    print()
+    print("| workload | steps | fit epoch | fit call | bare ember loop | PyTorch loop | "
+          "fit / bare | fit / PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['name']} | {r['steps']} | {r['fit'] * 1e3:.1f} ms | {r['call'] * 1e3:.1f} ms | "
+              f"{r['bare'] * 1e3:.1f} ms | {r['torch'] * 1e3:.1f} ms | {r['fit/bare']:.3f}x | "
+              f"{r['fit/torch']:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

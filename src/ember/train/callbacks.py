@@ -1,0 +1,454 @@
+"""Callbacks: code that ``Model.fit`` / ``evaluate`` / ``predict`` call at fixed points.
+
+A callback subclasses :class:`Callback` and overrides any of the ``on_*`` hooks; ``fit`` sets
+``callback.model`` (the model) and ``callback.params`` (``epochs``, ``steps``, ``batch_size``,
+``samples``, ``verbose``) before training starts.  ``logs`` are dicts of Python floats: per batch
+the running means of the epoch so far (``loss`` and each metric), per epoch the epoch's values plus
+``val_``-prefixed validation values.  Setting ``model.stop_training = True`` ends ``fit`` after the
+current batch (from a batch hook) or epoch.
+
+Provided: :class:`EarlyStopping`, :class:`ModelCheckpoint`, :class:`LearningRateScheduler`,
+:class:`ReduceLROnPlateau`, :class:`CSVLogger`, :class:`TerminateOnNaN`, :class:`LambdaCallback`,
+:class:`History` and :class:`ProgbarLogger` (the progress display ``fit`` adds by itself).
+"""
+import copy
+import csv
+import math
+import os
+import warnings
+
+import numpy as np
+
+__all__ = ["Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
+           "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN", "LambdaCallback", "History",
+           "ProgbarLogger"]
+
+_HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+          "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+          "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+          "on_predict_batch_begin", "on_predict_batch_end")
+
+
+class Callback:
+    """Base class: every hook does nothing.  ``self.model`` and ``self.params`` are set by fit."""
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = dict(params)
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+    def on_test_begin(self, logs=None):
+        pass
+
+    def on_test_end(self, logs=None):
+        pass
+
+    def on_test_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_test_batch_end(self, batch, logs=None):
+        pass
+
+    def on_predict_begin(self, logs=None):
+        pass
+
+    def on_predict_end(self, logs=None):
+        pass
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_predict_batch_end(self, batch, logs=None):
+        pass
+
+
+class CallbackList:
+    """Calls a hook on every callback, in order.  Hooks a callback does not override are skipped
+    (so the per-batch cost of ``fit`` is zero when no callback watches batches)."""
+
+    def __init__(self, callbacks, model=None, params=None):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if model is not None and hasattr(cb, "set_model"):
+                cb.set_model(model)
+            if params is not None and hasattr(cb, "set_params"):
+                cb.set_params(params)
+        self._by_hook = {}
+        for hook in _HOOKS:
+            base = getattr(Callback, hook)
+            # an object that is not a Callback subclass needs only the hooks it uses
+            self._by_hook[hook] = [getattr(cb, hook) for cb in self.callbacks if hasattr(cb, hook) and (
+                getattr(type(cb), hook, None) is not base or hook in getattr(cb, "__dict__", {}))]
+
+    def watches(self, hook):
+        """True when some callback overrides ``hook``."""
+        return bool(self._by_hook[hook])
+
+    def call(self, hook, *args):
+        for fn in self._by_hook[hook]:
+            fn(*args)
+
+
+# -- helpers for monitored quantities -------------------------------------------------------------
+_MAX_WORDS = ("acc", "accuracy", "auc", "precision", "recall", "f1", "top_k")
+
+
+def _resolve_mode(mode, monitor, who):
+    if mode not in ("auto", "min", "max"):
+        warnings.warn(f"{who}: mode {mode!r} is unknown, using 'auto'", stacklevel=3)
+        mode = "auto"
+    if mode == "auto":
+        name = monitor[4:] if monitor.startswith("val_") else monitor
+        mode = "max" if any(w in name for w in _MAX_WORDS) else "min"
+    return mode
+
+
+def _better(mode, min_delta):
+    """``better(current, reference)``: an improvement by more than ``min_delta``."""
+    d = abs(float(min_delta))
+    if mode == "max":
+        return lambda current, reference: current - d > reference
+    return lambda current, reference: current + d < reference
+
+
+def _monitored(logs, monitor, who):
+    value = (logs or {}).get(monitor)
+    if value is None:
+        warnings.warn(f"{who}: the monitored quantity {monitor!r} is not in the logs (available: "
+                      f"{', '.join(sorted(logs or {})) or 'none'}); pass validation data for "
+                      "'val_' quantities, or monitor one of those", stacklevel=3)
+    return value
+
+
+def _copy_weights(model):
+    return {k: np.array(t.data, copy=True) for k, t in model.state_dict().items()}
+
+
+def _set_lr(optimizer, lr):
+    for group in optimizer.param_groups:
+        group["lr"] = float(lr)
+
+
+def _get_lr(optimizer):
+    return float(optimizer.param_groups[0]["lr"])
+
+
+class EarlyStopping(Callback):
+    """Stop training when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs (Keras' semantics and defaults).
+
+    mode: 'min', 'max' or 'auto' (max for accuracy-like names, min otherwise).  ``baseline``:
+    training stops unless the quantity beats it within ``patience`` epochs.  ``start_from_epoch``:
+    epochs before it are not watched (warm-up).  With ``restore_best_weights`` the weights of the
+    best epoch are put back when training ends -- also when it ends because ``epochs`` ran out
+    without the callback stopping it.  ``stopped_epoch`` (0-based; 0 when it never triggered),
+    ``best``, ``best_epoch`` are readable afterwards.
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        self.monitor = monitor
+        self.min_delta = abs(float(min_delta))
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = int(start_from_epoch)
+        self.mode = _resolve_mode(mode, monitor, "EarlyStopping")
+        self._better = _better(self.mode, self.min_delta)
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = _monitored(logs, self.monitor, "EarlyStopping")
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = _copy_weights(self.model)   # so there is always something to restore
+        self.wait += 1
+        if self._better(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = _copy_weights(self.model)
+            if self.baseline is None or self._better(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.load_state_dict(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (or only its weights) after every epoch, or only when ``monitor`` improved
+    (``save_best_only``).  ``filepath`` may contain ``str.format`` fields: ``{epoch}`` (1-based, as
+    Keras) and any log name, e.g. ``'ckpt-{epoch:02d}-{val_loss:.3f}.safetensors'``.  Files are
+    written atomically by ``ember.save`` (safetensors); folders are created as needed."""
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):
+        super().__init__()
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
+            raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive int, got {save_freq!r}")
+        self.filepath = os.fspath(filepath)
+        self.monitor = monitor
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self.save_freq = save_freq
+        self.mode = _resolve_mode(mode, monitor, "ModelCheckpoint")
+        self._better = _better(self.mode, 0.0)
+        if initial_value_threshold is not None:
+            self.best = float(initial_value_threshold)
+        else:
+            self.best = math.inf if self.mode == "min" else -math.inf
+        self._batches_seen = 0
+        self._epoch = 0
+        self.last_saved = None
+
+    def _path(self, epoch, logs):
+        try:
+            return self.filepath.format(epoch=epoch + 1, **(logs or {}))
+        except KeyError as e:
+            raise KeyError(f"ModelCheckpoint: filepath {self.filepath!r} refers to {e.args[0]!r}, "
+                           f"which is not in the logs ({', '.join(sorted(logs or {}))})") from None
+
+    def _save(self, epoch, logs):
+        path = self._path(epoch, logs)
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+        self.last_saved = path
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved model to {path}")
+
+    def _maybe_save(self, epoch, logs):
+        if not self.save_best_only:
+            self._save(epoch, logs)
+            return
+        current = _monitored(logs, self.monitor, "ModelCheckpoint")
+        if current is None:
+            return
+        if self._better(current, self.best):
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}")
+            self.best = current
+            self._save(epoch, logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_seen += 1
+        if self._batches_seen % self.save_freq == 0:
+            self._maybe_save(self._epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._maybe_save(epoch, logs)
+
+
+class LearningRateScheduler(Callback):
+    """At the start of each epoch set the learning rate of every parameter group to
+    ``schedule(epoch, lr)`` (epoch 0-based; ``schedule(epoch)`` also accepted).  The rate in use
+    is added to the epoch logs as ``lr``."""
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        lr = _get_lr(optimizer)
+        try:
+            new = self.schedule(epoch, lr)
+        except TypeError:
+            new = self.schedule(epoch)
+        new = float(new)
+        if not math.isfinite(new):
+            raise ValueError(f"LearningRateScheduler: the schedule returned {new} for epoch {epoch}")
+        _set_lr(optimizer, new)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {new:g}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lr"] = _get_lr(self.model.optimizer)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by more than
+    ``min_delta`` for ``patience`` epochs; then wait ``cooldown`` epochs; never below ``min_lr``
+    (Keras' semantics and defaults).  The rate is added to the epoch logs as ``lr``."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+        super().__init__()
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be < 1, got {factor}")
+        self.monitor = monitor
+        self.factor = float(factor)
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.min_delta = float(min_delta)
+        self.cooldown = int(cooldown)
+        self.min_lr = float(min_lr)
+        self.mode = _resolve_mode(mode, monitor, "ReduceLROnPlateau")
+        self._better = _better(self.mode, self.min_delta)
+        self._reset()
+
+    def _reset(self):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["lr"] = _get_lr(optimizer)
+        current = _monitored(logs, self.monitor, "ReduceLROnPlateau")
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._better(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = _get_lr(optimizer)
+                if old > self.min_lr:
+                    new = max(old * self.factor, self.min_lr)
+                    _set_lr(optimizer, new)
+                    if self.verbose:
+                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new:g}.")
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+
+
+class CSVLogger(Callback):
+    """Append one row per epoch (``epoch`` then the logs, columns sorted by name) to a CSV file.
+    With ``append=False`` the file is started afresh at ``on_train_begin``."""
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.separator = separator
+        self.append = bool(append)
+        self.keys = None
+        self._file = None
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self.keys = None
+        if exists:
+            with open(self.filename, newline="") as f:
+                header = f.readline().strip()
+            if header:
+                self.keys = header.split(self.separator)[1:]
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._writer = None
+        self._has_header = exists
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+        if self._writer is None:
+            self._writer = csv.writer(self._file, delimiter=self.separator)
+            if not self._has_header:
+                self._writer.writerow(["epoch"] + self.keys)
+        row = [epoch]
+        for k in self.keys:
+            v = logs.get(k, "NA")
+            row.append(repr(v) if isinstance(v, float) else v)
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._writer = None
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch loss is NaN or infinite."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            print(f"Batch {batch}: invalid loss {loss}, terminating training")
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``; any
+    hook name of :class:`Callback` may be given."""
+
+    def __init__(self, **hooks):
+        super().__init__()
+        for name, fn in hooks.items():
+            if name not in _HOOKS:
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}; hooks are {', '.join(_HOOKS)}")
+            setattr(self, name, fn)
+
+
+def copy_logs(logs):
+    """A shallow copy of a logs dict (callbacks may add keys to the one they get)."""
+    return copy.copy(logs) if logs is not None else {}
+
+
+# Defined in their own files, which import Callback from here.
+from .history import History  # noqa: E402
+from .progress import ProgbarLogger  # noqa: E402
