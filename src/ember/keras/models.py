@@ -1,0 +1,290 @@
+"""Keras models: ``Sequential`` (a list of layers, or ``.add``) and ``Model`` (subclass it and
+define ``call``), on ``ember.train``'s models.
+
+They are ``ember.train`` models (``fit`` with its progress bar, callbacks, checks before the first
+step, ``History.plot``, ``save``...) that speak Keras:
+
+* ``compile(optimizer='rmsprop', loss=None, metrics=None, loss_weights=None)`` takes Keras' names
+  ('adam' is Keras' Adam -- epsilon 1e-7 --, 'sparse_categorical_crossentropy', 'accuracy', ...),
+  ``keras.optimizers`` / ``keras.losses`` / ``keras.metrics`` objects and Keras-style functions
+  ``loss(y_true, y_pred)``;
+* ``fit`` / ``evaluate`` / ``predict`` take Keras' positional order and defaults
+  (``batch_size=None`` means 32), and, like Keras' data adapter, read a 1-D ``x`` (one number per
+  sample) as (N, 1);
+* ``model(x)`` runs in inference mode (Dropout off, BatchNormalization on its moving statistics)
+  unless called with ``training=True``, as in Keras; it accepts NumPy arrays;
+* Keras' names: ``layers``, ``trainable``, ``trainable_variables`` / ``trainable_weights``,
+  ``non_trainable_weights``, ``weights``, ``count_params()``, ``get_weights()`` /
+  ``set_weights()``, ``summary()``; ``optimizer.apply_gradients`` for GradientTape loops.
+"""
+import numpy as np
+
+from .. import functional as F
+from .. import train as _train
+from ..tensor import Tensor
+from ..nn.module import UnbuiltModuleError
+from . import losses as _losses
+from . import metrics as _metrics
+from . import optimizers as _optimizers
+from .layers import Layer as _Layer
+
+__all__ = ["Sequential", "Model", "load_model", "clone_model"]
+
+_name_counts = {}
+
+
+def _unique_name(base):
+    n = _name_counts.get(base, 0)
+    _name_counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+class _KerasModel:
+    """Keras' model API on an ember.train model (mixin, first base)."""
+
+    # -- calling --------------------------------------------------------------------------------------
+    def __call__(self, *args, training=None, mask=None, **kwargs):
+        """``model(x)``: inference mode unless ``training=True`` (Keras); NumPy input accepted."""
+        modes = [(m, m.training) for m in self.modules()]
+        self.train(bool(training))
+        try:
+            return _train.Model.__call__(self, *args, **kwargs)
+        finally:
+            for m, flag in modes:
+                object.__setattr__(m, "training", flag)
+
+    def _forward(self, x):
+        # fit / evaluate / predict set the modes themselves: call without forcing one
+        if isinstance(x, tuple):
+            return _train.Model.__call__(self, *x)
+        if isinstance(x, dict):
+            return _train.Model.__call__(self, **x)
+        return _train.Model.__call__(self, x)
+
+    # -- compile / fit / evaluate / predict -------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, run_eagerly=None, steps_per_execution=1, jit_compile=None,
+                auto_scale_loss=True, **kwargs):
+        """Keras' compile: optimizer names give Keras' optimizers (with Keras' defaults), loss
+        names Keras' losses (stable cross-entropies from softmax/sigmoid outputs), metric names
+        Keras' metrics.  ``weighted_metrics`` is not supported."""
+        if weighted_metrics:
+            raise NotImplementedError("compile: weighted_metrics is not supported by ember.keras")
+        if kwargs:
+            raise TypeError(f"compile: unexpected keyword argument(s) {', '.join(map(repr, kwargs))}")
+        if isinstance(optimizer, (str, dict)):
+            optimizer = _optimizers.get(optimizer)
+        if isinstance(loss, dict):
+            loss = {k: _losses.to_ember_loss(v) for k, v in loss.items()}
+        elif isinstance(loss, (list, tuple)):
+            loss = [_losses.to_ember_loss(v) for v in loss]
+        elif loss is not None:
+            loss = _losses.to_ember_loss(loss)
+        if metrics is not None:
+            if isinstance(metrics, dict):
+                raise NotImplementedError("compile: a dict of metrics per output is not supported; "
+                                          "pass a list")
+            items = [metrics] if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)) \
+                else metrics
+            metrics = [_metrics.to_ember_metric(m) for m in items]
+        return _train.Model.compile(self, optimizer=optimizer, loss=loss, metrics=metrics,
+                                    loss_weights=loss_weights)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Keras' fit (its argument order); returns a History (``history.history`` maps 'loss',
+        'val_loss' and every metric to per-epoch lists; ``history.plot(path)`` draws them)."""
+        _unsupported("fit", class_weight=class_weight, sample_weight=sample_weight,
+                     steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                     validation_batch_size=validation_batch_size)
+        if validation_freq != 1:
+            raise NotImplementedError("fit: validation_freq other than 1 is not supported")
+        x = _expand_1d(x)
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
+            validation_data = (_expand_1d(validation_data[0]), validation_data[1])
+        return _train.Model.fit(self, x, y, batch_size=32 if batch_size is None else batch_size,
+                                epochs=epochs, validation_data=validation_data,
+                                validation_split=validation_split, shuffle=shuffle,
+                                callbacks=callbacks, verbose=verbose, initial_epoch=initial_epoch)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Keras' evaluate: the loss, or ``[loss, metric, ...]`` (``return_dict``: a dict)."""
+        _unsupported("evaluate", sample_weight=sample_weight, steps=steps)
+        return _train.Model.evaluate(self, _expand_1d(x), y,
+                                     batch_size=32 if batch_size is None else batch_size,
+                                     verbose=verbose, return_dict=return_dict, callbacks=callbacks)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Keras' predict: the outputs as a NumPy array, computed in batches (inference mode)."""
+        _unsupported("predict", steps=steps)
+        return _train.Model.predict(self, _expand_1d(x),
+                                    batch_size=32 if batch_size is None else batch_size,
+                                    verbose=verbose, callbacks=callbacks)
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Print the table of layers (output shapes, parameter counts, memory)."""
+        _train.Model.summary(self, print_fn=print if print_fn is None else print_fn,
+                             line_length=line_length)
+
+    # -- Keras' names -----------------------------------------------------------------------------------
+    def _parameters_or_empty(self):
+        try:
+            return list(self.parameters())
+        except UnbuiltModuleError:
+            return []      # Keras: an unbuilt model has no weights yet
+
+    @property
+    def trainable(self):
+        """False freezes the whole model (every layer)."""
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value):
+        object.__setattr__(self, "_trainable", bool(value))
+        for m in self.modules():
+            if m is not self and isinstance(m, _Layer):
+                m.trainable = value
+        for p in self._parameters_or_empty():
+            p.requires_grad_(bool(value))
+
+    @property
+    def trainable_variables(self):
+        """The parameters that train (a list, in layer order): what ``tape.gradient`` and
+        ``optimizer.apply_gradients`` take."""
+        return [p for p in self._parameters_or_empty() if p.requires_grad]
+
+    trainable_weights = trainable_variables
+
+    @property
+    def non_trainable_variables(self):
+        frozen = [p for p in self._parameters_or_empty() if not p.requires_grad]
+        return frozen + [b for b in self.buffers() if b.data.dtype.kind == "f"]
+
+    non_trainable_weights = non_trainable_variables
+
+    @property
+    def weights(self):
+        """Layer by layer (Keras' order): each layer's parameters, then its float state (e.g.
+        BatchNormalization's moving statistics)."""
+        if not self._parameters_or_empty() and not list(self.buffers()):
+            return []
+        out = [p for p in self._parameters.values() if p is not None]   # the model's own
+        seen = {id(p) for p in out}
+        for layer in self.children():
+            for w in list(layer.parameters()) + [b for b in layer.buffers() if b.data.dtype.kind == "f"]:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    variables = weights
+
+    def get_weights(self):
+        """The weights as NumPy arrays (copies), in ``weights`` order."""
+        return [np.array(w.data) for w in self.weights]
+
+    def set_weights(self, weights):
+        """Copy NumPy arrays (in ``weights`` order; shapes must match) into the weights."""
+        own = self.weights
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(f"set_weights: got {len(weights)} arrays for {len(own)} weights "
+                             f"(shapes {[tuple(w.shape) for w in own]})")
+        for i, (w, v) in enumerate(zip(own, weights)):
+            v = np.asarray(getattr(v, "data", v))
+            if v.shape != tuple(w.shape):
+                raise ValueError(f"set_weights: array {i} has shape {v.shape}, the weight has shape "
+                                 f"{tuple(w.shape)}")
+            w.data[...] = v
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name`` (or at ``index``)."""
+        layers = list(self.children())
+        if index is not None:
+            return layers[index]
+        for layer in layers:
+            if getattr(layer, "name", None) == name:
+                return layer
+        raise ValueError(f"get_layer: no layer named {name!r}; the layers are "
+                         f"{[getattr(m, 'name', type(m).__name__) for m in layers]}")
+
+
+def _expand_1d(x):
+    """Keras' data adapter: a 1-D input array (one number per sample) becomes (N, 1)."""
+    if isinstance(x, np.ndarray) and x.ndim == 1:
+        return x[:, None]
+    if isinstance(x, Tensor) and x.ndim == 1:
+        return F.expand_dims(x, -1)
+    return x
+
+
+def _unsupported(fn, **args):
+    for name, value in args.items():
+        if value is not None:
+            raise NotImplementedError(f"{fn}: {name} is not supported by ember.keras")
+
+
+class Sequential(_KerasModel, _train.Sequential):
+    """A stack of layers: ``Sequential([Dense(128, activation='relu', input_shape=(784,)),
+    Dense(10, activation='softmax')])`` or ``Sequential()`` then ``.add(layer)``.
+
+    The first layer's ``input_shape`` / ``input_dim`` (or an ``Input(shape)`` first) declares
+    the input, so ``summary()`` works before any data; otherwise layers size themselves on the
+    first batch.  Layers may be ``ember.keras.layers`` or any ``ember.nn`` module.
+    """
+
+    def __init__(self, layers=None, trainable=True, name=None, input_shape=None):
+        _train.Sequential.__init__(self, layers=layers, input_shape=input_shape,
+                                   name=name or _unique_name("sequential"))
+        if not trainable:
+            self.trainable = False
+
+    def get_config(self):
+        config = _train.Sequential.get_config(self)
+        if not self.trainable:
+            config["trainable"] = False
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        model = _train.Sequential.from_config.__func__(cls, {k: v for k, v in config.items()
+                                                             if k != "trainable"})
+        if config.get("trainable") is False:
+            model.trainable = False
+        return model
+
+
+class Model(_KerasModel, _train.Model):
+    """Subclass and define ``call(self, inputs)`` (Keras' subclassing API); layers assigned as
+    attributes are tracked.  (The functional API ``Model(inputs, outputs)`` is not supported.)"""
+
+    def __init__(self, *args, name=None, **kwargs):
+        kwargs.pop("trainable", None)
+        _train.Model.__init__(self, *args, name=name or _unique_name(_snake(type(self).__name__)),
+                              **kwargs)
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define call(self, inputs)")
+
+    def forward(self, *args, **kwargs):
+        return self.call(*args, **kwargs)
+
+
+def _snake(name):
+    import re
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def load_model(filepath, compile=True):
+    """Rebuild a model written by ``model.save(path)`` (ember's safetensors format)."""
+    return _train.load_model(filepath, compile=compile)
+
+
+def clone_model(model):
+    """A new model with the same layers (fresh weights) built from ``model.get_config()``."""
+    return type(model).from_config(model.get_config())
