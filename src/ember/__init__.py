@@ -22,3 +22,7 @@ from . import testing
 __version__ = "0.1.0"
 from .serialization import CheckpointError, load, save  # noqa: E402
 from . import nn, optim  # noqa: E402
+from . import text  # noqa: E402
+from . import data, datasets  # noqa: E402
+from .train import Model, Sequential  # noqa: E402
+from . import callbacks, metrics, train  # noqa: E402
