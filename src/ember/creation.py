@@ -1,18 +1,52 @@
-"""Functions that create tensors.  Floats default to float32; every function takes ``dtype`` and
-``requires_grad``; random ones draw from ember's seeded generator (``ember.manual_seed``)."""
+"""Functions that create tensors.  Floats default to float32; every function takes ``dtype``,
+``requires_grad`` and ``device``; random ones draw from ember's seeded generator
+(``ember.manual_seed``).
+
+``device`` (``'cpu'``, ``'cuda'``, ``'cuda:N'`` or an ``ember.device``; default the CPU, or for
+``*_like`` the input's device) is checked before any work.  Constant fills (``zeros``, ``ones``,
+``full`` and their ``*_like``) are made on the device; the others are computed on the host and
+copied once, so that a seed gives the same random numbers on every device.
+"""
 import numbers as _numbers
 
 import numpy as _np
 
 from . import dtypes as _dt
 from . import random as _random
+from .backend import array_backends as _backends
 from .backend import xp
+from .backend.device import Device as _Device
 from .tensor import Tensor
 
 
-def _new(array, dtype, requires_grad, default=_dt.float32):
+def _device(device):
+    """``device`` as a Device (None stays None), after checking that it can be used here."""
+    if device is None:
+        return None
+    dev = _Device(device)
+    if dev.type != "cpu":
+        _backends.backend_for(dev)     # DeviceUnavailableError now, not after the work
+    return dev
+
+
+def _new(array, dtype, requires_grad, default=_dt.float32, device=None):
     dtype = _dt.as_dtype(dtype) or default
-    t = Tensor._wrap(xp.asarray(array, dtype=dtype))
+    array = xp.asarray(array, dtype=dtype)
+    if device is not None:
+        array = _backends.to_device(array, device)
+    t = Tensor._wrap(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _filled(shape, value, dtype, requires_grad, device):
+    """A constant tensor made directly on ``device`` (no host array, no copy)."""
+    if device is None or (device.type == "cpu" and _backends.single_backend()):
+        # zeros: calloc'd pages (faster than filling for big arrays)
+        array = xp.zeros(shape, dtype=dtype) if value == 0 else xp.full(shape, value, dtype=dtype)
+        return _new(array, dtype, requires_grad)
+    t = Tensor._wrap(_backends.full(shape, value, dtype, device))
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -24,16 +58,23 @@ def _shape(shape):
     return tuple(shape)
 
 
-def tensor(data, dtype=None, requires_grad=False):
-    """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays or a Tensor).
+def tensor(data, dtype=None, requires_grad=False, device=None):
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays or a Tensor), on
+    ``device`` (default: where ``data`` is; the CPU for lists, numbers and NumPy arrays).
 
     Python floats and float64 arrays become float32 unless ``dtype`` is given.
     """
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+    if device is None:
+        return Tensor(data, dtype, requires_grad)
+    return Tensor(data, dtype, requires_grad, _device(device))
 
 
-def as_tensor(data, dtype=None):
-    """``data`` as a Tensor, sharing memory with a NumPy array when dtypes allow."""
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a Tensor, sharing memory with a NumPy array (or a Tensor) when dtype and device
+    allow; otherwise a converted copy."""
+    dev = _device(device)
+    if dev is not None and _backends.device_of(data.data if isinstance(data, Tensor) else data) != dev:
+        return Tensor(data, dtype=dtype, device=dev)
     if isinstance(data, Tensor) and (dtype is None or data.dtype == _dt.as_dtype(dtype)):
         return data
     if isinstance(data, _np.ndarray) and (dtype is None or data.dtype == _dt.as_dtype(dtype)) \
@@ -42,52 +83,71 @@ def as_tensor(data, dtype=None):
     return Tensor(data, dtype=dtype)
 
 
-def zeros(*shape, dtype=None, requires_grad=False):
-    return _new(xp.zeros(_shape(shape), dtype=_dt.as_dtype(dtype) or _dt.float32), None, requires_grad,
-                _dt.as_dtype(dtype) or _dt.float32)
-
-
-def ones(*shape, dtype=None, requires_grad=False):
+def zeros(*shape, dtype=None, requires_grad=False, device=None):
     d = _dt.as_dtype(dtype) or _dt.float32
-    return _new(xp.ones(_shape(shape), dtype=d), d, requires_grad)
+    if device is None:
+        return _new(xp.zeros(_shape(shape), dtype=d), None, requires_grad, d)
+    return _filled(_shape(shape), 0, d, requires_grad, _device(device))
 
 
-def full(shape, fill_value, dtype=None, requires_grad=False):
+def ones(*shape, dtype=None, requires_grad=False, device=None):
+    d = _dt.as_dtype(dtype) or _dt.float32
+    if device is None:
+        return _new(xp.ones(_shape(shape), dtype=d), d, requires_grad)
+    return _filled(_shape(shape), 1, d, requires_grad, _device(device))
+
+
+def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     if dtype is None:
         dtype = _dt.bool_ if isinstance(fill_value, bool) else (_dt.int64 if isinstance(fill_value, int) else _dt.float32)
     d = _dt.as_dtype(dtype)
-    return _new(xp.full(shape, fill_value, dtype=d), d, requires_grad)
+    return _filled(shape, fill_value, d, requires_grad, _device(device))
 
 
-def zeros_like(t, dtype=None, requires_grad=False):
-    d = _dt.as_dtype(dtype) or _np.asarray(t.data if isinstance(t, Tensor) else t).dtype
-    return _new(xp.zeros(_np.shape(t.data if isinstance(t, Tensor) else t), dtype=d), d, requires_grad)
+def _like(t, value, dtype, requires_grad, device):
+    src = t.data if isinstance(t, Tensor) else t
+    if not _backends.single_backend() and _backends.backend_of(src).device_type != "cpu":
+        shape, src_dtype = src.shape, src.dtype          # a device array: no host conversion
+    else:
+        src = _np.asarray(src)
+        shape, src_dtype = src.shape, src.dtype
+    d = _dt.as_dtype(dtype) or src_dtype
+    dev = _device(device) if device is not None else _backends.device_of(src)
+    return _filled(shape, value, d, requires_grad, dev)
 
 
-def ones_like(t, dtype=None, requires_grad=False):
-    d = _dt.as_dtype(dtype) or _np.asarray(t.data if isinstance(t, Tensor) else t).dtype
-    return _new(xp.ones(_np.shape(t.data if isinstance(t, Tensor) else t), dtype=d), d, requires_grad)
+def zeros_like(t, dtype=None, requires_grad=False, device=None):
+    """Zeros shaped like ``t``, of its dtype and on its device unless given."""
+    return _like(t, 0, dtype, requires_grad, device)
 
 
-def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
+def ones_like(t, dtype=None, requires_grad=False, device=None):
+    """Ones shaped like ``t``, of its dtype and on its device unless given."""
+    return _like(t, 1, dtype, requires_grad, device)
+
+
+def arange(start, stop=None, step=1, dtype=None, requires_grad=False, device=None):
     """Evenly spaced values in [start, stop); int64 for integer arguments, else float32."""
+    device = _device(device)
     if stop is None:
         start, stop = 0, start
     if dtype is None:
         dtype = _dt.int64 if all(isinstance(v, _numbers.Integral) for v in (start, stop, step)) else _dt.float32
     d = _dt.as_dtype(dtype)
-    return _new(xp.arange(start, stop, step, dtype=d), d, requires_grad)
+    return _new(xp.arange(start, stop, step, dtype=d), d, requires_grad, device=device)
 
 
-def linspace(start, stop, num=50, endpoint=True, dtype=None, requires_grad=False):
+def linspace(start, stop, num=50, endpoint=True, dtype=None, requires_grad=False, device=None):
+    device = _device(device)
     d = _dt.as_dtype(dtype) or _dt.float32
-    return _new(xp.linspace(start, stop, num, endpoint=endpoint, dtype=d), d, requires_grad)
+    return _new(xp.linspace(start, stop, num, endpoint=endpoint, dtype=d), d, requires_grad, device=device)
 
 
-def eye(n, m=None, k=0, dtype=None, requires_grad=False):
+def eye(n, m=None, k=0, dtype=None, requires_grad=False, device=None):
+    device = _device(device)
     d = _dt.as_dtype(dtype) or _dt.float32
-    return _new(xp.eye(n, m, k, dtype=d), d, requires_grad)
+    return _new(xp.eye(n, m, k, dtype=d), d, requires_grad, device=device)
 
 
 def _float_dtype(dtype, fn):
@@ -98,25 +158,29 @@ def _float_dtype(dtype, fn):
     return d
 
 
-def rand(*shape, dtype=None, requires_grad=False):
+def rand(*shape, dtype=None, requires_grad=False, device=None):
     """Uniform samples in [0, 1)."""
+    device = _device(device)
     d = _float_dtype(dtype, "rand")
     u = _random.default_generator().random(_shape(shape), dtype=_np.float64).astype(d)
     # float64 samples just below 1 round to 1.0 in float32/float16: keep the interval half-open
     u = xp.minimum(u, xp.nextafter(d.type(1), d.type(0)))
-    return _new(u, d, requires_grad)
+    return _new(u, d, requires_grad, device=device)
 
 
-def randn(*shape, dtype=None, requires_grad=False):
+def randn(*shape, dtype=None, requires_grad=False, device=None):
     """Standard normal samples."""
+    device = _device(device)
     d = _float_dtype(dtype, "randn")
-    return _new(_random.default_generator().standard_normal(_shape(shape)).astype(d), d, requires_grad)
+    return _new(_random.default_generator().standard_normal(_shape(shape)).astype(d), d, requires_grad,
+                device=device)
 
 
-def randint(low, high=None, size=(), dtype=None):
+def randint(low, high=None, size=(), dtype=None, device=None):
     """Integers in [low, high) (or [0, low) when high is None), int64 by default."""
+    device = _device(device)
     if high is None:
         low, high = 0, low
     size = (size,) if isinstance(size, int) else tuple(size)
     d = _dt.as_dtype(dtype) or _dt.int64
-    return _new(_random.default_generator().integers(low, high, size=size), d, False, d)
+    return _new(_random.default_generator().integers(low, high, size=size), d, False, d, device=device)

@@ -43,7 +43,7 @@ from collections.abc import Mapping
 
 import numpy as _np
 
-from .backend import xp
+from .backend import to_host, xp
 from .tensor import Tensor
 
 __all__ = ["CheckpointError", "save", "load", "save_file", "load_file", "read_metadata",
@@ -246,9 +246,10 @@ def read_metadata(path, raw=False):
 # Writing
 # ================================================================================================
 def _host_array(value, what):
-    """The NumPy array behind a Tensor / array / NumPy scalar (no copy), or TypeError."""
+    """The NumPy array behind a Tensor / array / NumPy scalar (no copy on the CPU; a tensor on a
+    GPU is copied to the host, so checkpoints never depend on the device), or TypeError."""
     if isinstance(value, Tensor):
-        arr = value.numpy()
+        arr = to_host(value.data)
     elif isinstance(value, (_np.ndarray, _np.generic)):
         arr = _np.asarray(value)
     else:
@@ -594,6 +595,10 @@ def load(path, as_numpy=None):
     gives NumPy arrays everywhere and ``as_numpy=False`` ember Tensors everywhere.  A leaf that was
     one object in several places is one object again.  A safetensors file not written by ember
     loads as a flat ``{name: Tensor}`` dict (NumPy arrays with ``as_numpy=True``).
+
+    Tensors always load on the CPU, whatever device they were saved from (a GPU is not needed to
+    read a checkpoint): move them with ``.to(device)``, or ``load_state_dict`` them into a model
+    that is already on its device.
     """
     with open(path, "rb") as f:
         entries, metadata, data_start = _read_header(f, path)

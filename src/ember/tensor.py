@@ -7,13 +7,32 @@ import numpy as _np
 
 from . import autograd as _ag
 from . import dtypes as _dt
+from .backend import array_backends as _backends
 from .backend import xp
+from .backend.device import CPU as _CPU
+from .backend.device import Device as _Device
+from .backend.device import DeviceError as _DeviceError
+
+# True once a second array backend (CuPy, or a test's fake device) is loaded; until then every
+# device question below is answered without looking at the arrays.
+_multi = False
 
 
-def _to_array(data, dtype):
-    """Convert user data to a fresh backend array following ember's dtype defaults."""
+def _set_single(single):
+    global _multi
+    _multi = not single
+
+
+_backends.on_backends_changed(_set_single)
+
+
+def _to_array(data, dtype, device=None):
+    """Convert user data to a fresh backend array following ember's dtype defaults, on ``device``
+    (None: where ``data`` is -- the CPU for lists, numbers and NumPy arrays)."""
     if isinstance(data, Tensor):
         arr = data.data
+    elif _multi and _backends.backend_of(data).device_type != "cpu":
+        arr = data
     else:
         try:
             arr = xp.asarray(data)
@@ -25,7 +44,53 @@ def _to_array(data, dtype):
         dtype = _dt.as_dtype(dtype)
         if arr.dtype.kind not in "biuf":
             _dt.default_dtype_for(arr)  # raises the clear error (complex, strings, objects, ...)
+    if device is not None:
+        dev = _Device(device)
+        if dev.type != "cpu" or (_multi and _backends.device_of(arr).type != "cpu"):
+            if _backends.backend_of(arr).device_type == "cpu":
+                arr = xp.asarray(arr, dtype=dtype)      # convert on the host: fewer bytes to send
+            moved = _backends.to_device(arr, dev)
+            if moved is not arr:
+                return moved.astype(dtype, copy=False)
+    if _multi:
+        return _backends.get_array_module(arr).array(arr, dtype=dtype, copy=True)
     return xp.array(arr, dtype=dtype, copy=True)
+
+
+def _parse_to_args(device, dtype, fn):
+    """``(Device or None, dtype or None)`` from ``to()``'s arguments: the first may be a device or
+    a dtype (``x.to("cuda")``, ``x.to("float16")``, ``x.to(ember.float64)``)."""
+    if device is None or isinstance(device, _Device):
+        return device, _dt.as_dtype(dtype)
+    if isinstance(device, (str, int)) and not isinstance(device, bool):
+        try:
+            return _Device(device), _dt.as_dtype(dtype)
+        except _DeviceError:
+            if dtype is None and isinstance(device, str):
+                try:
+                    return None, _dt.as_dtype(device)
+                except TypeError:
+                    pass
+            raise _DeviceError(
+                f"{fn}: {device!r} is neither a device ('cpu', 'cuda', 'cuda:N') nor a dtype "
+                "('float32', 'float16', 'int64', ...)") from None
+    if dtype is not None:
+        raise TypeError(f"{fn}: expected a device ('cpu', 'cuda', 'cuda:N') as the first argument, "
+                        f"got {device!r}")
+    return None, _dt.as_dtype(device)          # a dtype object given positionally
+
+
+def copy_to(t, device):
+    """``t`` on ``device``: ``t`` itself when it is already there, else a copy recorded in the
+    graph (its gradient is moved back to ``t``'s device)."""
+    arr = _backends.to_device(t.data, device)
+    if arr is t.data:
+        return t
+    source = _backends.device_of(t.data)
+
+    def backward(g):
+        return (_backends.to_device(g, source),)
+    return Tensor._make(arr, (t,), backward)
 
 
 class Tensor:
@@ -43,8 +108,8 @@ class Tensor:
     # NumPy must hand binary operators with a Tensor on the right back to us (array + tensor).
     __array_ufunc__ = None
 
-    def __init__(self, data, dtype=None, requires_grad=False):
-        self.data = _to_array(data, dtype)
+    def __init__(self, data, dtype=None, requires_grad=False, device=None):
+        self.data = _to_array(data, dtype, device)
         self.grad = None
         self._rg = False
         self._node = None
@@ -99,7 +164,39 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu"
+        """The :class:`ember.device` holding the data (``device('cpu')``, ``device('cuda:0')``)."""
+        if _multi:
+            return _backends.device_of(self.data)
+        return _CPU
+
+    @property
+    def is_cuda(self):
+        return _multi and _backends.device_of(self.data).type == "cuda"
+
+    def to(self, device=None, dtype=None, copy=False):
+        """This tensor on ``device`` and/or of ``dtype``: ``self`` when nothing changes (unless
+        ``copy``), else a new tensor recorded in the graph (as ``torch.Tensor.to``).
+
+        The first argument may be a device (``'cpu'``, ``'cuda'``, ``'cuda:1'``, an
+        :class:`ember.device`) or a dtype (``'float16'``, ``ember.float64``).
+        """
+        device, dtype = _parse_to_args(device, dtype, "Tensor.to")
+        t = self
+        if dtype is not None:
+            t = t.astype(dtype)                       # a differentiable cast (ember.ops.cast)
+        if device is not None:
+            t = copy_to(t, device)
+        if copy and t is self:
+            t = Tensor._make(self.data.copy(), (self,), lambda g: (g,))
+        return t
+
+    def cpu(self):
+        """This tensor on the host (``self`` if it is already there)."""
+        return copy_to(self, _CPU)
+
+    def cuda(self, device=None):
+        """This tensor on the GPU (``'cuda'``: the current one, or ``cuda:device``)."""
+        return copy_to(self, _Device("cuda", device) if device is not None else _Device("cuda"))
 
     @property
     def requires_grad(self):
@@ -156,9 +253,16 @@ class Tensor:
                     f"ember: backward() without a gradient needs a scalar (one-element) tensor, "
                     f"but this one has shape {self.shape}; pass grad= of that shape, or reduce "
                     "first (e.g. loss.sum() or loss.mean())")
-            g = xp.ones(self.data.shape, dtype=self.data.dtype)
+            mod = _backends.get_array_module(self.data) if _multi else xp
+            g = mod.ones(self.data.shape, dtype=self.data.dtype)
         else:
-            g = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=self.data.dtype)
+            if isinstance(grad, Tensor):
+                g = grad.data
+            else:
+                mod = _backends.get_array_module(self.data) if _multi else xp
+                g = mod.asarray(grad, dtype=self.data.dtype)
+            if _multi:
+                _backends.check_same_device("backward", self.data, g, names=("tensor", "grad"))
             if g.shape != self.data.shape:
                 raise ValueError(f"ember: backward() got grad of shape {g.shape} for a tensor of shape {self.shape}")
             g = g.astype(self.data.dtype, copy=False)
@@ -166,8 +270,19 @@ class Tensor:
 
     # -- conversions -------------------------------------------------------------------------------
     def numpy(self):
-        """The data as a NumPy array (shares memory on CPU; detach first if you will modify it)."""
+        """The data as a NumPy array (shares memory on CPU; detach first if you will modify it).
+
+        A tensor on a GPU must be copied to the host explicitly first (``t.cpu().numpy()``), so
+        that no training step copies to the host without saying so."""
+        if _multi:
+            self._require_host("numpy()")
         return _np.asarray(self.data)
+
+    def _require_host(self, what):
+        dev = _backends.device_of(self.data)
+        if dev.type != "cpu":
+            raise TypeError(f"ember: {what} of a tensor on {dev}: copy it to the host first, e.g. "
+                            f"t.cpu().numpy() (or t.to('cpu'))")
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -187,6 +302,8 @@ class Tensor:
         return Tensor._wrap(self.data.copy())
 
     def __array__(self, dtype=None, copy=None):
+        if _multi:
+            self._require_host("numpy.asarray()")
         a = _np.asarray(self.data)
         return a if dtype is None else a.astype(dtype)
 
@@ -237,6 +354,8 @@ class Tensor:
             raise RuntimeError(
                 f"ember: in-place {op} on a tensor that requires grad would corrupt its gradient; "
                 "do it under `with ember.no_grad():` (e.g. a parameter update)")
+        if _multi and isinstance(other, Tensor):
+            _backends.check_same_device(op, self.data, other.data)
         fn(self.data, other.data if isinstance(other, Tensor) else other, out=self.data, casting="same_kind")
         return self
 
@@ -253,9 +372,11 @@ class Tensor:
         return self._inplace(other, xp.true_divide, "/=")
 
     def __repr__(self):
-        body = _np.array2string(_np.asarray(self.data), separator=", ", prefix="tensor(", precision=4,
+        body = _np.array2string(_backends.to_host(self.data), separator=", ", prefix="tensor(", precision=4,
                                 threshold=200, edgeitems=3)
         extra = ""
+        if _multi and _backends.device_of(self.data).type != "cpu":
+            extra += f", device='{_backends.device_of(self.data)}'"
         if self.data.dtype != _dt.float32:
             extra += f", dtype={self.data.dtype}"
         if self._node is not None:

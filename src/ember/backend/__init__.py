@@ -1,7 +1,14 @@
-"""The array module behind ember's tensors.
+"""The array module behind ember's tensors, and the devices arrays live on.
 
-Every device-array call in ``ember.ops`` goes through the handle ``xp`` defined here, so that a
-second backend (CuPy on GPUs) can be added by changing this floor only.  Today ``xp`` is NumPy.
+Every device-array call in ``ember.ops`` goes through the handle ``xp`` defined here.  ``xp`` is
+NumPy, the default (CPU) module; an array on another device belongs to that device's module,
+given by :func:`get_array_module` (CuPy for ``'cuda'`` arrays).  CuPy is imported only when a
+``'cuda'`` device is first asked for, so a CPU-only process never touches it.  How ops are to
+dispatch on their inputs' device is planned in docs/gpu.md.
+
+Names: :class:`Device` (``ember.device``), :func:`device_of`, :func:`to_device`, :func:`to_host`,
+:func:`backend_for`, :func:`check_same_device`, and the errors :class:`DeviceError` (unknown
+name), :class:`DeviceUnavailableError` (known but not usable here), :class:`DeviceMismatchError`.
 """
 from . import blas_tuning
 
@@ -13,18 +20,34 @@ malloc_tuning.tune()        # reuse freed array memory instead of page-faulting;
 
 import numpy  # noqa: E402
 
-#: The array module used for tensor data (NumPy on CPU).
+from . import array_backends as _backends  # noqa: E402
+from .array_backends import (ArrayBackend, DeviceMismatchError,  # noqa: E402,F401
+                             DeviceUnavailableError, backend_for, backend_of, check_same_device,
+                             device_of, get_array_module, on_backends_changed, single_backend,
+                             to_device, to_host)
+from .device import CPU, Device, DeviceError  # noqa: E402,F401
+
+
+def _load_cupy():
+    from . import cupy_backend
+    return cupy_backend.load()
+
+
+_backends.set_loader("cuda", _load_cupy)
+
+#: The default array module (NumPy, the CPU).  Arrays on other devices: ``get_array_module(a)``.
 xp = numpy
 
 #: Host-side NumPy, for code that must talk to the host whatever the device (I/O, conversions).
 np = numpy
 
 
-def get_array_module(*arrays):
-    """Return the array module that holds ``arrays`` (always NumPy until a GPU backend exists)."""
-    return xp
-
-
-def as_array(data, dtype=None):
-    """Return ``data`` as a backend array (no copy if it already is one of ``dtype``)."""
-    return xp.asarray(data, dtype=dtype)
+def as_array(data, dtype=None, device=None):
+    """Return ``data`` as a backend array (no copy if it already is one of ``dtype`` on ``device``;
+    ``device`` None keeps an array where it is and puts other data on the CPU)."""
+    if device is None:
+        return get_array_module(data).asarray(data, dtype=dtype)
+    if backend_of(data).device_type == "cpu":
+        data = numpy.asarray(data)
+    arr = to_device(data, device)
+    return arr if dtype is None or arr.dtype == dtype else arr.astype(dtype)

@@ -12,6 +12,7 @@ The views stay valid as long as nobody *rebinds* ``p.data`` (in-place writes suc
 whether a parameter still lives in the buffer, and users of the buffer fall back to the parameter's
 own arrays when it does not.
 """
+from ..backend import array_backends as _backends
 from ..backend import xp
 from .parameter import Parameter
 
@@ -40,8 +41,12 @@ class FlatBuffer:
             offsets.append(offsets[-1] + int(p.data.size))
         self.offsets = offsets
         total = offsets[-1]
-        self.data = xp.empty(total, dtype=self.dtype)
-        self.grad = xp.zeros(total, dtype=self.dtype)
+        # the buffers live on the parameters' device (all must share one)
+        _backends.check_same_device("FlatBuffer", *(p.data for p in params),
+                                    names=[f"parameter {i}" for i in range(len(params))])
+        module = _backends.get_array_module(*(p.data for p in params))
+        self.data = module.empty(total, dtype=self.dtype)
+        self.grad = module.zeros(total, dtype=self.dtype)
         self.data_views = []
         self.grad_views = []
         for i, p in enumerate(params):

@@ -11,8 +11,9 @@ from collections import OrderedDict
 
 import numpy as _np
 
+from ..backend import array_backends as _backends
 from ..backend import xp
-from ..tensor import Tensor
+from ..tensor import Tensor, _parse_to_args
 from .parameter import Parameter
 
 
@@ -256,13 +257,17 @@ class Module:
         return int(sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only))
 
     def to(self, device=None, dtype=None):
-        """Move to ``device`` (only 'cpu' exists today) and/or convert floating state to ``dtype``."""
-        if device not in (None, "cpu") and dtype is None:
-            try:
-                from .. import dtypes
-                dtype, device = dtypes.as_dtype(device), None
-            except TypeError:
-                raise ValueError(f"Module.to: unknown device {device!r}; this build has only 'cpu'") from None
+        """Move every parameter and buffer to ``device`` and/or convert the floating ones to
+        ``dtype``, in place; returns self.  The first argument may be a device (``'cpu'``,
+        ``'cuda'``, ``'cuda:1'``, an ``ember.device``) or a dtype (``model.to("float64")``).
+
+        Parameters stay the same objects (their ``data`` is replaced; gradients move along), so
+        references to them remain valid, but an optimizer created before the move keeps its state
+        on the old device: create optimizers after ``to()``, as in PyTorch.
+        """
+        device, dtype = _parse_to_args(device, dtype, "Module.to")
+        if device is not None and device.type != "cpu":
+            _backends.backend_for(device)      # unusable device: fail before changing anything
         if dtype is not None:
             for p in self.parameters():
                 if p.data.dtype.kind == "f":
@@ -273,7 +278,24 @@ class Module:
                 for name, b in m._buffers.items():
                     if b is not None and b.data.dtype.kind == "f":
                         b.data = b.data.astype(dtype)
+        if device is not None:
+            self._move_to(device)
         return self
+
+    def _move_to(self, device):
+        for p in self.parameters():
+            moved = _backends.to_device(p.data, device)
+            if moved is p.data:
+                continue
+            p.data = moved
+            # the flat optimizer gradient buffer (if any) lives on the old device
+            p._grad_buffer = None
+            if p.grad is not None:
+                p.grad = Tensor._wrap(_backends.to_device(p.grad.data, device))
+        for m in self.modules():
+            for name, b in m._buffers.items():
+                if b is not None:
+                    b.data = _backends.to_device(b.data, device)
 
     # -- state -----------------------------------------------------------------------------------
     def state_dict(self):
@@ -317,8 +339,14 @@ class Module:
         for k, t in own.items():
             if k in state_dict and k not in bad:
                 v = state_dict[k]
-                arr = v.data if isinstance(v, Tensor) else _np.asarray(v)
-                t.data[...] = xp.asarray(arr, dtype=t.data.dtype)
+                arr = v.data if isinstance(v, Tensor) else v
+                if _backends.single_backend():
+                    t.data[...] = xp.asarray(arr, dtype=t.data.dtype)
+                else:   # from any device to this tensor's device
+                    if _backends.backend_of(arr).device_type == "cpu":
+                        arr = _np.asarray(arr)
+                    arr = _backends.to_device(arr, _backends.device_of(t.data))
+                    t.data[...] = arr.astype(t.data.dtype, copy=False)
         return {"missing_keys": missing, "unexpected_keys": unexpected, "wrong_shapes": wrong}
 
     # -- config ----------------------------------------------------------------------------------

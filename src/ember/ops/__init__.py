@@ -62,9 +62,7 @@ def _bind_tensor_methods():
     T.T = property(lambda self: transpose(self))
     T.mT = property(lambda self: swapaxes(self, -1, -2))
     T.astype = cast
-    # (not `in ("cpu", None)`: numpy.dtype('float64') == None is True)
-    T.to = lambda self, dtype_or_device: (self if dtype_or_device is None or (
-        isinstance(dtype_or_device, str) and dtype_or_device == "cpu") else cast(self, dtype_or_device))
+    # (Tensor.to, .cpu() and .cuda() are defined in ember/tensor.py: they move between devices)
     T.float = lambda self: cast(self, "float32")
     T.double = lambda self: cast(self, "float64")
     T.half = lambda self: cast(self, "float16")

@@ -2,11 +2,31 @@
 import numbers
 
 from .. import dtypes as _dt
+from ..backend import array_backends as _backends
 from ..backend import xp
 from ..tensor import Tensor, _to_array
 
 make = Tensor._make
 wrap = Tensor._wrap
+
+# True once a second array backend (CuPy) is loaded: only then do ops look at devices, so the
+# CPU-only hot path pays one global test per binary op (see docs/gpu.md).
+_multi = False
+
+
+def _set_single(single):
+    global _multi
+    _multi = not single
+
+
+_backends.on_backends_changed(_set_single)
+
+
+def check_devices(op, *tensors):
+    """Raise ``DeviceMismatchError`` naming both devices unless ``tensors`` (Tensors or None) all
+    live on one device.  Free while NumPy is the only backend; multi-input ops call it first."""
+    if _multi:
+        _backends.check_same_device(op, *(None if t is None else t.data for t in tensors))
 
 
 def as_tensor(x, op="op", name="input"):
@@ -24,6 +44,8 @@ def operands(a, b, op):
     a_t = isinstance(a, Tensor)
     b_t = isinstance(b, Tensor)
     if a_t and b_t:
+        if _multi:
+            _backends.check_same_device(op, a.data, b.data, names=("the first operand", "the second"))
         da, db = a.data.dtype, b.data.dtype
         if da is db or da.kind == db.kind or (da.kind != "f" and db.kind != "f"):
             return a, b
@@ -33,11 +55,19 @@ def operands(a, b, op):
         return wrap(a.data.astype(db)), b
     if a_t and isinstance(b, numbers.Number):
         d = _dt.scalar_dtype(a.data.dtype, b)
-        return (a if d is a.data.dtype else wrap(a.data.astype(d))), wrap(xp.asarray(b, dtype=d))
+        return (a if d is a.data.dtype else wrap(a.data.astype(d))), _scalar(b, d, a)
     if b_t and isinstance(a, numbers.Number):
         d = _dt.scalar_dtype(b.data.dtype, a)
-        return wrap(xp.asarray(a, dtype=d)), (b if d is b.data.dtype else wrap(b.data.astype(d)))
+        return _scalar(a, d, b), (b if d is b.data.dtype else wrap(b.data.astype(d)))
     return operands(as_tensor(a, op, "a"), as_tensor(b, op, "b"), op)
+
+
+def _scalar(value, dtype, like):
+    """A 0-d tensor holding Python number ``value`` on ``like``'s device.  On a GPU it is filled by
+    a kernel (``full``), not copied from the host."""
+    if _multi:
+        return wrap(_backends.get_array_module(like.data).full((), value, dtype=dtype))
+    return wrap(xp.asarray(value, dtype=dtype))
 
 
 def broadcast_error(op, *tensors):

@@ -12,15 +12,17 @@ Every rule has the signature ``rule(p, g, state, step, group, tmp)``:
 * ``tmp(k)`` -- scratch array ``k`` (k = 0 or 1) of the same shape, free to overwrite.
 
 All work is in-place NumPy calls with ``out=``; the formulas follow ``torch.optim``'s single-tensor
-implementations operation by operation (the order of operations decides the rounding).
+implementations operation by operation (the order of operations decides the rounding).  Each rule
+takes its array module from ``p`` (NumPy, or CuPy for parameters on a GPU).
 """
 import math
 
-from ..backend import xp
+from ..backend import get_array_module
 
 
 def _direction(p, g, weight_decay, maximize, tmp):
     """``(-g if maximize else g) + weight_decay * p`` without touching ``g`` (torch's order)."""
+    xp = get_array_module(p)
     if weight_decay != 0:
         t = tmp(0)
         xp.multiply(p, weight_decay, out=t)
@@ -38,6 +40,7 @@ def _direction(p, g, weight_decay, maximize, tmp):
 
 def _lerp_(a, b, weight, t):
     """``a.lerp_(b, weight)`` as torch computes it (``t`` is scratch)."""
+    xp = get_array_module(a)
     xp.subtract(b, a, out=t)
     if weight < 0.5:
         t *= weight
@@ -48,6 +51,7 @@ def _lerp_(a, b, weight, t):
 
 
 def sgd(p, g, state, step, group, tmp):
+    xp = get_array_module(p)
     lr = group["lr"]
     momentum = group["momentum"]
     d = _direction(p, g, group["weight_decay"], group["maximize"], tmp)
@@ -77,6 +81,7 @@ def sgd(p, g, state, step, group, tmp):
 
 
 def adagrad(p, g, state, step, group, tmp):
+    xp = get_array_module(p)
     d = _direction(p, g, group["weight_decay"], group["maximize"], tmp)
     clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
     s = state["sum"]
@@ -91,6 +96,7 @@ def adagrad(p, g, state, step, group, tmp):
 
 
 def rmsprop(p, g, state, step, group, tmp):
+    xp = get_array_module(p)
     lr = group["lr"]
     alpha = group["alpha"]
     d = _direction(p, g, group["weight_decay"], group["maximize"], tmp)
@@ -125,6 +131,7 @@ def rmsprop(p, g, state, step, group, tmp):
 
 def adam(p, g, state, step, group, tmp):
     """Adam, and AdamW when ``group['decoupled_weight_decay']`` is true."""
+    xp = get_array_module(p)
     lr = group["lr"]
     beta1, beta2 = group["betas"]
     weight_decay = group["weight_decay"]

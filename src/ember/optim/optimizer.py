@@ -23,6 +23,7 @@ import threading
 from collections.abc import Mapping
 
 from ..autograd import enable_grad
+from ..backend import array_backends as _backends
 from ..backend import xp
 from ..nn.flat import FlatBuffer
 from ..nn.parameter import Parameter
@@ -81,11 +82,13 @@ class _Bank:
     """
 
     __slots__ = ("params", "dtype", "buffer", "offsets", "shapes", "steps", "uniform", "state",
-                 "_scratch")
+                 "_scratch", "xp")
 
     def __init__(self, params, dtype, flat):
         self.params = params
         self.dtype = dtype
+        # the array module of the parameters' device: state and scratch live beside them
+        self.xp = _backends.get_array_module(*(p.data for p in params))
         if flat:
             self.buffer = FlatBuffer(params, dtype)
             self.offsets = self.buffer.offsets
@@ -108,7 +111,7 @@ class _Bank:
             s.append(None)
         for t in range(k):
             if s[t] is None or s[t][0].size < size:
-                s[t] = [xp.empty(size, dtype=self.dtype), xp.empty(size, dtype=self.dtype)]
+                s[t] = [self.xp.empty(size, dtype=self.dtype), self.xp.empty(size, dtype=self.dtype)]
         return s
 
     def ensure_state(self, names):
@@ -116,7 +119,7 @@ class _Bank:
             if name not in self.state:
                 # Parameters that already took steps get the initial value; the others are
                 # (re)initialised when they take their first step.
-                self.state[name] = xp.full(self.offsets[-1], init, dtype=self.dtype)
+                self.state[name] = self.xp.full(self.offsets[-1], init, dtype=self.dtype)
 
     # -- the update --------------------------------------------------------------------------------
     def step(self, group, names, counts, rule):
@@ -144,6 +147,13 @@ class _Bank:
             for name, init in names:
                 state[name][a:b].fill(init)
         n = b - a
+        if self.xp is not xp:
+            # a GPU sweeps the whole range in one go: chunks and threads help only CPU caches
+            tmp0, tmp1 = self._scratch_for(1, n)[0]
+            tmps = (tmp0[:n], tmp1[:n])
+            rule(data[a:b], grad[a:b], {name: arr[a:b] for name, arr in arrays}, s + 1, group,
+                 tmps.__getitem__)
+            return
         k = max(1, min(_num_threads, n // _MIN_PER_THREAD))
         bounds = [a + n * i // k for i in range(k + 1)]
         longest = 0
@@ -183,7 +193,7 @@ class _Bank:
         if s == 0:
             for name, init in names:
                 st[name].fill(init)
-        tmps = (xp.empty(shape, dtype=self.dtype), xp.empty(shape, dtype=self.dtype))
+        tmps = (self.xp.empty(shape, dtype=self.dtype), self.xp.empty(shape, dtype=self.dtype))
         rule(p, g, st, s + 1, group, tmps.__getitem__)
 
     def _step_slow(self, group, names, counts, rule):
@@ -270,13 +280,17 @@ class _Bank:
             if name == "step":
                 step = int(round(float(v.data if isinstance(v, Tensor) else v)))
                 continue
-            arr = v.data if isinstance(v, Tensor) else xp.asarray(v)
+            arr = v.data if isinstance(v, Tensor) else v
+            if _backends.backend_of(arr).device_type == "cpu":
+                arr = xp.asarray(arr)
             if arr.size != b - a:
                 raise ValueError(
                     f"ember.optim: load_state_dict: state {name!r} has {arr.size} elements but its "
                     f"parameter has shape {self.shapes[j]}")
             if name not in self.state:
-                self.state[name] = xp.zeros(self.offsets[-1], dtype=self.dtype)
+                self.state[name] = self.xp.zeros(self.offsets[-1], dtype=self.dtype)
+            # a checkpoint's state (on the host) goes to the parameters' device
+            arr = _backends.to_device(arr, _backends.device_of(self.state[name]))
             self.state[name][a:b] = arr.reshape(-1)
             arrays += 1
         if step is None:
@@ -292,11 +306,12 @@ class _Layout:
     def __init__(self, params):
         keyed = {}
         for p in params:
-            key = (p.data.dtype, isinstance(p, Parameter))
+            # one bank per dtype and device: a bank's flat arrays live on one device
+            key = (p.data.dtype, isinstance(p, Parameter), _backends.device_of(p.data))
             keyed.setdefault(key, []).append(p)
         self.banks = []
         where = {}
-        for (dtype, flat), ps in keyed.items():
+        for (dtype, flat, _), ps in keyed.items():
             bank = _Bank(ps, dtype, flat)
             self.banks.append(bank)
             for j, p in enumerate(ps):

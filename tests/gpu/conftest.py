@@ -1,0 +1,17 @@
+"""tests/gpu: tests that need a CUDA GPU (and, for parity, PyTorch CUDA).  Elsewhere they skip;
+the reason is printed at the end of the run (and per test with ``pytest -rs``)."""
+import os
+import sys
+
+# op_harness, the op tables and the PyTorch GPT reference live in tests/
+_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+
+def pytest_terminal_summary(terminalreporter):
+    from _gpu import NO_GPU, NO_TORCH_CUDA
+    if NO_GPU:
+        terminalreporter.write_line(f"tests/gpu skipped: {NO_GPU}")
+    elif NO_TORCH_CUDA:
+        terminalreporter.write_line(f"tests/gpu parity tests skipped: {NO_TORCH_CUDA}")
