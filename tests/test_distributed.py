@@ -60,15 +60,26 @@ def within_tolerance(pair):
 
 
 # -- one process ---------------------------------------------------------------------------------
-def test_single_process_world_and_no_mpi_import():
-    code = ("import sys, ember, ember.distributed as d; d.init(); "
-            "print(d.world_size(), d.rank(), d.is_main(), 'mpi4py' in sys.modules)")
+@pytest.mark.parametrize("block_mpi4py", [False, True])
+def test_single_process_world_and_no_mpi_import(block_mpi4py):
+    # Without a launcher ember never imports mpi4py; with it uninstalled (blocked) the same
+    # script, Model.fit included, runs as a world of one.
+    code = ("import sys\n"
+            + ("sys.modules['mpi4py'] = None\n" if block_mpi4py else "")
+            + "import numpy as np, ember, ember.distributed as d\n"
+              "d.init(); d.barrier()\n"
+              "m = ember.Sequential([ember.nn.Linear(3, 2)], input_shape=(3,))\n"
+              "m.compile(optimizer='sgd', loss='cross_entropy')\n"
+              "h = m.fit(np.ones((8, 3), np.float32), np.zeros(8, np.int64), batch_size=4, "
+              "verbose=0, shard_optimizer_state=True)\n"
+              "print(d.world_size(), d.rank(), d.is_main(), sys.modules.get('mpi4py') is not None,"
+              " m.steps_completed, type(m.optimizer).__name__)")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OMPI_COMM_WORLD", "PMI_", "PMIX_")) and k != "EMBER_DISTRIBUTED"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["1", "0", "True", "False"]
+    assert out.stdout.split() == ["1", "0", "True", "False", "2", "SGD"]
 
 
 def test_launched_by_mpi_reads_the_launchers_variables():
@@ -443,6 +454,10 @@ def test_mpi_ddp_equals_single_process_with_double_batch(two_rank_results):
         assert r[f"ddp_replica_max_abs_diff_rank{rank}"] == 0.0
         ok, msg = within_tolerance(r[f"no_sync_vs_reference_rank{rank}"])
         assert ok, f"no_sync, rank {rank}: {msg}"
+        # Overlap: the first buckets were sent while backward still had gradients to compute.
+        pending = r[f"overlap_pending_at_launch_rank{rank}"]
+        assert len(pending) == 3 and pending[0] > 0
+        assert r[f"overlap_launched_before_backward_end_rank{rank}"] >= 2
 
 
 @needs_mpi
@@ -541,3 +556,198 @@ def test_launcher_and_library_of_different_mpis_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("PMI_SIZE", "2")
     with pytest.raises(RuntimeError, match="different MPI implementations"):
         comm.init()
+
+
+# -- Model.fit under mpirun ------------------------------------------------------------------------
+def _flat_params(model):
+    return np.concatenate([p.data.reshape(-1) for p in model.parameters()])
+
+
+@pytest.fixture(scope="module")
+def fit_results(tmp_path_factory):
+    """fit_model.py on 2 ranks, and its single-process reference (global batch 20) here."""
+    if not HAVE_MPI:
+        pytest.skip("needs mpirun and mpi4py")
+    import fit_common as fc
+    base = tmp_path_factory.mktemp("fit")
+    dirs = [base / "rank0", base / "rank1"]
+    for d in dirs:
+        d.mkdir()
+    x, y, xv, yv = fc.data()
+    ref = fc.make_model()
+    history = ref.fit(x, y, batch_size=fc.BATCH, epochs=1, seed=fc.SEED,
+                      validation_data=(xv, yv), verbose=0)
+    checkpoint = str(base / "one_process_epoch1.safetensors")
+    ref.save(checkpoint)
+    reference = {"epoch1_params": _flat_params(ref), "history": history.history,
+                 "epoch1_optimizer": ref.optimizer.state_dict(),
+                 "state_bytes": dist.optimizer_state_nbytes(ref.optimizer)}
+    ref.fit(x, y, batch_size=fc.BATCH, epochs=2, initial_epoch=1, seed=fc.SEED, verbose=0)
+    reference["epoch2_params"] = _flat_params(ref)
+    keras_model = fc.make_keras_model()
+    keras_model.fit(x, y, batch_size=fc.BATCH, epochs=1, verbose=0)
+    reference["keras_params"] = _flat_params(keras_model)
+    proc = run_ranks(2, "fit_model.py", str(dirs[0]), str(dirs[1]), checkpoint)
+    check_ok(proc)
+    got = ember.load(str(dirs[0] / "results.safetensors"))
+    return {"got": got, "ref": reference, "dirs": dirs, "stdout": proc.stdout, "fc": fc}
+
+
+def _close(a, b, what):
+    ok, msg = within_tolerance(common.max_differences([a], [b]))
+    assert ok, f"{what}: {msg}"
+
+
+@needs_mpi
+def test_mpi_fit_equals_single_process_with_double_batch(fit_results):
+    got, ref = fit_results["got"], fit_results["ref"]
+    assert got["replica_max_abs_diff"][0] == 0.0
+    _close(got["plain_params"], ref["epoch1_params"], "Model.fit on 2 ranks vs 1 process")
+    _close(got["accumulation_params"], ref["epoch1_params"],
+           "2 ranks with gradient_accumulation_steps=2 vs 1 process")
+    _close(got["keras_params"], ref["keras_params"], "ember.keras fit on 2 ranks vs 1 process")
+    # Losses and metrics are averaged over ranks: the logs equal the single-process ones
+    # (validation: 101 samples split 51 / 50 without padding).
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        _close(got["plain_history"][name], np.array(ref["history"][name]), f"history {name}")
+
+
+@needs_mpi
+def test_mpi_fit_with_sharded_optimizer_state(fit_results):
+    got, ref = fit_results["got"], fit_results["ref"]
+    assert bytes(got["zero_optimizer_class"]).decode() == "ZeroRedundancyOptimizer"
+    _close(got["zero_params"], ref["epoch1_params"], "fit(shard_optimizer_state=True) vs 1 process")
+    _close(got["zero_history_loss"], np.array(ref["history"]["loss"]), "ZeRO history loss")
+    per_rank = got["zero_state_bytes_per_rank"]
+    assert per_rank.sum() == ref["state_bytes"]
+    assert np.all(np.abs(per_rank / ref["state_bytes"] - 0.5) < 0.01), per_rank
+
+
+@needs_mpi
+def test_mpi_fit_only_rank0_prints_and_writes(fit_results):
+    rank0, rank1 = fit_results["dirs"]
+    assert sorted(os.listdir(rank1)) == []
+    assert {"plain.safetensors", "log.csv", "history.png", "zero_epoch1.safetensors"} <= \
+        set(os.listdir(rank0))
+    assert fit_results["stdout"].count("Epoch 1/1") == 1
+    with open(rank0 / "log.csv") as f:
+        header, row = f.read().strip().split("\n")
+    values = dict(zip(header.split(","), row.split(",")))
+    for name in ("loss", "val_accuracy"):
+        assert float(values[name]) == pytest.approx(fit_results["ref"]["history"][name][0],
+                                                    rel=1e-5)
+
+
+@needs_mpi
+def test_mpi_fit_stops_every_rank_together(fit_results):
+    assert fit_results["got"]["stop_steps_per_rank"].tolist() == [4, 4]
+
+
+@needs_mpi
+def test_mpi_fit_checkpoints_resume_across_world_sizes(fit_results):
+    got, ref, fc = fit_results["got"], fit_results["ref"], fit_results["fc"]
+    # 1 process -> 2 ranks (ZeRO): resumed epoch 2 equals the single-process epoch 2.
+    _close(got["resumed_params"], ref["epoch2_params"], "1-process checkpoint resumed on 2 ranks")
+    # 2 ranks (ZeRO, Model.save on every rank) -> 1 process.
+    rank0 = fit_results["dirs"][0]
+    model = ember.train.load_model(str(rank0 / "zero_epoch1.safetensors"))
+    assert model.epochs_completed == 1 and type(model.optimizer).__name__ == "Adam"
+    saved, expected = model.optimizer.state_dict()["state"], ref["epoch1_optimizer"]["state"]
+    for i in expected:
+        for key in ("exp_avg", "exp_avg_sq"):
+            _close(saved[i][key].data, expected[i][key].data, f"optimizer state {i} {key}")
+    x, y, _, _ = fc.data()
+    model.fit(x, y, batch_size=fc.BATCH, epochs=2, initial_epoch=1, seed=fc.SEED, verbose=0)
+    _close(_flat_params(model), ref["epoch2_params"], "2-rank checkpoint resumed in 1 process")
+
+
+def _as_rank(monkeypatch, rank, size):
+    """Make this process look like rank ``rank`` of ``size`` (no messages may be sent)."""
+    world = comm._World()
+    world.initialized, world.rank, world.size = True, rank, size
+    monkeypatch.setattr(comm, "_world", world)
+
+
+@pytest.mark.parametrize("kind", ["arrays", "dataset"])
+def test_fit_sources_are_split_between_ranks(monkeypatch, kind):
+    from ember.distributed.model_fit import shard_batches
+    from ember.train import _data
+
+    class Plain:                  # a map-style dataset without arrays (read sample by sample)
+        def __init__(self, x, y):
+            self.x, self.y = x, y
+
+        def __len__(self):
+            return len(self.x)
+
+        def __getitem__(self, i):
+            return self.x[i], self.y[i]
+
+    x = np.arange(22, dtype=np.float32).reshape(11, 2)
+    y = np.arange(11, dtype=np.int64)
+    source = _data.make_batches(x, y, 3, True, 5, "fit") if kind == "arrays" else \
+        _data.DatasetBatches(Plain(x, y), 3, shuffle=True, seed=5)
+    seen = {True: [], False: []}
+    for training in (True, False):
+        steps = []
+        for r in range(2):
+            _as_rank(monkeypatch, r, 2)
+            mine = shard_batches(source, training=training)
+            ys = [b[1].numpy() for b in mine.epoch(1)]
+            for xb, yb in mine.epoch(1):           # inputs travel with their targets
+                np.testing.assert_array_equal(xb.numpy(), x[yb.numpy()])
+            steps.append((mine.steps, len(ys)))
+            seen[training].append(np.concatenate(ys))
+        if training:
+            # Padded: both ranks 6 samples, 2 steps; 12 = 11 + 1 repeated sample.
+            assert steps == [(2, 2), (2, 2)]
+            everything = np.concatenate(seen[True])
+            assert len(everything) == 12 and set(everything.tolist()) == set(range(11))
+            # The epoch-1 permutation of fit's shuffling, dealt round-robin.
+            order = np.resize(_data.epoch_permutation(5, 1, 11), 12)
+            assert seen[True][0].tolist() == order[0::2].tolist()
+        else:
+            # Validation: no padding, 6 and 5 samples, every sample exactly once.
+            assert sorted(np.concatenate(seen[False]).tolist()) == list(range(11))
+
+
+def test_without_rank0_nothing_is_printed_or_written(tmp_path, capsys):
+    from ember.train import parallel
+
+    class NotMain:
+        def is_main(self):
+            return False
+
+        def barrier(self):
+            pass
+
+        def fit_session(self, model, shard_optimizer_state=False):
+            return None
+
+    model = ember.Sequential([nn.Linear(3, 2)], input_shape=(3,))
+    model.compile(optimizer="sgd", loss="cross_entropy")
+    previous = parallel.set_engine(NotMain())
+    try:
+        history = model.fit(np.ones((8, 3), np.float32), np.zeros(8, np.int64), batch_size=4,
+                            epochs=2, verbose=2, callbacks=[
+                                ember.callbacks.CSVLogger(str(tmp_path / "log.csv")),
+                                ember.callbacks.ModelCheckpoint(str(tmp_path / "m.safetensors"))])
+        history.plot(str(tmp_path / "plot.png"))
+        model.save(str(tmp_path / "model.safetensors"))
+        model.save_weights(str(tmp_path / "weights.safetensors"))
+        model.evaluate(np.ones((4, 3), np.float32), np.zeros(4, np.int64), verbose=2)
+    finally:
+        parallel.set_engine(previous)
+    assert os.listdir(tmp_path) == [] and capsys.readouterr().out == ""
+    assert len(history.history["loss"]) == 2
+
+
+def test_verbose_auto_under_mpirun_pseudo_terminal_prints_lines():
+    # mpirun hands its ranks a pseudo-terminal of 0 columns: 'auto' must mean one line per epoch
+    # (a tqdm bar would be drawn 0 columns wide: blank lines).
+    from ember.train.progress import resolve_verbose
+    master, replica = os.openpty()
+    with os.fdopen(replica, "w") as stream:
+        assert stream.isatty() and os.get_terminal_size(replica).columns == 0
+        assert resolve_verbose("auto", stream) == 2
+    os.close(master)

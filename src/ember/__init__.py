@@ -26,6 +26,7 @@ from . import text  # noqa: E402
 from . import data, datasets  # noqa: E402
 from .train import Model, Sequential  # noqa: E402
 from . import callbacks, metrics, train  # noqa: E402
+from . import distributed  # noqa: E402  (registers data-parallel Model.fit; imports no MPI)
 from .backend.device import Device as device  # noqa: E402  (ember.device("cuda:0"))
 from . import amp, cuda  # noqa: E402
 from .amp import GradScaler, autocast  # noqa: E402

@@ -98,6 +98,34 @@ def check_ddp(out):
     out[f"ddp_replica_max_abs_diff_rank{r}"] = float(np.abs(mine - root).max())
 
 
+def check_overlap(out):
+    """The first bucket's allreduce starts while backward still has parameters to finish."""
+    r = dist.rank()
+    x, y = common.data()
+    model = common.make_model(seed=0)
+    ddp = dist.DistributedDataParallel(model, bucket_size_mb=0.004)
+    ember.optim.SGD(ddp.parameters(), lr=0.1)     # gradients in one flat buffer
+    pending_at_launch = []
+    launch = ddp._launch
+
+    def recording_launch(b):
+        pending_at_launch.append(sum(ddp._remaining))
+        launch(b)
+
+    ddp._launch = recording_launch
+    events = []
+    original_backward_done = ddp.backward_done
+
+    def recording_done():
+        events.append(len(pending_at_launch))
+        original_backward_done()
+
+    ddp.backward_done = recording_done
+    common.loss_of(ddp, x[:10], y[:10]).backward()
+    out[f"overlap_pending_at_launch_rank{r}"] = pending_at_launch
+    out[f"overlap_launched_before_backward_end_rank{r}"] = events[0]
+
+
 def check_no_sync(out):
     """Two micro-batches per step (the first under no_sync) equal one batch of 4B, with SGD."""
     r, p = dist.rank(), dist.world_size()
@@ -208,6 +236,7 @@ def main():
     check_collectives(out)
     check_sampler(out)
     check_ddp(out)
+    check_overlap(out)
     check_no_sync(out)
     check_zero(out)
     check_buffers_lazy_unused(out)

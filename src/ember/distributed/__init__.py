@@ -18,6 +18,9 @@ Start any script with an MPI launcher -- ``mpirun -n 2 python train.py`` -- and:
         if dist.is_main():
             print(...)
 
+``Model.fit`` needs none of this: started under ``mpirun`` with several ranks it trains
+data-parallel by itself (``model_fit.py``; ``fit(..., shard_optimizer_state=True)`` for ZeRO-1).
+
 Without a launcher (or without ``mpi4py``) the same script runs as one process: ``world_size()``
 is 1 and every collective is the identity.  Importing this package never imports ``mpi4py``;
 :func:`init` (called implicitly by every function that needs the group) does.  See
@@ -31,6 +34,10 @@ from .sampler import DistributedSampler
 from .zero import ZeroRedundancyOptimizer, is_sharded, optimizer_state_nbytes
 from .checkpoint import load_checkpoint, save_checkpoint, unwrap
 from .fit import FitSession, wrap_for_fit
+from .model_fit import ModelFitSession, install as _install_fit_engine
+
+# Model.fit (ember.train) finds this package through the engine it registers.
+_install_fit_engine()
 
 #: Short name for :class:`ZeroRedundancyOptimizer` (optimizer-state sharding, ZeRO stage 1).
 ShardedOptimizer = ZeroRedundancyOptimizer
@@ -40,4 +47,5 @@ __all__ = ["init", "is_initialized", "rank", "world_size", "is_main", "barrier",
            "allgather", "broadcast_object", "average_logs", "shard_bounds", "shard_counts",
            "launched_by_mpi", "DistributedDataParallel", "DistributedSampler",
            "ZeroRedundancyOptimizer", "ShardedOptimizer", "is_sharded", "optimizer_state_nbytes",
-           "save_checkpoint", "load_checkpoint", "unwrap", "wrap_for_fit", "FitSession"]
+           "save_checkpoint", "load_checkpoint", "unwrap", "wrap_for_fit", "FitSession",
+           "ModelFitSession"]

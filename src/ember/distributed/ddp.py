@@ -154,22 +154,33 @@ class DistributedDataParallel(Module):
 
     # -- forward ---------------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
+        if not self._state_synced and not self._is_built():
+            self._build_lazy(args, kwargs)
+        self.before_forward(self._sync and autograd.is_grad_enabled())
+        return self.module(*args, **kwargs)
+
+    def before_forward(self, sync=True):
+        """What a forward through the wrapper does before calling the module, for loops that call
+        the module directly (``Model.fit`` calls the model's own forward): send rank 0's buffers
+        and, with ``sync``, average the gradients of the next backward across ranks (without it,
+        the next backward keeps them local, as under :meth:`no_sync`).  The module must be built."""
         if not self._state_synced:
             if not self._is_built():
-                self._build_lazy(args, kwargs)
+                raise UnbuiltModuleError(
+                    "DistributedDataParallel.before_forward: the model still has layers without "
+                    "weights; build it (one forward, or give the layers their input sizes) first")
             self._broadcast_state()
         if comm.world_size() > 1:
             if self.broadcast_buffers:
                 buffers = list(self.module.buffers())
                 if buffers:
                     comm.broadcast_arrays(buffers)
-            if self._sync and autograd.is_grad_enabled():
+            if sync:
                 self._arm()
             else:
                 # no_sync() or no_grad: a backward of this forward must not reduce (even if an
                 # earlier forward armed the wrapper and never saw its backward).
                 self._disarm()
-        return self.module(*args, **kwargs)
 
     @contextlib.contextmanager
     def no_sync(self):

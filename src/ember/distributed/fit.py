@@ -17,10 +17,10 @@
 With one process ``wrap_for_fit`` changes nothing (module and optimizer come back as given), so a
 loop can call it unconditionally.
 """
-from ..backend import np
 from . import comm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ddp import DistributedDataParallel
+from .model_fit import sum_metric_states
 from .sampler import DistributedSampler
 from .zero import ZeroRedundancyOptimizer
 
@@ -57,22 +57,8 @@ class FitSession:
     def reduce_metrics(self, metrics):
         """Replace each streaming metric's state (``get_state()``: dict of arrays of sums) by the
         sum over ranks; one message for all of them.  Call before ``result()``."""
-        if not self.distributed:
-            return
-        states = [m.get_state() for m in metrics]
-        keyed = [(i, k) for i, st in enumerate(states) for k in sorted(st)]
-        arrays = [np.asarray(states[i][k]) for i, k in keyed]
-        if not arrays:
-            return
-        packed = np.concatenate([a.astype(np.float64).reshape(-1) for a in arrays])
-        comm.allreduce(packed, op="sum")
-        start = 0
-        for (i, k), a in zip(keyed, arrays):
-            part = packed[start:start + a.size].reshape(a.shape)
-            states[i][k] = np.rint(part).astype(a.dtype) if a.dtype.kind in "iub" else part
-            start += a.size
-        for m, st in zip(metrics, states):
-            m.set_state(st)
+        if self.distributed:
+            sum_metric_states(metrics)
 
     def save_checkpoint(self, path, extra=None):
         """Collective: rank 0 writes the unsharded model/optimizer state (see checkpoint.py)."""

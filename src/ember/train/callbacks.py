@@ -19,6 +19,8 @@ import warnings
 
 import numpy as np
 
+from . import parallel
+
 __all__ = ["Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
            "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN", "LambdaCallback", "History",
            "ProgbarLogger"]
@@ -377,7 +379,8 @@ class ReduceLROnPlateau(Callback):
 
 class CSVLogger(Callback):
     """Append one row per epoch (``epoch`` then the logs, columns sorted by name) to a CSV file.
-    With ``append=False`` the file is started afresh at ``on_train_begin``."""
+    With ``append=False`` the file is started afresh at ``on_train_begin``.  In a data-parallel
+    run only rank 0 writes (the logs are the same on every rank)."""
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
@@ -389,6 +392,8 @@ class CSVLogger(Callback):
         self._writer = None
 
     def on_train_begin(self, logs=None):
+        if not parallel.is_main():
+            return
         exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
         self.keys = None
         if exists:
@@ -401,6 +406,8 @@ class CSVLogger(Callback):
         self._has_header = exists
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._file is None:        # not rank 0 of a data-parallel run
+            return
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)

@@ -2,6 +2,7 @@
 import math
 import os
 
+from . import parallel
 from .callbacks import Callback
 
 __all__ = ["History"]
@@ -36,7 +37,8 @@ class History(Callback):
 
     def plot(self, path=None, quantities=None, title=None):
         """Draw one panel per quantity (training curve, and validation curve when present) and
-        save a PNG to ``path``.  Returns the matplotlib ``Figure``.
+        save a PNG to ``path`` (in a data-parallel run, from rank 0 only).  Returns the
+        matplotlib ``Figure``.
 
         Uses matplotlib's object-oriented API with the Agg canvas, so it changes no global
         matplotlib state (``pyplot`` keeps whatever backend the program chose).
@@ -68,7 +70,7 @@ class History(Callback):
             ax.legend()
         if title:
             fig.suptitle(title)
-        if path is not None:
+        if path is not None and parallel.is_main():
             folder = os.path.dirname(os.fspath(path))
             if folder:
                 os.makedirs(folder, exist_ok=True)

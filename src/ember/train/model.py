@@ -30,6 +30,7 @@ from ..nn.module import Module
 from ..nn.regularizers import regularization_loss
 from ..tensor import Tensor
 from . import _checks, _data
+from . import parallel as _parallel
 from .callbacks import _HOOKS as _CALLBACK_HOOKS
 from .callbacks import Callback, CallbackList
 from .history import History
@@ -506,7 +507,7 @@ class Model(Module):
     # -- fit ---------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=32, epochs=1, validation_data=None,
             validation_split=0.0, shuffle=True, callbacks=None, verbose="auto", initial_epoch=0,
-            gradient_accumulation_steps=1, seed=None):
+            gradient_accumulation_steps=1, seed=None, shard_optimizer_state=False):
         """Train for ``epochs - initial_epoch`` epochs; returns a :class:`History`.
 
         x, y: NumPy arrays or Tensors (x may be a tuple / dict of them for several inputs), or
@@ -520,6 +521,13 @@ class Model(Module):
             bar), 2 (one line per epoch) or 'auto' (1 on a terminal, else 2).
         gradient_accumulation_steps: k > 1 sums the gradients of k batches (each loss scaled by
             1/k, or 1/len for a shorter last group) before one optimizer step.
+        shard_optimizer_state: under ``mpirun`` with several ranks, keep the optimizer's state
+            (Adam's moments) for only 1/world_size of the parameters on each rank (ZeRO-1).
+
+        Started as ``mpirun -n p python train.py`` (ember.distributed), fit trains data-parallel:
+        ``batch_size`` is per rank, each rank takes its share of every epoch, gradients and the
+        epoch's losses/metrics are averaged over ranks, and only rank 0 prints progress and
+        writes files (see docs/distributed.md).
 
         Everything is checked before the first step (shapes, dtypes, sample counts, labels, the
         model's output against y); see ``ember.train._checks``.
@@ -531,7 +539,10 @@ class Model(Module):
             raise ValueError(f"{fn}: gradient_accumulation_steps must be >= 1, got {gradient_accumulation_steps}")
         if int(epochs) < 0 or int(initial_epoch) < 0:
             raise ValueError(f"{fn}: epochs and initial_epoch must be >= 0, got {epochs}, {initial_epoch}")
+        parallel = _parallel.fit_session(self, shard_optimizer_state)
         seed = _data.resolve_seed(seed)
+        if parallel is not None:
+            seed = parallel.shared_seed(seed)
         train, validation = self._prepare(fn, x, y, batch_size, shuffle, seed, validation_split)
         if validation_data is not None:
             if validation is not None:
@@ -543,8 +554,11 @@ class Model(Module):
             self._preflight(f"{fn}(validation data)", validation)
         self._build_optimizer()
         self._collect_regularized()
+        if parallel is not None:
+            train, validation = parallel.shard(train), parallel.shard(validation, training=False)
+            c.optimizer = parallel.prepare(self, c.optimizer)
 
-        verbose = resolve_verbose(verbose)
+        verbose = resolve_verbose(verbose) if _parallel.is_main() else 0
         history = History()
         if callbacks is not None and not isinstance(callbacks, (list, tuple)):
             callbacks = [callbacks]
@@ -579,24 +593,30 @@ class Model(Module):
                     if watch_begin:
                         clist.call("on_train_batch_begin", step, {})
                     if k == 1:
+                        if parallel is not None:
+                            parallel.begin_step()   # this step's backward averages gradients
                         self.train_step(xb, yb)
                     else:
                         position = step % k
                         group = k if steps is None else min(k, steps - (step - position))
                         pending = position + 1
                         update = pending == group
+                        if parallel is not None:
+                            parallel.begin_step(sync=update)   # only the last one communicates
                         self.train_step(xb, yb, update=update, loss_scale=1.0 / group)
                         if update:
                             pending = 0
                     if watch_end:
                         clist.call("on_train_batch_end", step, self._reduce_logs())
+                    if parallel is not None and parallel.should_stop(self.stop_training):
+                        object.__setattr__(self, "stop_training", True)   # every rank stops here
                     if self.stop_training:
                         break
                 if pending and not self.stop_training:
                     self.optimizer_step()       # a last, shorter group of unknown length
-                logs = self._reduce_logs()
+                logs = self._reduce_logs() if parallel is None else parallel.reduce_logs(self)
                 if validation is not None:
-                    val_logs = self._evaluate_source(validation, clist)
+                    val_logs = self._evaluate_source(validation, clist, parallel)
                     logs.update({f"val_{name}": value for name, value in val_logs.items()})
                 object.__setattr__(self, "epochs_completed", epoch + 1)   # (checkpoints record it)
                 clist.call("on_epoch_end", epoch, logs)
@@ -604,12 +624,15 @@ class Model(Module):
                     break
         finally:
             opt.zero_grad()
+            if parallel is not None:
+                parallel.close()
         clist.call("on_train_end", logs)
         return history
 
     # -- evaluate / predict ------------------------------------------------------------------------
-    def _evaluate_source(self, source, clist=None):
-        """Loss and metrics over every batch of ``source`` (eval mode, no gradients)."""
+    def _evaluate_source(self, source, clist=None, parallel=None):
+        """Loss and metrics over every batch of ``source`` (eval mode, no gradients); with a
+        data-parallel session, over every rank's share of it."""
         modes = _checks.save_modes(self)
         self.eval()
         self._reset_metrics()
@@ -626,7 +649,7 @@ class Model(Module):
                         clist.call("on_test_batch_end", step, self._reduce_logs())
         finally:
             _checks.restore_modes(modes)
-        logs = self._reduce_logs()
+        logs = self._reduce_logs() if parallel is None else parallel.reduce_logs(self)
         if clist is not None:
             clist.call("on_test_end", logs)
         return logs
@@ -642,7 +665,7 @@ class Model(Module):
         source, _ = self._prepare(fn, x, y, batch_size)
         self._preflight(fn, source)
         self._collect_regularized()
-        verbose = resolve_verbose(verbose)
+        verbose = resolve_verbose(verbose) if _parallel.is_main() else 0
         cbs = list(callbacks or [])
         if verbose and not any(isinstance(cb, ProgbarLogger) for cb in cbs):
             cbs.append(ProgbarLogger(verbose))
@@ -798,7 +821,10 @@ class Model(Module):
             desc["metrics"] = list(c.metric_specs)
         opt = c.optimizer
         if opt is not None:
-            desc["optimizer"] = {"class_name": type(opt).__name__, "module": type(opt).__module__}
+            # A wrapper (ember.distributed's ZeroRedundancyOptimizer) records the class it wraps.
+            cls = getattr(opt, "optimizer_class", None)
+            cls = cls if isinstance(cls, type) else type(opt)
+            desc["optimizer"] = {"class_name": cls.__name__, "module": cls.__module__}
         elif isinstance(c.optimizer_spec, str):
             desc["optimizer"] = {"name": c.optimizer_spec}
         return desc
@@ -806,7 +832,8 @@ class Model(Module):
     def save_weights(self, path):
         """Save the parameters and buffers to ``path`` (safetensors, atomic)."""
         meta = {"ember.train": self._model_description()}
-        serialization.save({"model": self.state_dict()}, path, metadata=meta)
+        if _parallel.is_main():       # data-parallel runs: rank 0 writes (replicas are equal)
+            serialization.save({"model": self.state_dict()}, path, metadata=meta)
 
     def load_weights(self, path, strict=True):
         """Load parameters and buffers saved by ``save_weights`` / ``save`` (or a plain
@@ -837,7 +864,10 @@ class Model(Module):
                           "so load_model cannot rebuild it; the weights are saved (load them with "
                           "load_weights into a model you build yourself)", stacklevel=2)
         meta = {"ember.train": desc, "ember.train.compile": self._compile_description()}
-        serialization.save(obj, path, metadata=meta)
+        # Data-parallel runs: every rank computes the state (a sharded optimizer gathers its
+        # slices, a collective), rank 0 writes.
+        if _parallel.is_main():
+            serialization.save(obj, path, metadata=meta)
 
     @classmethod
     def load(cls, path, compile=True):

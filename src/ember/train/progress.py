@@ -4,6 +4,7 @@ verbose: 0 silent; 1 a bar per epoch with step count, rate, ETA, running loss an
 without tqdm installed, the per-epoch lines of 2); 2 one line per epoch; 'auto' is 1 on a
 terminal and 2 otherwise (so CI logs get one line per epoch, not carriage-return noise).
 """
+import os
 import sys
 import time
 
@@ -22,7 +23,11 @@ def resolve_verbose(verbose, stream=None):
         stream = sys.stdout if stream is None else stream
         try:
             tty = stream.isatty()
-        except (AttributeError, ValueError):
+            if tty:
+                # A pseudo-terminal without a size (mpirun forwards its ranks' output through
+                # one) cannot show a bar: tqdm would draw it 0 columns wide.
+                tty = os.get_terminal_size(stream.fileno()).columns > 0
+        except (AttributeError, ValueError, OSError):
             tty = False
         return 1 if tty else 2
     if verbose is True:
