@@ -2,25 +2,30 @@
 
 Workloads (issue 8): the seed CNN Conv2d(1->32, 3x3, relu) -> MaxPool 2x2 -> Flatten ->
 Linear(5408->128, relu) -> Linear(128->10) on 28x28x1 images, and the 784-128-64-10 MLP, both with
-Adam, cross-entropy and batch 128 on (a subset of) Fashion-MNIST (Debian's dataset-fashion-mnist;
-random data of the same shapes when it is missing).
+Adam, cross-entropy and batch 128 (the MLP also at batch 32, seed 001's) on (a subset of)
+Fashion-MNIST (Debian's dataset-fashion-mnist; random data of the same shapes when it is missing).
 
-Per round, interleaved (fit, bare, torch), each runs one shuffled epoch over the same samples:
+Per round, interleaved (fit, fit with the bar, bare, torch), each runs one shuffled epoch over the
+same samples:
 
 * fit   -- ``model.fit(x, y, batch_size=128, epochs=1, verbose=0)`` compiled with
   ``metrics=['accuracy']`` (as the seed programs): timed from on_epoch_begin to on_epoch_end by a
   callback ("epoch"), and the whole call ("call", adding the one-time input checks);
+* fit with the bar -- the same with ``verbose=1`` (the live tqdm bar, written to a StringIO, as
+  ``ember demo`` on a terminal): "epoch" time;
 * bare  -- the same steps written by hand: gather the batch from the permutation, zero_grad,
   forward, cross-entropy, backward, Adam step;
 * torch -- the same loop in PyTorch (NCHW images), same batches.
 
 Reported: medians over rounds and the medians of the per-round ratios.  fit's overhead is
-``fit epoch / bare epoch - 1`` (target < 5%).
+``fit epoch / bare epoch - 1`` (target < 5%), without and with the progress bar.
 
     python benchmarks/bench_fit.py [--rounds 7] [--mlp-samples 12000] [--cnn-samples 3072]
 """
 import argparse
+import contextlib
 import gzip
+import io
 import os
 import statistics
 import time
@@ -97,6 +102,11 @@ def workload(name, x, y, t_x, make_ember, make_torch, rounds, batch_size=128):
         fit_model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[timer])
         return timer.seconds, time.perf_counter() - start
 
+    def run_fit_bar():
+        with contextlib.redirect_stdout(io.StringIO()):
+            fit_model.fit(x, y, batch_size=batch_size, epochs=1, verbose=1, callbacks=[timer])
+        return timer.seconds
+
     def run_bare():
         start = time.perf_counter()
         order = rng.permutation(n)
@@ -120,25 +130,29 @@ def workload(name, x, y, t_x, make_ember, make_torch, rounds, batch_size=128):
             t_opt.step()
         return time.perf_counter() - start
 
-    run_fit(), run_bare(), run_torch()          # warm-up (first-touch allocations, thread pools)
-    fits, calls, bares, torches, r_bare, r_torch = [], [], [], [], [], []
+    run_fit(), run_fit_bar(), run_bare(), run_torch()   # warm-up (first-touch allocations, threads)
+    fits, calls, bars, bares, torches, r_bare, r_bar, r_torch = [], [], [], [], [], [], [], []
     for _ in range(rounds):
         time.sleep(SETTLE)
         epoch, call = run_fit()
+        time.sleep(SETTLE)
+        bar = run_fit_bar()
         time.sleep(SETTLE)
         bare = run_bare()
         time.sleep(SETTLE)
         tt = run_torch()
         fits.append(epoch)
         calls.append(call)
+        bars.append(bar)
         bares.append(bare)
         torches.append(tt)
         r_bare.append(epoch / bare)
+        r_bar.append(bar / bare)
         r_torch.append(epoch / tt)
     med = statistics.median
     return {"name": name, "steps": -(-n // batch_size), "fit": med(fits), "call": med(calls),
-            "bare": med(bares), "torch": med(torches), "fit/bare": med(r_bare),
-            "fit/torch": med(r_torch)}
+            "bar": med(bars), "bare": med(bares), "torch": med(torches), "fit/bare": med(r_bare),
+            "bar/bare": med(r_bar), "fit/torch": med(r_torch)}
 
 
 def main():
@@ -154,23 +168,28 @@ def main():
     results = []
 
     x = np.ascontiguousarray(images[:args.mlp_samples].reshape(-1, 784))
-    results.append(workload(f"MLP 784-128-64-10, {len(x)} samples", x, labels[:len(x)],
+    results.append(workload(f"MLP 784-128-64-10, {len(x)} samples, batch 128", x, labels[:len(x)],
                             torch.from_numpy(x), ember_mlp, torch_mlp, args.rounds))
+    # seed 001 trains the MLP with Keras' default batch of 32: 4x the steps, each 4x smaller, so
+    # fit's per-step costs weigh most here
+    results.append(workload(f"MLP 784-128-64-10, {len(x)} samples, batch 32", x, labels[:len(x)],
+                            torch.from_numpy(x), ember_mlp, torch_mlp, args.rounds, batch_size=32))
 
     x = np.ascontiguousarray(images[:args.cnn_samples, :, :, None])
     t_x = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-    results.append(workload(f"seed CNN, {len(x)} samples", x, labels[:len(x)], t_x, ember_cnn,
+    results.append(workload(f"seed CNN, {len(x)} samples, batch 128", x, labels[:len(x)], t_x, ember_cnn,
                             torch_cnn, args.rounds))
 
     print(header())
-    print(f"data: {source}; batch 128; Adam; {args.rounds} interleaved rounds; median times per epoch")
+    print(f"data: {source}; Adam; {args.rounds} interleaved rounds; median times per epoch")
     print()
-    print("| workload | steps | fit epoch | fit call | bare ember loop | PyTorch loop | "
-          "fit / bare | fit / PyTorch |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| workload | steps | fit epoch | fit call | fit epoch, bar | bare ember loop | "
+          "PyTorch loop | fit overhead | with bar | fit / PyTorch |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r['name']} | {r['steps']} | {r['fit'] * 1e3:.1f} ms | {r['call'] * 1e3:.1f} ms | "
-              f"{r['bare'] * 1e3:.1f} ms | {r['torch'] * 1e3:.1f} ms | {r['fit/bare']:.3f}x | "
+              f"{r['bar'] * 1e3:.1f} ms | {r['bare'] * 1e3:.1f} ms | {r['torch'] * 1e3:.1f} ms | "
+              f"{(r['fit/bare'] - 1) * 100:+.1f}% | {(r['bar/bare'] - 1) * 100:+.1f}% | "
               f"{r['fit/torch']:.2f}x |")
 
 

@@ -1,23 +1,57 @@
-"""GPT ``baby`` training: ember against the same model in PyTorch (issue 4's speed and quality targets).
+"""GPT ``baby`` on tiny Shakespeare: ember against the same model in PyTorch (issue 4's targets).
 
-    python benchmarks/bench_gpt.py              # step time, tokens/s, MFU, peak RSS
-    python benchmarks/bench_gpt.py --profile    # + a cProfile of ember's step (top functions)
-    python benchmarks/bench_gpt.py --full       # + 2000 iterations on tiny Shakespeare, each side
+    flock /tmp/ember-cpu.lock python benchmarks/bench_gpt.py                # the comparison (~4 min)
+    flock /tmp/ember-cpu.lock python benchmarks/bench_gpt.py --iters 200    # a quick look
+    flock /tmp/ember-cpu.lock python benchmarks/bench_gpt.py --seeds 1338 1339 --json runs.jsonl
+    flock /tmp/ember-cpu.lock python benchmarks/bench_gpt.py --nanogpt-seeds 1337 1338 1339
+    flock /tmp/ember-cpu.lock python benchmarks/bench_gpt.py --profile      # cProfile of ember's step
 
-The model is nanoGPT's baby GPT (4 layers, 4 heads, 128 wide, context 64, no biases, no dropout,
-65 characters); a step is forward + cross-entropy + backward + gradient clipping (1.0) + AdamW
-(decay 0.1 on 2-D weights, betas (0.9, 0.99)) on a batch of 12 x 64 tokens.  Both frameworks start
-from the same weights (ember's GPT-2 initialisation copied into the PyTorch model, whose
-``nn.Linear`` matrices are the transposes) and take the same batches; their first losses are
-checked to agree before anything is timed.  Step times come from ``harness.compare`` (interleaved
-rounds in one process, median of per-round ratios).
+What one run does (the parent process):
 
-MFU: the model FLOPs of a step (nanoGPT's estimate: 6 per parameter per token for the matrix
-products, counting the tied output head, plus 12 * n_layer * n_embd * T per token for attention
-scores and the weighted sum) divided by the step time and by the machine's measured matrix-product
-peak (the better of NumPy's and PyTorch's float32 2048 x 2048 product on the same threads).
+1. Measures this machine's matrix-product peak: the best float32 ``a @ a`` (2048^2 and 4096^2)
+   of NumPy on the benchmark's threads (2), in GFLOP/s.
+2. Trains ``baby`` for 2000 iterations with ember, then with PyTorch, each in a fresh subprocess
+   run one after the other (so that each peak RSS is one framework's alone; the ember child never
+   imports PyTorch).  Both sides start from the same weights (ember's GPT-2 initialisation, copied
+   into the PyTorch model, whose ``nn.Linear`` matrices are the transposes), take the same batches
+   (``gpt_trainer.get_batch`` on a NumPy generator seeded with the seed) and the same learning rate
+   at every step (``gpt_trainer.learning_rate_at``): only the framework differs.
+3. Times ember's and PyTorch's training step interleaved in this process (``harness.compare``),
+   the ratio least disturbed by other work on the machine, and prints the table.
 
-Peak RSS: each framework trains alone in a fresh subprocess (ember's without importing torch).
+The training recipe is nanoGPT's README "baby GPT" command (``config/train_shakespeare_char.py``
+with ``--eval_iters=20 --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128
+--max_iters=2000 --lr_decay_iters=2000 --dropout=0.0``, train.py's defaults otherwise: no biases,
+AdamW betas (0.9, 0.99), weight decay 0.1 on 2-D weights, gradient clipping 1.0, lr 1e-3 with 100
+warmup iterations and a cosine to 1e-4 at 2000, eps 1e-8, float32 on the CPU).  Data: the
+characters of input.txt, alphabet from the whole file (65), first 90% train / last 10% val.
+
+Validation loss after the last step, three ways (the same code and batches for both frameworks):
+
+* ``val (20 batches)``: nanoGPT's number: its train.py prints the mean loss of ``eval_iters``
+  random batches of 12 x 64 tokens, and the README's baby command sets ``eval_iters=20`` -- an
+  estimate with a standard error of about 0.01-0.02 (the batches here come from a generator seeded
+  from the seed, so both frameworks see the same ones).
+* ``val (200 batches)``: nanoGPT's default ``eval_iters``.
+* ``val (full split)``: the exact mean over the validation split: every window of 64 tokens at
+  offsets 0, 64, 128, ... (1742 windows, every token but the last 44 predicted once, each with
+  0..63 tokens of context -- the same mix of contexts as random windows, so the same expectation
+  as the estimates above without their sampling noise).
+
+Step time: the median over the 2000 steps of one step (batch sampling, lr, forward, loss,
+backward, clipping, AdamW, zero_grad); tokens/s = 12 * 64 / step time.  MFU (nanoGPT's
+``estimate_mfu`` count): model FLOPs per step = (6 N + 12 n_layer n_embd T) * B * T with N the
+parameters without the position table (the tied head's matrix product counts; 795,904 for baby),
+T = 64, B = 12; achieved FLOP/s = that / step time; MFU = achieved / the measured NumPy peak.
+Peak RSS: VmHWM of each child at its end (imports, data, model, optimizer, 2000 steps and the
+evaluations), with the RSS after imports and data loading beside it.
+
+``--nanogpt-seeds``: PyTorch alone, following nanoGPT's train.py verbatim rather than sharing
+ember's weights and batches: ``torch.manual_seed(seed)``, nanoGPT's own initialisation,
+``torch.randint`` batches, and an evaluation of 20 batches every 250 iterations drawn from the same
+global generator (so evaluations shift the training stream, as in nanoGPT).  It reports the loss
+train.py would print at step 2000 and the best one it would checkpoint, plus the two precise
+estimates: the spread of nanoGPT's own reported number on this machine.
 """
 import argparse
 import json
@@ -25,27 +59,103 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
-# Threads are fixed before NumPy loads its BLAS (as harness.py does); harness.py itself, which
-# imports PyTorch, is imported only where PyTorch is wanted, so that ember's peak-RSS child never
-# loads it.
+# Threads are fixed before NumPy loads its BLAS; ember is imported before NumPy in every process of
+# this script so that its BLAS kernel choice (ember.backend.blas_tuning) is the same in all of them.
 THREADS = os.environ.get("EMBER_BENCH_THREADS", "2")
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, THREADS)
 
-import numpy as np  # noqa: E402
-
 import ember  # noqa: E402
-from ember.models import GPT, GPTConfig  # noqa: E402
+import numpy as np  # noqa: E402
+from ember.models import gpt_trainer as gt  # noqa: E402
+from ember.models.gpt import GPT, GPTConfig  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "..", "shared", "data", "tinyshakespeare", "input.txt")
-BABY = dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0, bias=False)
-BATCH = 12
+DATA = os.environ.get("EMBER_SHAKESPEARE",
+                      os.path.join(HERE, "..", "..", "shared", "data", "tinyshakespeare", "input.txt"))
+BASE = gt.PRESETS["baby"]
+NANOGPT_EVAL_ITERS = 20          # the README's baby command
+PRECISE_EVAL_ITERS = 200         # nanoGPT's default
 
 
-# -- the PyTorch model (nanoGPT's model.py, trimmed) --------------------------------------------------
+# -- data ---------------------------------------------------------------------------------------------
+def load_data():
+    """(train, val, vocab_size): nanoGPT's shakespeare_char/prepare.py -- the alphabet of the whole
+    file, the first 90% of the characters for training, the rest for validation (uint16 ids)."""
+    with open(DATA, encoding="utf-8") as f:
+        text = f.read()
+    chars = sorted(set(text))
+    index = {ch: i for i, ch in enumerate(chars)}
+    ids = np.fromiter((index[ch] for ch in text), dtype=np.uint16, count=len(text))
+    n = int(len(text) * (1 - BASE.val_fraction))
+    return ids[:n], ids[n:], len(chars)
+
+
+def run_config(iters, seed):
+    """The baby TrainConfig for a run of ``iters`` iterations (the cosine ends with the run)."""
+    return BASE.replace(max_iters=iters, lr_decay_iters=iters, seed=seed, sample_tokens=0,
+                        eval_iters=NANOGPT_EVAL_ITERS)
+
+
+# -- evaluation, the same code for both frameworks -------------------------------------------------
+def sampled_loss(loss_of, tokens, n_batches, rng, config):
+    """nanoGPT's ``estimate_loss`` for one split: the mean loss of ``n_batches`` random batches."""
+    return float(np.mean([loss_of(*gt.get_batch(tokens, rng, config.batch_size, config.block_size))
+                          for _ in range(n_batches)]))
+
+
+def full_split_loss(loss_of, tokens, block_size, windows_per_batch=64):
+    """The mean loss over every non-overlapping window of ``block_size`` tokens (all windows have
+    the same size, so the mean of the per-batch means weighted by batch size is the token mean)."""
+    n = (len(tokens) - 1) // block_size
+    offsets = np.arange(n) * block_size
+    total = 0.0
+    for lo in range(0, n, windows_per_batch):
+        pos = offsets[lo:lo + windows_per_batch, None] + np.arange(block_size)
+        x, y = tokens[pos].astype(np.int64), tokens[pos + 1].astype(np.int64)
+        total += loss_of(x, y) * len(pos)
+    return total / n, n
+
+
+def evaluate(loss_of, train, val, config):
+    out = {
+        "val_20": sampled_loss(loss_of, val, NANOGPT_EVAL_ITERS, gt._eval_generator(config.seed, "val"), config),
+        "val_200": sampled_loss(loss_of, val, PRECISE_EVAL_ITERS, gt._eval_generator(config.seed, "val"), config),
+        "train_200": sampled_loss(loss_of, train, PRECISE_EVAL_ITERS,
+                                  gt._eval_generator(config.seed, "train"), config),
+    }
+    out["val_full"], out["val_full_windows"] = full_split_loss(loss_of, val, config.block_size)
+    return out
+
+
+def peak_rss_mib():
+    """This process's peak resident set (VmHWM), in MiB.  (``ru_maxrss`` is not used: after
+    fork + exec it can report the parent's peak.)"""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def non_embedding_params(model_config, n_params):
+    return n_params - model_config.block_size * model_config.n_embd
+
+
+def model_flops_per_step(model_config, n_params, batch_size):
+    """nanoGPT's ``estimate_mfu`` count for one forward + backward of ``batch_size`` sequences."""
+    c, T = model_config, model_config.block_size
+    per_token = 6 * non_embedding_params(c, n_params) + 12 * c.n_layer * c.n_embd * T
+    return per_token * batch_size * T
+
+
+# -- the PyTorch model (nanoGPT's model.py, trimmed) ------------------------------------------------
 def torch_gpt(c):
     import torch
     nn, F = torch.nn, torch.nn.functional
@@ -116,6 +226,23 @@ def torch_gpt(c):
     return TorchGPT()
 
 
+def nanogpt_init_(ref, n_layer):
+    """nanoGPT's ``_init_weights`` + scaled residual projections, in its order (the tied
+    embedding is drawn twice: as wte, then as lm_head, which comes later in ``apply``)."""
+    import math
+    import torch
+    for m in ref.modules():
+        if isinstance(m, torch.nn.Linear):
+            torch.nn.init.normal_(m.weight, mean=0.0, std=0.02)
+            if m.bias is not None:
+                torch.nn.init.zeros_(m.bias)
+        elif isinstance(m, torch.nn.Embedding):
+            torch.nn.init.normal_(m.weight, mean=0.0, std=0.02)
+    for name, p in ref.named_parameters():
+        if name.endswith("c_proj.weight"):
+            torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
+
+
 def copy_into_torch(model, ref):
     """ember's weights into the PyTorch model (Linear matrices transposed)."""
     import torch
@@ -130,6 +257,7 @@ def copy_into_torch(model, ref):
 
 
 def torch_optimizer(ref, lr, weight_decay, betas):
+    """nanoGPT's ``configure_optimizers`` on a CPU (decay on >= 2-D parameters, not fused)."""
     import torch
     decay = [p for p in ref.parameters() if p.dim() >= 2]
     no_decay = [p for p in ref.parameters() if p.dim() < 2]
@@ -137,54 +265,196 @@ def torch_optimizer(ref, lr, weight_decay, betas):
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=betas)
 
 
-def model_flops_per_step(config, n_params, batch):
-    """nanoGPT's ``estimate_mfu`` count, for one forward + backward of ``batch`` sequences."""
-    c = config
-    per_token = 6 * n_params + 12 * c.n_layer * c.n_embd * c.block_size
-    return per_token * batch * c.block_size
+# -- one framework's 2000 iterations (a child process) ---------------------------------------------
+def train_child(framework, iters, seed):
+    """Train baby for ``iters`` iterations with one framework; print one JSON line of results."""
+    config = run_config(iters, seed)
+    if framework == "torch":
+        import torch
+        torch.set_num_threads(int(THREADS))
+    train, val, vocab = load_data()
+    rss_start = peak_rss_mib()
+    model_config = gt._gpt_config(config, vocab)
+    # ember's trainer builds its model exactly so (train_gpt): seed, then GPT(config).
+    ember.manual_seed(config.seed)
+    model = GPT(model_config)
+    n_params = model.num_parameters()
+    batch_rng = np.random.default_rng(config.seed)
+    times = []
+    t_start = time.perf_counter()
+    if framework == "ember":
+        from ember.tensor import Tensor
+        optimizer = model.configure_optimizers(config.weight_decay, config.learning_rate,
+                                               betas=(config.beta1, config.beta2))
+        model.train()
+        for it in range(config.max_iters):
+            t = time.perf_counter()
+            batch = gt.get_batch(train, batch_rng, config.batch_size, config.block_size)
+            gt.train_step(model, optimizer, [batch], gt.learning_rate_at(it, config), config.grad_clip)
+            times.append(time.perf_counter() - t)
+        model.eval()
+
+        def loss_of(x, y):
+            with ember.no_grad():
+                return float(model(Tensor._wrap(x), Tensor._wrap(y))[1].item())
+    else:
+        import torch as th
+        ref = torch_gpt(model_config)
+        copy_into_torch(model, ref)
+        del model
+        optimizer = torch_optimizer(ref, config.learning_rate, config.weight_decay,
+                                    (config.beta1, config.beta2))
+        ref.train()
+        for it in range(config.max_iters):
+            t = time.perf_counter()
+            x, y = gt.get_batch(train, batch_rng, config.batch_size, config.block_size)
+            lr = gt.learning_rate_at(it, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            _, loss = ref(th.from_numpy(x), th.from_numpy(y))
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(ref.parameters(), config.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            times.append(time.perf_counter() - t)
+        ref.eval()
+
+        def loss_of(x, y):
+            with th.no_grad():
+                return float(ref(th.from_numpy(x), th.from_numpy(y))[1].item())
+    train_s = time.perf_counter() - t_start
+    out = evaluate(loss_of, train, val, config)
+    step = float(np.median(times))
+    out.update(framework=framework, seed=seed, iters=iters, n_params=n_params,
+               step_s=step, step_p10_s=float(np.percentile(times, 10)),
+               step_p90_s=float(np.percentile(times, 90)), train_s=train_s,
+               tokens_per_s=config.batch_size * config.block_size / step,
+               flops_per_step=model_flops_per_step(model_config, n_params, config.batch_size),
+               rss_start_mib=rss_start, peak_rss_mib=peak_rss_mib())
+    print(json.dumps(out))
 
 
-def matmul_peak(n=2048, reps=5):
-    """GFLOP/s of a float32 n x n product: (numpy, torch), best of ``reps``."""
+def nanogpt_child(iters, seed):
+    """PyTorch alone, nanoGPT's train.py loop verbatim (its own RNG for everything)."""
     import torch
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    ta = torch.from_numpy(a)
-    out = {}
-    for name, fn in (("numpy", lambda: a @ a), ("torch", lambda: ta @ ta)):
-        fn()
-        best = min(_timed(fn) for _ in range(reps))
-        out[name] = 2 * n ** 3 / best / 1e9
-    return out
+    torch.set_num_threads(int(THREADS))
+    config = run_config(iters, seed)
+    train_np, val_np, vocab = load_data()
+    torch.manual_seed(config.seed)
+    model_config = gt._gpt_config(config, vocab)
+    ref = torch_gpt(model_config)
+    nanogpt_init_(ref, model_config.n_layer)
+    optimizer = torch_optimizer(ref, config.learning_rate, config.weight_decay,
+                                (config.beta1, config.beta2))
+    data = {"train": train_np, "val": val_np}
+    B, T = config.batch_size, config.block_size
+
+    def get_batch(split):
+        d = data[split]
+        ix = torch.randint(len(d) - T, (B,))
+        x = torch.stack([torch.from_numpy(d[i:i + T].astype(np.int64)) for i in ix])
+        y = torch.stack([torch.from_numpy(d[i + 1:i + 1 + T].astype(np.int64)) for i in ix])
+        return x, y
+
+    @torch.no_grad()
+    def estimate_loss():
+        out = {}
+        ref.eval()
+        for split in ("train", "val"):
+            losses = torch.zeros(config.eval_iters)
+            for k in range(config.eval_iters):
+                x, y = get_batch(split)
+                losses[k] = ref(x, y)[1].item()
+            out[split] = losses.mean().item()
+        ref.train()
+        return out
+
+    evals = []
+    X, Y = get_batch("train")
+    it = 0
+    times = []
+    while True:
+        lr = gt.learning_rate_at(it, config)       # == nanoGPT's get_lr (tested)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        if it % config.eval_interval == 0 or it == config.max_iters:
+            evals.append({"iteration": it, **estimate_loss()})
+        if it >= config.max_iters:       # nanoGPT takes one more step after this evaluation
+            break
+        t = time.perf_counter()
+        _, loss = ref(X, Y)
+        X, Y = get_batch("train")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ref.parameters(), config.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - t)
+        it += 1
+    ref.eval()
+
+    def loss_of(x, y):
+        with torch.no_grad():
+            return float(ref(torch.from_numpy(x), torch.from_numpy(y))[1].item())
+    out = evaluate(loss_of, train_np, val_np, config)
+    out.update(framework="nanogpt-torch", seed=seed, iters=iters,
+               printed_val=evals[-1]["val"], printed_train=evals[-1]["train"],
+               best_val=min(e["val"] for e in evals if e["iteration"] > 0),
+               step_s=float(np.median(times)))
+    print(json.dumps(out))
 
 
-def _timed(fn):
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+def run_child(args):
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__)] + args, capture_output=True,
+                          text=True, cwd=HERE)
+    if proc.returncode != 0:
+        sys.exit(f"child {' '.join(args)} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def make_steps(batch_size=BATCH, seed=0):
-    """(ember_step, torch_step, first losses) for the baby model on random character ids."""
+# -- the machine's matmul peak ----------------------------------------------------------------------
+def matmul_peak(sizes=(2048, 4096), seconds=1.5):
+    """GFLOP/s of NumPy's float32 n x n product on this process's BLAS threads: the best of
+    repeated products at each size (about ``seconds`` per size)."""
+    best = 0.0
+    for n in sizes:
+        a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+        out = np.empty_like(a)
+        np.matmul(a, a, out=out)
+        t_end = time.perf_counter() + seconds
+        while True:
+            t = time.perf_counter()
+            np.matmul(a, a, out=out)
+            dt = time.perf_counter() - t
+            best = max(best, 2 * n ** 3 / dt / 1e9)
+            if time.perf_counter() > t_end:
+                break
+    return best
+
+
+# -- the training step, interleaved in one process (random data) -----------------------------------
+def make_steps(seed=0):
+    """(ember_step, torch_step, ember model, first losses) for baby on random character ids."""
     import torch
-    cfg = GPTConfig(**BABY)
+    cfg = GPTConfig.from_preset("baby", vocab_size=65)
     ember.manual_seed(seed)
     model = GPT(cfg)
     ref = torch_gpt(cfg)
     copy_into_torch(model, ref)
     rng = np.random.default_rng(seed)
-    x = rng.integers(0, cfg.vocab_size, (batch_size, cfg.block_size))
-    y = rng.integers(0, cfg.vocab_size, (batch_size, cfg.block_size))
+    x = rng.integers(0, cfg.vocab_size, (BASE.batch_size, cfg.block_size))
+    y = rng.integers(0, cfg.vocab_size, (BASE.batch_size, cfg.block_size))
     ex, ey = ember.tensor(x), ember.tensor(y)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-    opt = model.configure_optimizers(0.1, 1e-3, betas=(0.9, 0.99))
-    t_opt = torch_optimizer(ref, 1e-3, 0.1, (0.9, 0.99))
+    betas = (BASE.beta1, BASE.beta2)
+    opt = model.configure_optimizers(BASE.weight_decay, BASE.learning_rate, betas=betas)
+    t_opt = torch_optimizer(ref, BASE.learning_rate, BASE.weight_decay, betas)
     params = list(model.parameters())
     clip = ember.nn.utils.clip_grad_norm_
 
     def e_step():
         _, loss = model(ex, ey)
         loss.backward()
-        clip(params, 1.0)
+        clip(params, BASE.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
         return loss
@@ -192,7 +462,7 @@ def make_steps(batch_size=BATCH, seed=0):
     def t_step():
         _, loss = ref(tx, ty)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(ref.parameters(), BASE.grad_clip)
         t_opt.step()
         t_opt.zero_grad(set_to_none=True)
         return loss
@@ -202,63 +472,6 @@ def make_steps(batch_size=BATCH, seed=0):
     return e_step, t_step, model, (le, lt)
 
 
-# -- peak RSS: each framework alone in a subprocess ---------------------------------------------------
-def peak_rss_mib():
-    """This process's peak resident set (VmHWM), in MiB.  (``getrusage``'s ru_maxrss is not used:
-    after fork + exec it reports the parent's peak when that was larger.)"""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rss_child(framework, steps=30):
-    """Train ``steps`` steps with one framework only; print JSON with peak RSS (MiB)."""
-    cfg = GPTConfig(**BABY)
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, cfg.vocab_size, (BATCH, cfg.block_size))
-    y = rng.integers(0, cfg.vocab_size, (BATCH, cfg.block_size))
-    before = peak_rss_mib()
-    if framework == "ember":
-        model = GPT(cfg)
-        opt = model.configure_optimizers(0.1, 1e-3, betas=(0.9, 0.99))
-        for _ in range(steps):
-            _, loss = model(x, y)
-            loss.backward()
-            ember.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            opt.zero_grad()
-    else:
-        import torch as th
-        th.set_num_threads(int(THREADS))
-        before = peak_rss_mib()
-        ref = torch_gpt(cfg)
-        opt = torch_optimizer(ref, 1e-3, 0.1, (0.9, 0.99))
-        tx, ty = th.from_numpy(x), th.from_numpy(y)
-        for _ in range(steps):
-            _, loss = ref(tx, ty)
-            loss.backward()
-            th.nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
-            opt.step()
-            opt.zero_grad()
-    print(json.dumps({"peak_mib": peak_rss_mib(), "after_import_mib": before}))
-
-
-def run_child(args):
-    out = subprocess.run([sys.executable, os.path.abspath(__file__)] + args, capture_output=True,
-                         text=True, check=True, cwd=HERE)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def peak_rss():
-    return {fw: run_child(["--rss-child", fw]) for fw in ("ember", "torch")}
-
-
-# -- profile -------------------------------------------------------------------------------------------
 def profile_step(e_step, n=30, top=25):
     import cProfile
     import io
@@ -273,146 +486,116 @@ def profile_step(e_step, n=30, top=25):
     return s.getvalue()
 
 
-# -- the full 2000-iteration comparison ---------------------------------------------------------------
-def full_child(framework, out_dir):
-    """Train ``baby`` for its 2000 iterations with one framework; print JSON results."""
-    from ember.models import gpt_trainer as gt
-    config = gt.PRESETS["baby"]
-    if framework == "ember":
-        t0 = time.perf_counter()
-        result = gt.train_gpt(config=config, text_path=DATA, out_dir=out_dir, overwrite=True,
-                              progress=False, verbose=False, handle_interrupt=False)
-        wall = time.perf_counter() - t0
-        out = {"val_loss": result.final_val_loss, "train_loss": result.evals[-1]["train"],
-               "seconds_per_step": result.seconds_per_step, "tokens_per_second": result.tokens_per_second,
-               "wall_s": wall}
-    else:
-        out = torch_full_run(config, gt)
-    out["peak_mib"] = peak_rss_mib()
-    print(json.dumps(out))
-
-
-def torch_full_run(config, gt):
-    """nanoGPT's training loop in PyTorch with the trainer's data split, batches, schedule and
-    evaluation (the trainer's own helper functions, so that only the framework differs)."""
-    import torch as th
-    th.set_num_threads(int(THREADS))
-    th.manual_seed(config.seed)
-    with open(DATA, encoding="utf-8") as f:
-        text = f.read()
-    chars = sorted(set(text))
-    index = {ch: i for i, ch in enumerate(chars)}
-    n = int(len(text) * (1 - config.val_fraction))
-    train = np.array([index[ch] for ch in text[:n]], dtype=np.int64)
-    val = np.array([index[ch] for ch in text[n:]], dtype=np.int64)
-    cfg = GPTConfig(vocab_size=len(chars), block_size=config.block_size, n_layer=config.n_layer,
-                    n_head=config.n_head, n_embd=config.n_embd, dropout=config.dropout, bias=config.bias)
-    ember.manual_seed(config.seed)
-    ref = torch_gpt(cfg)
-    copy_into_torch(GPT(cfg), ref)          # the same GPT-2 initialisation as ember's run
-    opt = torch_optimizer(ref, config.learning_rate, config.weight_decay, (config.beta1, config.beta2))
-    rng = np.random.default_rng(config.seed)
-
-    def evaluate():
-        ref.eval()
-        out = {}
-        with th.no_grad():
-            for name, tokens in (("train", train), ("val", val)):
-                erng = np.random.default_rng([config.seed, 2 if name == "val" else 1])
-                losses = []
-                for _ in range(config.eval_iters):
-                    x, y = gt.get_batch(tokens, erng, config.batch_size, config.block_size)
-                    losses.append(ref(th.from_numpy(x), th.from_numpy(y))[1].item())
-                out[name] = float(np.mean(losses))
-        ref.train()
-        return out
-
-    times = []
-    t0 = time.perf_counter()
-    for it in range(config.max_iters):
-        lr = gt.learning_rate_at(it, config)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        x, y = gt.get_batch(train, rng, config.batch_size, config.block_size)
-        t = time.perf_counter()
-        _, loss = ref(th.from_numpy(x), th.from_numpy(y))
-        loss.backward()
-        th.nn.utils.clip_grad_norm_(ref.parameters(), config.grad_clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        times.append(time.perf_counter() - t)
-    final = evaluate()
-    step = float(np.median(times))
-    return {"val_loss": final["val"], "train_loss": final["train"], "seconds_per_step": step,
-            "tokens_per_second": config.batch_size * config.block_size / step,
-            "wall_s": time.perf_counter() - t0}
+# -- the report -------------------------------------------------------------------------------------
+def print_table(rows, peak, interleaved):
+    e, t = rows["ember"], rows["torch"]
+    print(f"| baby, {e['iters']} iterations, seed {e['seed']} | ember | PyTorch |")
+    print("|---|---:|---:|")
+    for key, label in (("val_20", "val loss, 20 batches (nanoGPT's baby protocol)"),
+                       ("val_200", "val loss, 200 batches"),
+                       ("val_full", f"val loss, full split ({e['val_full_windows']} windows of 64)"),
+                       ("train_200", "train loss, 200 batches")):
+        print(f"| {label} | {e[key]:.4f} | {t[key]:.4f} |")
+    print(f"| median step time (2000 steps, p10-p90) | {e['step_s'] * 1e3:.1f} ms "
+          f"({e['step_p10_s'] * 1e3:.1f}-{e['step_p90_s'] * 1e3:.1f}) | {t['step_s'] * 1e3:.1f} ms "
+          f"({t['step_p10_s'] * 1e3:.1f}-{t['step_p90_s'] * 1e3:.1f}) |")
+    print(f"| step-time ratio ember / PyTorch (medians of the runs) | {e['step_s'] / t['step_s']:.2f}x | |")
+    if interleaved:
+        print(f"| step time, interleaved in one process (random batch) | "
+              f"{interleaved['ember'] * 1e3:.1f} ms | {interleaved['torch'] * 1e3:.1f} ms |")
+        print(f"| step-time ratio ember / PyTorch (interleaved, median of rounds) | "
+              f"{interleaved['ratio']:.2f}x | |")
+    print(f"| tokens/s | {e['tokens_per_s']:,.0f} | {t['tokens_per_s']:,.0f} |")
+    for r in (e, t):
+        r["gflops"] = r["flops_per_step"] / r["step_s"] / 1e9
+    print(f"| achieved GFLOP/s | {e['gflops']:.1f} | {t['gflops']:.1f} |")
+    print(f"| MFU (of {peak:.0f} GFLOP/s NumPy float32 peak) | {e['gflops'] / peak:.0%} | "
+          f"{t['gflops'] / peak:.0%} |")
+    print(f"| peak RSS (after imports + data) | {e['peak_rss_mib']:.0f} MiB ({e['rss_start_mib']:.0f}) | "
+          f"{t['peak_rss_mib']:.0f} MiB ({t['rss_start_mib']:.0f}) |")
+    print(f"| training wall time | {e['train_s']:.0f} s | {t['train_s']:.0f} s |")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--full", action="store_true", help="also train baby for 2000 iterations on each side")
-    ap.add_argument("--profile", action="store_true", help="print a cProfile of ember's step")
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--rss-child", help=argparse.SUPPRESS)
-    ap.add_argument("--full-child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--iters", type=int, default=BASE.max_iters, help="training iterations (2000)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[BASE.seed],
+                    help="one ember run and one PyTorch run per seed (default: 1337)")
+    ap.add_argument("--framework", choices=["both", "ember", "torch"], default="both",
+                    help="train only one side (then no ratio, no interleaved timing)")
+    ap.add_argument("--nanogpt-seeds", type=int, nargs="+",
+                    help="instead: PyTorch runs following nanoGPT's train.py verbatim, one per seed")
+    ap.add_argument("--rounds", type=int, default=15, help="rounds of the interleaved step timing")
+    ap.add_argument("--no-interleaved", action="store_true", help="skip the interleaved step timing")
+    ap.add_argument("--profile", action="store_true", help="only print a cProfile of ember's step")
+    ap.add_argument("--json", metavar="PATH", help="append each run's results to PATH (JSON lines)")
+    ap.add_argument("--child", nargs=3, metavar=("FRAMEWORK", "ITERS", "SEED"), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.rss_child:
-        return rss_child(args.rss_child)
-    if args.full_child:
-        return full_child(*args.full_child)
+    if args.child:
+        framework, iters, seed = args.child[0], int(args.child[1]), int(args.child[2])
+        if framework == "nanogpt":
+            return nanogpt_child(iters, seed)
+        return train_child(framework, iters, seed)
 
-    from harness import compare, header, table
-    e_step, t_step, model, first = make_steps()
-    peak = matmul_peak()
-    best_peak = max(peak.values())
-    result = compare("GPT baby train step (12 x 64 tokens)", e_step, t_step, rounds=args.rounds, inner=5)
-    cfg = model.config
-    flops = model_flops_per_step(cfg, model.num_parameters(), BATCH)
-    tokens = BATCH * cfg.block_size
-    rss = peak_rss()
-
-    print(header())
-    print()
-    print(table([result], "GPT baby training step: forward + loss + backward + clip + AdamW"))
-    print()
-    print(f"first loss: ember {first[0]:.6f}, PyTorch {first[1]:.6f}")
-    print(f"matmul peak (2048^2 float32, {THREADS} threads): NumPy {peak['numpy']:.0f} GFLOP/s, "
-          f"PyTorch {peak['torch']:.0f} GFLOP/s")
-    print(f"model FLOPs per step: {flops / 1e9:.2f} GFLOP ({model.num_parameters():,} parameters)")
-    print()
-    print("| | ember | PyTorch |")
-    print("|---|---:|---:|")
-    print(f"| step time | {result['ember'] * 1e3:.1f} ms | {result['torch'] * 1e3:.1f} ms |")
-    print(f"| tokens/s | {tokens / result['ember']:,.0f} | {tokens / result['torch']:,.0f} |")
-    print(f"| GFLOP/s | {flops / result['ember'] / 1e9:.0f} | {flops / result['torch'] / 1e9:.0f} |")
-    print(f"| MFU (of {best_peak:.0f} GFLOP/s) | {flops / result['ember'] / 1e9 / best_peak:.0%} | "
-          f"{flops / result['torch'] / 1e9 / best_peak:.0%} |")
-    print(f"| peak RSS, 30 steps alone (after imports) | {rss['ember']['peak_mib']:.0f} MiB "
-          f"({rss['ember']['after_import_mib']:.0f}) | {rss['torch']['peak_mib']:.0f} MiB "
-          f"({rss['torch']['after_import_mib']:.0f}) |")
-
+    started = time.strftime("%Y-%m-%d %H:%M")
+    import platform
+    print(f"{started}; numpy {np.__version__}, ember {ember.__version__}, python "
+          f"{platform.python_version()}, threads {THREADS}, {os.cpu_count()} cores, "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
+          f"[{ember.backend.blas_tuning.decision}]", flush=True)
     if args.profile:
-        print()
+        e_step, _, _, _ = make_steps()
+        for _ in range(5):
+            e_step()
         print(profile_step(e_step))
+        return
 
-    if args.full:
-        import tempfile
-        try:
-            from ember.models import gpt_trainer  # noqa: F401
-        except ImportError:
-            sys.exit("--full needs ember.models.gpt_trainer (the training library), which is missing")
-        print()
-        print("Full run: baby, 2000 iterations, tiny Shakespeare (char), each side alone")
+    def record(result):
+        if args.json:
+            with open(args.json, "a") as f:
+                f.write(json.dumps(result) + "\n")
+
+    if args.nanogpt_seeds:
+        print(f"nanoGPT's train.py protocol in PyTorch, {args.iters} iterations per seed")
+        print("| seed | printed val (step %d, 20 batches) | best printed val | val, 200 batches | "
+              "val, full split | train, 200 batches | step |" % args.iters)
+        print("|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+        results = []
+        for seed in args.nanogpt_seeds:
+            r = run_child(["--child", "nanogpt", str(args.iters), str(seed)])
+            record(r)
+            results.append(r)
+            print(f"| {seed} | {r['printed_val']:.4f} | {r['best_val']:.4f} | {r['val_200']:.4f} | "
+                  f"{r['val_full']:.4f} | {r['train_200']:.4f} | {r['step_s'] * 1e3:.1f} ms |", flush=True)
+        if len(results) > 1:
+            for key in ("printed_val", "val_full"):
+                v = np.array([r[key] for r in results])
+                print(f"{key}: mean {v.mean():.4f}, sd {v.std(ddof=1):.4f}, min {v.min():.4f}, max {v.max():.4f}")
+        return
+
+    peak = matmul_peak()
+    print(f"NumPy float32 matmul peak on {THREADS} threads: {peak:.0f} GFLOP/s", flush=True)
+    frameworks = ["ember", "torch"] if args.framework == "both" else [args.framework]
+    for seed in args.seeds:
         rows = {}
-        for fw in ("ember", "torch"):
-            with tempfile.TemporaryDirectory() as tmp:
-                rows[fw] = run_child(["--full-child", fw, tmp])
-        print("| | ember | PyTorch |")
-        print("|---|---:|---:|")
-        for key, fmt in (("val_loss", "{:.4f}"), ("train_loss", "{:.4f}"),
-                         ("seconds_per_step", "{:.4f}"), ("tokens_per_second", "{:,.0f}"),
-                         ("wall_s", "{:.0f}"), ("peak_mib", "{:.0f}")):
-            print(f"| {key} | {fmt.format(rows['ember'][key])} | {fmt.format(rows['torch'][key])} |")
+        for fw in frameworks:
+            rows[fw] = run_child(["--child", fw, str(args.iters), str(seed)])
+            rows[fw]["matmul_peak_gflops"] = peak
+            rows[fw]["date"] = started
+            record(rows[fw])
+            r = rows[fw]
+            print(f"{fw} seed {seed}: val {r['val_20']:.4f} (20 batches) {r['val_200']:.4f} (200) "
+                  f"{r['val_full']:.4f} (full split); step {r['step_s'] * 1e3:.1f} ms; "
+                  f"peak RSS {r['peak_rss_mib']:.0f} MiB", flush=True)
+        if args.framework == "both":
+            interleaved = None
+            if not args.no_interleaved:
+                from harness import compare
+                e_step, t_step, _, _ = make_steps()
+                interleaved = compare("baby step", e_step, t_step, rounds=args.rounds, inner=5)
+            print()
+            print_table(rows, peak, interleaved)
+            print(flush=True)
 
 
 if __name__ == "__main__":

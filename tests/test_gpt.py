@@ -179,6 +179,66 @@ def test_adamw_steps_with_clipping_match_pytorch():
         np.testing.assert_allclose(got, want, atol=1e-5, err_msg=name)
 
 
+def to_hf_layout(ref):
+    """A reference state dict renamed and laid out as Hugging Face's GPT2LMHeadModel keeps it:
+    no ``transformer.`` prefix, Conv1D matrices (in, out), the causal-mask buffers included."""
+    out = {}
+    for name, p in ref.state_dict().items():
+        a = p.detach().numpy().copy()
+        if name.startswith("transformer."):
+            name = name[len("transformer."):]
+        if a.ndim == 2 and name.startswith("h."):
+            a = a.T
+        out[name] = a
+    T = ref.transformer.wpe.weight.shape[0]
+    for i in range(len(ref.transformer.h)):
+        out[f"h.{i}.attn.bias"] = np.tril(np.ones((T, T), dtype=np.float32))[None, None]
+        out[f"h.{i}.attn.masked_bias"] = np.array(-1e4, dtype=np.float32)     # 0-d, as in HF
+    return out
+
+
+def test_load_pretrained_hugging_face_layout_matches_pytorch():
+    _, ref = pair(bias=True)
+    model = GPT(**SMALL, bias=True)
+    model.load_pretrained_state_dict(to_hf_layout(ref), layout="hf")
+    x, _ = batch(model)
+    want = ref(torch.from_numpy(x))[0].detach().numpy()
+    np.testing.assert_allclose(model(x)[0].numpy(), want, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="layout must be 'hf' or 'nanogpt'"):
+        model.load_pretrained_state_dict(to_hf_layout(ref), layout="tf")
+
+
+def test_baby_scale_parity_with_gpt2_initialisation():
+    """The baby model's own shape and initialisation (no biases, 4 x 128, context 64), where the
+    attention and GELU split their work between threads: logits to 1e-5, gradients to 1e-5 of
+    their scale."""
+    cfg = GPTConfig.from_preset("baby", vocab_size=65)
+    ember.manual_seed(0)
+    model = GPT(cfg)
+    torch.manual_seed(0)
+    ref = TorchGPT(cfg)
+    state = {}
+    for name, p in model.state_dict().items():
+        a = p.numpy()
+        state[name] = torch.from_numpy((a.T if a.ndim == 2 and name.startswith("transformer.h.") else a).copy())
+    state["lm_head.weight"] = state["transformer.wte.weight"]
+    ref.load_state_dict(state)
+    x, y = batch(model, B=12)
+    logits, loss = model(x, y)
+    t_logits, t_loss = ref(torch.from_numpy(x), torch.from_numpy(y))
+    np.testing.assert_allclose(logits.numpy(), t_logits.detach().numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(loss.item(), t_loss.item(), rtol=1e-6)
+    loss.backward()
+    t_loss.backward()
+    t_grads = dict(ref.named_parameters())
+    for name, p in model.named_parameters():
+        tg = t_grads[name].grad.numpy()
+        if tg.ndim == 2 and name.startswith("transformer.h."):
+            tg = tg.T
+        scale = np.abs(tg).max()
+        np.testing.assert_allclose(p.grad.numpy(), tg, atol=1e-5 * scale, rtol=0, err_msg=name)
+
+
 def test_configure_optimizers_decays_2d_weights_only():
     model = GPT(**SMALL)
     opt = model.configure_optimizers(weight_decay=0.1, learning_rate=1e-3)
@@ -377,7 +437,7 @@ def test_bad_input_errors():
 
 # -- structure, state, presets -----------------------------------------------------------------------------
 def test_parameter_names_tying_and_state_dict(tmp_path):
-    model = GPT(**SMALL)
+    model = GPT(**SMALL, bias=True)
     names = [n for n, _ in model.named_parameters()]
     assert names[:4] == ["transformer.wte.weight", "transformer.wpe.weight",
                          "transformer.h.0.ln_1.weight", "transformer.h.0.ln_1.bias"]
@@ -401,7 +461,7 @@ def test_parameter_names_tying_and_state_dict(tmp_path):
 
 def test_gpt2_initialisation():
     ember.manual_seed(0)
-    model = GPT(vocab_size=100, block_size=32, n_layer=3, n_head=4, n_embd=96)
+    model = GPT(vocab_size=100, block_size=32, n_layer=3, n_head=4, n_embd=96, bias=True)
     sd = {n: p.numpy() for n, p in model.named_parameters()}
     assert abs(sd["transformer.wte.weight"].std() - 0.02) < 0.002
     assert abs(sd["transformer.h.0.attn.c_attn.weight"].std() - 0.02) < 0.002
@@ -414,6 +474,9 @@ def test_gpt2_initialisation():
 
 def test_presets():
     assert GPT_PRESETS["baby"] == dict(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0, bias=False)
+    # GPTConfig's defaults are the baby preset (one source of truth), with tiny Shakespeare's 65 characters
+    assert GPTConfig() == GPTConfig.from_preset("baby", vocab_size=65)
+    assert all(GPT_PRESETS[name]["bias"] for name in GPT_PRESETS if name.startswith("gpt2"))
     model = GPT.from_preset("baby", vocab_size=65)
     c = model.config
     assert (c.n_layer, c.n_head, c.n_embd, c.block_size, c.vocab_size) == (4, 4, 128, 64, 65)

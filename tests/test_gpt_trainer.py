@@ -72,6 +72,15 @@ def test_baby_preset_is_nanogpts_baby_gpt():
     assert c == TrainConfig()
 
 
+@pytest.mark.parametrize("preset", ["baby", "tiny"])
+def test_model_shape_comes_from_gpt_presets(preset):
+    """One source of truth: the trainer's presets build exactly GPT_PRESETS' models."""
+    from ember.models.gpt import GPT_PRESETS, GPTConfig
+    c = PRESETS[preset]
+    assert {k: getattr(c, k) for k in gt.MODEL_FIELDS} == GPT_PRESETS[preset]
+    assert gt._gpt_config(c, 65) == GPTConfig.from_preset(preset, vocab_size=65)
+
+
 def test_get_batch_windows_and_offsets():
     tokens = np.arange(100, dtype=np.uint16)
     x, y = gt.get_batch(tokens, np.random.default_rng(0), 7, 10)

@@ -54,6 +54,25 @@ __all__ = ["GPT", "GPTConfig", "GPT_PRESETS", "TiedLMHead"]
 
 
 # -- configuration -------------------------------------------------------------------------------
+#: Model shapes by name (GPTConfig fields; ``vocab_size`` is taken from the tokenizer unless given).
+#: ``baby`` is nanoGPT's "baby GPT" for character-level Shakespeare on a CPU (0.8 M parameters;
+#: no biases and no dropout, as nanoGPT's train.py with the README's CPU command).  It is the ONE
+#: place that shape is written down: ``GPTConfig()``'s defaults and the trainer's ``baby`` preset
+#: (``ember.models.gpt_trainer.PRESETS``) are taken from it.  ``tiny`` is a test-sized model (the
+#: trainer's ``tiny`` preset).  ``gpt2*`` are the GPT-2 family (vocabulary 50257, context 1024,
+#: with biases, as GPT-2's checkpoints).
+GPT_PRESETS = {
+    "tiny": dict(n_layer=2, n_head=2, n_embd=32, block_size=16, dropout=0.0, bias=False),
+    "baby": dict(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0, bias=False),
+    "shakespeare-char": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2, bias=False),
+    "gpt2": dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, vocab_size=50257, dropout=0.0, bias=True),
+    "gpt2-medium": dict(n_layer=24, n_head=16, n_embd=1024, block_size=1024, vocab_size=50257, dropout=0.0, bias=True),
+    "gpt2-large": dict(n_layer=36, n_head=20, n_embd=1280, block_size=1024, vocab_size=50257, dropout=0.0, bias=True),
+    "gpt2-xl": dict(n_layer=48, n_head=25, n_embd=1600, block_size=1024, vocab_size=50257, dropout=0.0, bias=True),
+}
+_BABY = GPT_PRESETS["baby"]
+
+
 @dataclasses.dataclass
 class GPTConfig:
     """The shape of a GPT.
@@ -62,15 +81,20 @@ class GPTConfig:
     it sizes the position table.  n_layer: transformer blocks.  n_head: attention heads (must
     divide n_embd).  n_embd: the width C of the residual stream.  dropout: probability used after
     the embeddings, on the attention weights and after each residual branch (0 = off).
-    bias: whether Linear and LayerNorm layers have biases (GPT-2: True).
+    bias: whether Linear and LayerNorm layers have biases (GPT-2's checkpoints: True; nanoGPT's
+    training default and the ``baby`` preset: False).
+
+    The defaults are the ``baby`` preset (``GPT_PRESETS["baby"]``) with the 65-character
+    vocabulary of tiny Shakespeare: ``GPTConfig() == GPTConfig.from_preset("baby", vocab_size=65)``.
+    A model that is to load GPT-2 weights needs ``bias=True`` (the ``gpt2*`` presets have it).
     """
     vocab_size: int = 65
-    block_size: int = 64
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    dropout: float = 0.0
-    bias: bool = True
+    block_size: int = _BABY["block_size"]
+    n_layer: int = _BABY["n_layer"]
+    n_head: int = _BABY["n_head"]
+    n_embd: int = _BABY["n_embd"]
+    dropout: float = _BABY["dropout"]
+    bias: bool = _BABY["bias"]
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -96,21 +120,6 @@ class GPTConfig:
         fields = dict(GPT_PRESETS[name])
         fields.update(overrides)
         return cls(**fields)
-
-
-#: Model shapes by name (GPTConfig fields; ``vocab_size`` is taken from the tokenizer unless given).
-#: ``baby`` is nanoGPT's "baby GPT" for character-level Shakespeare on a CPU (0.8 M parameters;
-#: no biases, nanoGPT's default);
-#: ``gpt2*`` are the GPT-2 family (vocabulary 50257, context 1024).
-GPT_PRESETS = {
-    "tiny": dict(n_layer=2, n_head=2, n_embd=32, block_size=32, dropout=0.0, bias=True),
-    "baby": dict(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0, bias=False),
-    "shakespeare-char": dict(n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2, bias=True),
-    "gpt2": dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, vocab_size=50257, dropout=0.0, bias=True),
-    "gpt2-medium": dict(n_layer=24, n_head=16, n_embd=1024, block_size=1024, vocab_size=50257, dropout=0.0, bias=True),
-    "gpt2-large": dict(n_layer=36, n_head=20, n_embd=1280, block_size=1024, vocab_size=50257, dropout=0.0, bias=True),
-    "gpt2-xl": dict(n_layer=48, n_head=25, n_embd=1600, block_size=1024, vocab_size=50257, dropout=0.0, bias=True),
-}
 
 
 # -- fused building blocks (one graph node each) ---------------------------------------------------
@@ -480,8 +489,8 @@ class GPT(nn.Module):
             arr = value.data if isinstance(value, Tensor) else _np.asarray(value)
             if hasattr(value, "detach"):              # a torch tensor
                 arr = value.detach().cpu().numpy()
-            if key.endswith(("attn.bias", "attn.masked_bias")) and arr.ndim >= 2:
-                continue
+            if key.endswith((".attn.bias", ".attn.masked_bias")) or key in ("attn.bias", "attn.masked_bias"):
+                continue                     # GPT-2's causal-mask buffers (not c_attn.bias)
             if not key.startswith(("transformer.", "lm_head.")):
                 key = "transformer." + key
             if layout == "nanogpt" and arr.ndim == 2 and key.endswith(

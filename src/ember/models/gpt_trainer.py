@@ -55,6 +55,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .gpt import GPT_PRESETS
+
 __all__ = ["TrainConfig", "PRESETS", "TrainResult", "train_gpt", "learning_rate_at",
            "get_batch", "train_step", "estimate_loss", "load_trained_gpt", "checkpoint_config",
            "checkpoint_text_path", "LAST_CHECKPOINT", "BEST_CHECKPOINT"]
@@ -66,6 +68,14 @@ PLOT_FILE = "loss.png"
 SAMPLES_FILE = "samples.txt"
 _FORMAT = "ember.gpt_trainer"
 _FORMAT_VERSION = 1
+
+# The model fields of TrainConfig; a preset's values for them come from GPT_PRESETS (gpt.py).
+MODEL_FIELDS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "bias")
+_BABY = GPT_PRESETS["baby"]
+
+
+def _model_preset(name):
+    return {key: GPT_PRESETS[name][key] for key in MODEL_FIELDS}
 
 
 # ================================================================================================
@@ -86,13 +96,13 @@ class TrainConfig:
     tokenizer: str = "char"           # "char" or "bpe" (byte-level BPE trained on the train split)
     bpe_vocab_size: int = 1024        # BPE vocabulary size (>= 257)
     val_fraction: float = 0.1         # last fraction of the text's characters held out
-    # -- model (ember.models.gpt.GPTConfig) --------------------------------------------------------
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    block_size: int = 64              # context length in tokens
-    dropout: float = 0.0
-    bias: bool = False                # biases in Linear and LayerNorm (nanoGPT's default: False)
+    # -- model (ember.models.gpt.GPTConfig; defaults: GPT_PRESETS["baby"], the one source) ---------
+    n_layer: int = _BABY["n_layer"]
+    n_head: int = _BABY["n_head"]
+    n_embd: int = _BABY["n_embd"]
+    block_size: int = _BABY["block_size"]   # context length in tokens
+    dropout: float = _BABY["dropout"]
+    bias: bool = _BABY["bias"]              # biases in Linear and LayerNorm (nanoGPT's default: False)
     # -- optimisation ------------------------------------------------------------------------------
     batch_size: int = 12
     gradient_accumulation_steps: int = 1
@@ -198,12 +208,12 @@ class TrainConfig:
 
 
 PRESETS = {
-    # nanoGPT's baby GPT on CPU (see TrainConfig).
-    "baby": TrainConfig(),
-    # A model small enough for tests: a few hundred milliseconds for 20 steps.
-    "tiny": TrainConfig(n_layer=2, n_head=2, n_embd=32, block_size=16, batch_size=4,
-                        max_iters=20, warmup_iters=4, lr_decay_iters=20, eval_interval=10,
-                        eval_iters=2, log_interval=5, sample_tokens=32, bpe_vocab_size=300),
+    # nanoGPT's baby GPT on CPU (see TrainConfig; the model is GPT_PRESETS["baby"]).
+    "baby": TrainConfig(**_model_preset("baby")),
+    # A model small enough for tests (GPT_PRESETS["tiny"]): a few hundred milliseconds for 20 steps.
+    "tiny": TrainConfig(**_model_preset("tiny"), batch_size=4, max_iters=20, warmup_iters=4,
+                        lr_decay_iters=20, eval_interval=10, eval_iters=2, log_interval=5,
+                        sample_tokens=32, bpe_vocab_size=300),
 }
 
 
