@@ -4,6 +4,9 @@ Workloads (issue 8): the seed CNN Conv2d(1->32, 3x3, relu) -> MaxPool 2x2 -> Fla
 Linear(5408->128, relu) -> Linear(128->10) on 28x28x1 images, and the 784-128-64-10 MLP, both with
 Adam, cross-entropy and batch 128 (the MLP also at batch 32, seed 001's) on (a subset of)
 Fashion-MNIST (Debian's dataset-fashion-mnist; random data of the same shapes when it is missing).
+Two more rows run the seed programs' own ``ember.keras`` code (Dense softmax output, Keras'
+sparse_categorical_crossentropy and Adam): seed 001's MLP at batch 32 and seed 000's CNN; their
+bare loop calls the same layers, loss and optimizer by hand.
 
 Per round, interleaved (fit, fit with the bar, bare, torch), each runs one shuffled epoch over the
 same samples:
@@ -83,14 +86,50 @@ def torch_cnn():
                                torch.nn.Linear(128, 10))
 
 
-def workload(name, x, y, t_x, make_ember, make_torch, rounds, batch_size=128):
-    n = len(x)
-    fit_model = make_ember(ember.Sequential)
-    fit_model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
-    timer = EpochTimer()
+def keras_seed_model(kind):
+    """The seed programs' own model (ember.keras, softmax output), compiled as they do."""
+    from ember.keras.layers import Conv2D, Dense, Flatten, MaxPooling2D
+    from ember.keras.models import Sequential
+    if kind == "cnn":
+        layers = [Conv2D(32, kernel_size=(3, 3), activation="relu", input_shape=(28, 28, 1)),
+                  MaxPooling2D(pool_size=(2, 2)), Flatten(), Dense(128, activation="relu"),
+                  Dense(10, activation="softmax")]
+    else:
+        layers = [Dense(128, activation="relu", input_shape=(784,)), Dense(64, activation="relu"),
+                  Dense(10, activation="softmax")]
+    model = Sequential(layers)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
 
-    bare_model = make_ember(lambda layers: nn.Sequential(*layers))
-    bare_opt = ember.optim.Adam(bare_model.parameters(), lr=1e-3)
+
+def workload(name, x, y, t_x, make_ember, make_torch, rounds, batch_size=128, keras=None):
+    """keras=None: ember.Sequential of ember.nn layers, loss 'cross_entropy' on logits, and the
+    bare loop on the same layers.  keras='mlp'/'cnn': the seed program's ember.keras model
+    (Dense softmax output, Keras' loss and Adam), and the bare loop calls its layers, Keras'
+    sparse_categorical_crossentropy (mean over the batch) and its Keras Adam by hand."""
+    n = len(x)
+    timer = EpochTimer()
+    if keras is None:
+        fit_model = make_ember(ember.Sequential)
+        fit_model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+        bare_model = make_ember(lambda layers: nn.Sequential(*layers))
+        bare_opt = ember.optim.Adam(bare_model.parameters(), lr=1e-3)
+
+        def bare_loss(xb, yb):
+            return F.cross_entropy(bare_model(xb), yb)
+    else:
+        from ember.keras.losses import sparse_categorical_crossentropy
+        fit_model = keras_seed_model(keras)
+        bare_keras = keras_seed_model(keras)
+        bare_keras.train()
+        bare_layers = bare_keras.layers
+        bare_opt = bare_keras.optimizer          # Keras' Adam, built on the model's weights
+
+        def bare_loss(xb, yb):
+            h = xb
+            for layer in bare_layers:
+                h = layer(h)
+            return F.mean(sparse_categorical_crossentropy(yb, h))
 
     t_model = make_torch()
     t_opt = torch.optim.Adam(t_model.parameters(), lr=1e-3)
@@ -114,7 +153,7 @@ def workload(name, x, y, t_x, make_ember, make_torch, rounds, batch_size=128):
             idx = order[i:i + batch_size]
             xb, yb = ember.Tensor._wrap(x.take(idx, axis=0)), ember.Tensor._wrap(y.take(idx, axis=0))
             bare_opt.zero_grad()
-            loss = F.cross_entropy(bare_model(xb), yb)
+            loss = bare_loss(xb, yb)
             loss.backward()
             bare_opt.step()
         return time.perf_counter() - start
@@ -175,10 +214,16 @@ def main():
     results.append(workload(f"MLP 784-128-64-10, {len(x)} samples, batch 32", x, labels[:len(x)],
                             torch.from_numpy(x), ember_mlp, torch_mlp, args.rounds, batch_size=32))
 
+    results.append(workload(f"seed 001 Keras code (softmax, Keras loss and Adam), batch 32", x,
+                            labels[:len(x)], torch.from_numpy(x), ember_mlp, torch_mlp, args.rounds,
+                            batch_size=32, keras="mlp"))
+
     x = np.ascontiguousarray(images[:args.cnn_samples, :, :, None])
     t_x = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
     results.append(workload(f"seed CNN, {len(x)} samples, batch 128", x, labels[:len(x)], t_x, ember_cnn,
                             torch_cnn, args.rounds))
+    results.append(workload(f"seed 000 Keras code (softmax, Keras loss and Adam), batch 128", x,
+                            labels[:len(x)], t_x, ember_cnn, torch_cnn, args.rounds, keras="cnn"))
 
     print(header())
     print(f"data: {source}; Adam; {args.rounds} interleaved rounds; median times per epoch")

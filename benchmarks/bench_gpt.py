@@ -96,8 +96,8 @@ def load_data():
 
 def run_config(iters, seed):
     """The baby TrainConfig for a run of ``iters`` iterations (the cosine ends with the run)."""
-    return BASE.replace(max_iters=iters, lr_decay_iters=iters, seed=seed, sample_tokens=0,
-                        eval_iters=NANOGPT_EVAL_ITERS)
+    return BASE.replace(max_iters=iters, lr_decay_iters=max(iters, BASE.warmup_iters), seed=seed,
+                        sample_tokens=0, eval_iters=NANOGPT_EVAL_ITERS).validate()
 
 
 # -- evaluation, the same code for both frameworks -------------------------------------------------

@@ -577,6 +577,10 @@ class Model(Module):
         object.__setattr__(self, "history", history)
         watch_begin = clist.watches("on_train_batch_begin")
         watch_end = clist.watches("on_train_batch_end")
+        # When only fit's own progress display watches batch ends, it is given logs=None and
+        # reads the running logs itself when it redraws: no per-step _reduce_logs.
+        batch_logs = any(type(getattr(hook, "__self__", None)) is not ProgbarLogger
+                         for hook in clist._by_hook["on_train_batch_end"])
         opt = c.optimizer
         opt.zero_grad()
         self._reset_metrics()
@@ -607,7 +611,8 @@ class Model(Module):
                         if update:
                             pending = 0
                     if watch_end:
-                        clist.call("on_train_batch_end", step, self._reduce_logs())
+                        clist.call("on_train_batch_end", step,
+                                   self._reduce_logs() if batch_logs else None)
                     if parallel is not None and parallel.should_stop(self.stop_training):
                         object.__setattr__(self, "stop_training", True)   # every rank stops here
                     if self.stop_training:

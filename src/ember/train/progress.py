@@ -133,9 +133,15 @@ class ProgbarLogger(Callback):
             return
         bar.update(1)
         now = time.perf_counter()
-        if logs and now - self._last_postfix >= _POSTFIX_INTERVAL:
-            self._last_postfix = now
-            bar.set_postfix_str(format_logs(logs), refresh=False)
+        if now - self._last_postfix >= _POSTFIX_INTERVAL:
+            if logs is None:
+                # fit passes None when this bar is the only batch-end callback: the running
+                # logs are read here, a few times a second, rather than built at every step
+                reduce_logs = getattr(self.model, "_reduce_logs", None)
+                logs = reduce_logs() if reduce_logs is not None else None
+            if logs:
+                self._last_postfix = now
+                bar.set_postfix_str(format_logs(logs), refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
