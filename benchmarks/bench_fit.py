@@ -194,6 +194,50 @@ def workload(name, x, y, t_x, make_ember, make_torch, rounds, batch_size=128, ke
             "bar/bare": med(r_bar), "fit/torch": med(r_torch)}
 
 
+def fixed_cost_per_step(x, y, rounds, batch_size=32):
+    """fit's own cost per step, measured where nothing hides it: a one-layer model
+    (Linear 784->10, batch 32), whose step is ~0.1 ms.  The fastest of ``rounds`` epochs of each
+    variant (the minimum is what interference from other processes cannot lower);
+    returns microseconds per step for fit and for fit with the bar, beyond the bare loop."""
+    def tiny(model_cls):
+        return model_cls([nn.Linear(784, 10)])
+
+    fit_model = tiny(ember.Sequential)
+    fit_model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+    bare_model = tiny(lambda layers: nn.Sequential(*layers))
+    bare_opt = ember.optim.Adam(bare_model.parameters(), lr=1e-3)
+    timer = EpochTimer()
+    rng = np.random.default_rng(0)
+    n = len(x)
+
+    def run_fit(verbose):
+        with contextlib.redirect_stdout(io.StringIO()):
+            fit_model.fit(x, y, batch_size=batch_size, epochs=1, verbose=verbose, callbacks=[timer])
+        return timer.seconds
+
+    def run_bare():
+        start = time.perf_counter()
+        order = rng.permutation(n)
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            xb, yb = ember.Tensor._wrap(x.take(idx, axis=0)), ember.Tensor._wrap(y.take(idx, axis=0))
+            bare_opt.zero_grad()
+            loss = F.cross_entropy(bare_model(xb), yb)
+            loss.backward()
+            bare_opt.step()
+        return time.perf_counter() - start
+
+    times = {"fit": [], "bar": [], "bare": []}
+    for _ in range(max(rounds, 5) * 2):
+        times["fit"].append(run_fit(0))
+        times["bar"].append(run_fit(1))
+        times["bare"].append(run_bare())
+    steps = -(-n // batch_size)
+    bare = min(times["bare"])
+    return {"bare": bare / steps * 1e6, "fit": (min(times["fit"]) - bare) / steps * 1e6,
+            "bar": (min(times["bar"]) - bare) / steps * 1e6}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -225,6 +269,9 @@ def main():
     results.append(workload(f"seed 000 Keras code (softmax, Keras loss and Adam), batch 128", x,
                             labels[:len(x)], t_x, ember_cnn, torch_cnn, args.rounds, keras="cnn"))
 
+    mlp_x = np.ascontiguousarray(images[:args.mlp_samples].reshape(-1, 784))
+    fixed = fixed_cost_per_step(mlp_x, labels[:len(mlp_x)], args.rounds)
+
     print(header())
     print(f"data: {source}; Adam; {args.rounds} interleaved rounds; median times per epoch")
     print()
@@ -236,6 +283,18 @@ def main():
               f"{r['bar'] * 1e3:.1f} ms | {r['bare'] * 1e3:.1f} ms | {r['torch'] * 1e3:.1f} ms | "
               f"{(r['fit/bare'] - 1) * 100:+.1f}% | {(r['bar/bare'] - 1) * 100:+.1f}% | "
               f"{r['fit/torch']:.2f}x |")
+    print()
+    print(f"fit's own cost per step (one-layer model, batch 32, fastest of {max(args.rounds, 5) * 2} "
+          f"epochs; its bare step: {fixed['bare']:.1f} us): {fixed['fit']:.1f} us, with the bar "
+          f"{fixed['bar']:.1f} us.  As a share of each workload's bare step (the overhead those "
+          "costs imply, free of the run-to-run noise above):")
+    print()
+    print("| workload | bare step | implied fit overhead | with bar |")
+    print("|---|---:|---:|---:|")
+    for r in results:
+        step = r["bare"] / r["steps"] * 1e6
+        print(f"| {r['name']} | {step:.0f} us | {fixed['fit'] / step * 100:.1f}% | "
+              f"{fixed['bar'] / step * 100:.1f}% |")
 
 
 if __name__ == "__main__":

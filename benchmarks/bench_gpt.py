@@ -14,7 +14,7 @@ What one run does (the parent process):
    run one after the other (so that each peak RSS is one framework's alone; the ember child never
    imports PyTorch).  Both sides start from the same weights (ember's GPT-2 initialisation, copied
    into the PyTorch model, whose ``nn.Linear`` matrices are the transposes), take the same batches
-   (``gpt_trainer.get_batch`` on a NumPy generator seeded with the seed) and the same learning rate
+   (``gpt_trainer.get_batch`` on ``gpt_trainer.batch_generator(seed)``) and the same learning rate
    at every step (``gpt_trainer.learning_rate_at``): only the framework differs.
 3. Times ember's and PyTorch's training step interleaved in this process (``harness.compare``),
    the ratio least disturbed by other work on the machine, and prints the table.
@@ -34,9 +34,9 @@ Validation loss after the last step, three ways (the same code and batches for b
   from the seed, so both frameworks see the same ones).
 * ``val (200 batches)``: nanoGPT's default ``eval_iters``.
 * ``val (full split)``: the exact mean over the validation split: every window of 64 tokens at
-  offsets 0, 64, 128, ... (1742 windows, every token but the last 44 predicted once, each with
-  0..63 tokens of context -- the same mix of contexts as random windows, so the same expectation
-  as the estimates above without their sampling noise).
+  offsets 0, 64, 128, ... (1742 windows: 111,488 of the split's 111,540 tokens predicted once,
+  each with 0..63 tokens of context -- the same mix of contexts as random windows, so the same
+  expectation as the estimates above without their sampling noise).
 
 Step time: the median over the 2000 steps of one step (batch sampling, lr, forward, loss,
 backward, clipping, AdamW, zero_grad); tokens/s = 12 * 64 / step time.  MFU (nanoGPT's
@@ -59,7 +59,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 
 # Threads are fixed before NumPy loads its BLAS; ember is imported before NumPy in every process of
@@ -279,7 +278,7 @@ def train_child(framework, iters, seed):
     ember.manual_seed(config.seed)
     model = GPT(model_config)
     n_params = model.num_parameters()
-    batch_rng = np.random.default_rng(config.seed)
+    batch_rng = gt.batch_generator(config.seed)
     times = []
     t_start = time.perf_counter()
     if framework == "ember":

@@ -264,7 +264,8 @@ def run(args, log=print):
     apply_lora(model, target_modules=args.lora_targets, r=args.rank, alpha=args.alpha)
     trainable = sum(p.size for p in trainable_parameters(model))
     log(f"LoRA r={args.rank} alpha={args.alpha} on {', '.join(args.lora_targets)}: {trainable:,} "
-        f"trainable of {total:,} base parameters ({100 * trainable / total:.2f}%), lr {args.lora_lr}")
+        f"trainable of {total:,} base parameters ({100 * trainable / total:.2f}%), "
+        f"lr {args.lora_lr}")
     seconds = finetune(model, train_tokens, args.steps, args.lora_lr, block_size=block,
                        seed=args.seed, log=log)
     lora = {"trainable": trainable, "trainable_percent": 100 * trainable / total,
@@ -309,7 +310,8 @@ def run(args, log=print):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", help="a train_gpt output folder or checkpoint to start from")
-    p.add_argument("--pretrain-out", help="where to write the pretraining run (default: a temp dir)")
+    p.add_argument("--pretrain-out",
+                   help="where to write the pretraining run (default: a temp dir)")
     p.add_argument("--pretrain-iters", type=int, default=2000)
     p.add_argument("--shakespeare", default=SHAKESPEARE)
     p.add_argument("--fortunes-dir", default=fortunes.DEFAULT_PATH)

@@ -52,7 +52,7 @@ def load_data():
 
 
 # -- ember: the seed programs' code ---------------------------------------------------------------
-def ember_model(kind):
+def ember_model(kind, optimizer='adam'):
     import ember.keras.tf as tf
     from ember.keras.layers import Conv2D, Dense, Flatten, MaxPooling2D
     from ember.keras.models import Sequential
@@ -69,16 +69,20 @@ def ember_model(kind):
             tf.keras.layers.Dense(64, activation='relu'),
             tf.keras.layers.Dense(10, activation='softmax')
         ])
-    model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])
+    if optimizer == "torch_adam":
+        # PyTorch's Adam formula (epsilon added to sqrt(v_hat)), to tell optimizer differences
+        # from the rest of the protocol
+        optimizer = ember.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
+    model.compile(optimizer=optimizer, loss='sparse_categorical_crossentropy', metrics=['accuracy'])
     return model
 
 
-def run_ember(kind, seed, data):
+def run_ember(kind, seed, data, optimizer="adam"):
     x_train, y_train, x_test, y_test = data
     if kind == "mlp":
         x_train, x_test = x_train.reshape(-1, 784), x_test.reshape(-1, 784)
     ember.manual_seed(seed)
-    model = ember_model(kind)
+    model = ember_model(kind, optimizer)
     s = SETTINGS[kind]
     accuracies, seconds = [], 0.0
     for epoch in range(s["epochs"]):
@@ -143,8 +147,9 @@ def run_torch(kind, seed, data):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=["cnn", "mlp"], nargs="+", default=["cnn", "mlp"])
-    parser.add_argument("--framework", choices=["ember", "torch"], nargs="+",
-                        default=["ember", "torch"])
+    parser.add_argument("--framework", choices=["ember", "torch", "ember_torch_adam"], nargs="+",
+                        default=["ember", "torch"],
+                        help="ember_torch_adam: ember with PyTorch's Adam formula (a diagnostic)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()
     data = load_data()
@@ -159,8 +164,11 @@ def main():
         s = SETTINGS[kind]
         for framework in args.framework:
             for seed in args.seeds:
-                run = run_ember if framework == "ember" else run_torch
-                accuracies, seconds = run(kind, seed, data)
+                if framework == "torch":
+                    accuracies, seconds = run_torch(kind, seed, data)
+                else:
+                    accuracies, seconds = run_ember(
+                        kind, seed, data, "torch_adam" if framework == "ember_torch_adam" else "adam")
                 per_epoch = ", ".join(f"{a:.4f}" for a in accuracies)
                 verdict = "met" if accuracies[-1] >= s["bar"] else "MISSED"
                 print(f"| {kind} | {framework} | {seed} | {s['batch_size']} | {per_epoch} | "

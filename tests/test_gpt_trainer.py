@@ -95,6 +95,18 @@ def test_get_batch_windows_and_offsets():
     assert many[:, 0].min() == 0 and many[:, 0].max() == 89
 
 
+def test_batch_stream_is_independent_of_the_initialisation_stream():
+    """ember.manual_seed(seed) draws the initial weights; the batches must not reuse its bits."""
+    seed = 1337
+    ember.manual_seed(seed)
+    init_bits = ember.random.default_generator().integers(0, 1 << 62, size=8)
+    batch_bits = gt.batch_generator(seed).integers(0, 1 << 62, size=8)
+    assert not np.array_equal(init_bits, batch_bits)
+    assert np.array_equal(batch_bits, gt.batch_generator(seed).integers(0, 1 << 62, size=8))
+    evals = {tuple(gt._eval_generator(seed, s).integers(0, 1 << 62, size=4)) for s in ("train", "val")}
+    assert len(evals | {tuple(batch_bits[:4])}) == 3
+
+
 def test_split_is_first_90_percent_of_characters():
     train, val = gt._split_text("abcdefghij" * 10, 0.1)
     assert train == ("abcdefghij" * 10)[:90] and len(val) == 10

@@ -192,3 +192,29 @@ def test_minilm_sized_adapter_file_is_a_few_hundred_kb(tmp_path):
     assert 6 * 2 * (384 * 8 + 8 * 384) * 4 <= size < 400_000
     share = model.num_parameters(trainable_only=True) / model.num_parameters()
     assert share < 0.02
+
+
+def test_lora_adapters_take_part_in_gpt_forward():
+    # GPT's blocks use a fused projection for plain Linear layers; a LoRA-wrapped layer must still
+    # run its own forward (adapters silently ignored would make LoRA fine-tuning a no-op).
+    import ember
+    from ember.models.gpt import GPT, GPTConfig
+    from ember.nn.lora import apply_lora, lora_layers
+    ember.manual_seed(0)
+    gpt = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8, dropout=0.0))
+    idx = ember.tensor(np.arange(6).reshape(1, 6) % 11)
+    with ember.no_grad():
+        before = gpt(idx)[0].numpy().copy() if isinstance(gpt(idx), tuple) else gpt(idx).numpy().copy()
+    apply_lora(gpt, target_modules=("attn.c_attn", "mlp.c_fc"), r=2, alpha=4)
+    layers = list(lora_layers(gpt))
+    assert len(layers) == 2
+    with ember.no_grad():
+        out = gpt(idx)
+        same = (out[0] if isinstance(out, tuple) else out).numpy()
+        np.testing.assert_allclose(same, before, atol=1e-6)     # lora_B starts at zero
+        for item in layers:
+            layer = item[1] if isinstance(item, tuple) else item
+            layer.lora_B.data[...] = 0.5
+        out = gpt(idx)
+        changed = (out[0] if isinstance(out, tuple) else out).numpy()
+    assert np.abs(changed - before).max() > 1e-3

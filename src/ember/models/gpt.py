@@ -123,6 +123,14 @@ class GPTConfig:
 
 
 # -- fused building blocks (one graph node each) ---------------------------------------------------
+def _project(layer, x):
+    """``layer(x)``, through the fused ``_linear`` when ``layer`` is a plain ``nn.Linear``; a
+    subclass (a LoRA adapter, a user's own layer) is called as a module so that its forward runs."""
+    if type(layer) is nn.Linear:
+        return _linear(x, layer.weight, layer.bias)
+    return layer(x)
+
+
 def _linear(x, weight, bias):
     """``x @ weight + bias`` on the last axis as ONE graph node: x (..., in), weight (in, out),
     bias (out,) or None -> (..., out).  The backward is three matrix products (the bias gradient
@@ -216,7 +224,7 @@ class CausalSelfAttention(nn.Module):
         runs over positions 0 .. start+T-1 (generation; no gradient)."""
         B, T, C = x.shape
         nh = self.n_head
-        qkv = _linear(x, self.c_attn.weight, self.c_attn.bias)
+        qkv = _project(self.c_attn, x)
         p = self.dropout if self.training else 0.0
         if cache is None:
             y = F.causal_self_attention(qkv, nh, dropout_p=p)
@@ -238,7 +246,7 @@ class CausalSelfAttention(nn.Module):
                 keep = xp.arange(start + T)[None, :] <= (start + xp.arange(T))[:, None]
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
             y = Tensor._wrap(y.data.transpose(0, 2, 1, 3).reshape(B, T, C))
-        y = _linear(y, self.c_proj.weight, self.c_proj.bias)
+        y = _project(self.c_proj, y)
         if p:
             y = F.dropout(y, p)
         return y
@@ -254,8 +262,8 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)
 
     def forward(self, x):
-        h = F.gelu(_linear(x, self.c_fc.weight, self.c_fc.bias), approximate="tanh")
-        y = _linear(h, self.c_proj.weight, self.c_proj.bias)
+        h = F.gelu(_project(self.c_fc, x), approximate="tanh")
+        y = _project(self.c_proj, h)
         if self.dropout and self.training:
             y = F.dropout(y, self.dropout)
         return y
@@ -489,7 +497,8 @@ class GPT(nn.Module):
             arr = value.data if isinstance(value, Tensor) else _np.asarray(value)
             if hasattr(value, "detach"):              # a torch tensor
                 arr = value.detach().cpu().numpy()
-            if key.endswith((".attn.bias", ".attn.masked_bias")) or key in ("attn.bias", "attn.masked_bias"):
+            if key.endswith((".attn.bias", ".attn.masked_bias")) or key in (
+                    "attn.bias", "attn.masked_bias"):
                 continue                     # GPT-2's causal-mask buffers (not c_attn.bias)
             if not key.startswith(("transformer.", "lm_head.")):
                 key = "transformer." + key

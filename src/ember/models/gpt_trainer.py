@@ -13,9 +13,13 @@ Data.  The first ``1 - val_fraction`` of the text's characters (90% by default) 
 split, the rest the validation split (nanoGPT's ``shakespeare_char`` split); each split is encoded
 on its own.  The character alphabet comes from the whole text, as nanoGPT's ``prepare.py`` does.
 A training batch is ``batch_size`` windows at offsets drawn uniformly from
-``[0, len(split) - block_size)`` by the trainer's own ``numpy.random.Generator`` (seeded with
-``config.seed``); targets are the windows shifted by one token.  There is no cursor: the "data
-position" is that generator's state, which checkpoints hold.
+``[0, len(split) - block_size)`` by the trainer's own ``numpy.random.Generator``
+(:func:`batch_generator`, seeded from ``config.seed``); targets are the windows shifted by one
+token.  There is no cursor: the "data position" is that generator's state, which checkpoints hold.
+The initial weights come from ember's global generator (``ember.manual_seed(config.seed)``); the
+batch generator is seeded from ``[seed, 3]`` so that its stream is independent of that one (two
+generators seeded with the same integer would draw the very same bits: the first batch offsets
+would be functions of the first initial weights).
 
 Evaluation.  ``estimate_loss`` averages the loss of ``eval_iters`` batches per split, in eval mode
 without gradients; its batches come from generators seeded afresh from ``config.seed`` at every
@@ -58,8 +62,8 @@ import numpy as np
 from .gpt import GPT_PRESETS
 
 __all__ = ["TrainConfig", "PRESETS", "TrainResult", "train_gpt", "learning_rate_at",
-           "get_batch", "train_step", "estimate_loss", "load_trained_gpt", "checkpoint_config",
-           "checkpoint_text_path", "LAST_CHECKPOINT", "BEST_CHECKPOINT"]
+           "get_batch", "batch_generator", "train_step", "estimate_loss", "load_trained_gpt",
+           "checkpoint_config", "checkpoint_text_path", "LAST_CHECKPOINT", "BEST_CHECKPOINT"]
 
 LAST_CHECKPOINT = "last.safetensors"
 BEST_CHECKPOINT = "best.safetensors"
@@ -321,6 +325,14 @@ def train_step(model, optimizer, batches, lr, grad_clip):
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return loss_sum / n
+
+
+def batch_generator(seed):
+    """The generator of the training batches: a stream independent of ``ember.manual_seed(seed)``'s
+    (which draws the initial weights) and of the evaluation batches' streams."""
+    # [seed, 3]: not [seed, 0], whose SeedSequence equals plain ``seed``'s (trailing zero words
+    # do not change it); 1 and 2 are the evaluation streams.
+    return np.random.default_rng([int(seed), 3])
 
 
 def _eval_generator(seed, split):
@@ -649,7 +661,7 @@ def train_gpt(config=None, text_path=None, out_dir="out-gpt", resume=False, over
     model.train()
     optimizer = model.configure_optimizers(config.weight_decay, config.learning_rate,
                                            betas=(config.beta1, config.beta2))
-    batch_rng = np.random.default_rng(config.seed)
+    batch_rng = batch_generator(config.seed)
     history = {"train_loss": [], "lr": [], "evals": []}
     best_val_loss = math.inf
     iteration = 0
