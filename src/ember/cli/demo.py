@@ -118,13 +118,18 @@ def run(args):
 
     ember.manual_seed(args.seed)
     model = build_model()
-    print(f"ember demo: seed 000's CNN on Fashion-MNIST ({len(x_train)} training, {len(x_test)} "
-          f"test images), {args.epochs} epoch(s), batch {args.batch_size}, Adam (Keras defaults)")
-    model.summary()
+    # Under mpirun, fit trains data-parallel on every rank; only the first rank reports and saves.
+    main_rank = ember.distributed.is_main()
+    if main_rank:
+        print(f"ember demo: seed 000's CNN on Fashion-MNIST ({len(x_train)} training, {len(x_test)} "
+              f"test images), {args.epochs} epoch(s), batch {args.batch_size}, Adam (Keras defaults)")
+        model.summary()
     start = time.perf_counter()
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
                         validation_data=(x_test, y_test), verbose=verbose)
     seconds = time.perf_counter() - start
+    if not main_rank:
+        return 0
 
     probabilities = model.predict(x_test, batch_size=512)
     predicted = probabilities.argmax(axis=-1)
