@@ -21,11 +21,11 @@
 
 Losses are exact means over every non-overlapping 64-character window of a split (no sampling).
 
-Note on the forward pass: ``GPT.forward`` computes its projections from the Linear layers'
-``weight`` arrays directly (a fused product), so a Linear replaced by a ``LoRALinear`` is not
-called and its adapter would be ignored.  This script therefore runs the GPT through
-:func:`module_forward`, which calls every Linear module (checked at start-up to give the same
-logits as ``GPT.forward`` to 1e-5), for both fine-tunings and all evaluations.
+The GPT runs through its own ``GPT.forward``, which calls a LoRA-wrapped projection as a module
+(its fused product is used for plain ``Linear`` layers only); :func:`check_adapters_active` checks
+at start-up that an adapter does change ``GPT.forward``'s logits.  (Until that fix, 2026-11-23,
+adapters on a GPT were silently ignored; the first recorded runs went through an equivalent
+module-by-module forward.)
 
     flock /tmp/ember-cpu.lock python benchmarks/bench_lora_gpt.py --pretrain-out /tmp/baby
     flock /tmp/ember-cpu.lock python benchmarks/bench_lora_gpt.py --checkpoint /tmp/baby
@@ -110,26 +110,9 @@ def new_text_splits(path, chars, val_fraction=0.1):
 # ------------------------------------------------------------------------------------------------
 # model forward through the modules, losses
 # ------------------------------------------------------------------------------------------------
-def module_forward(model, ids):
-    """GPT logits (B, T, vocab) computed by CALLING each Linear / LayerNorm module of ``model``
-    (so LoRA-wrapped layers take part); the same function as ``GPT.forward`` (pre-LN blocks,
-    causal attention, tanh-GELU MLP, tied head)."""
-    tr = model.transformer
-    B, T = ids.shape
-    x = tr["wte"](ids) + tr["wpe"](ember.tensor(np.arange(T)))
-    for block in tr["h"]:
-        attn = block.attn
-        qkv = attn.c_attn(block.ln_1(x))
-        x = x + attn.c_proj(F.causal_self_attention(qkv, attn.n_head))
-        mlp = block.mlp
-        x = x + mlp.c_proj(F.gelu(mlp.c_fc(block.ln_2(x)), approximate="tanh"))
-    return model.lm_head(tr["ln_f"](x))
-
-
 def lm_loss(model, x, y):
-    logits = module_forward(model, x)
-    B, T, V = logits.shape
-    return F.cross_entropy(F.reshape(logits, (B * T, V)), y.reshape(B * T))
+    """Mean next-token cross-entropy of ``model`` (a GPT) on int (B, T) inputs and targets."""
+    return model(x, y)[1]
 
 
 def windows(tokens, block_size):
@@ -220,15 +203,25 @@ def pretrained_gpt(args, log=print):
     return model, tokenizer, shakespeare_val, config
 
 
-def check_module_forward(model, block_size):
-    ids = np.random.default_rng(0).integers(0, model.config.vocab_size, (2, block_size))
+def check_adapters_active(model):
+    """Raise when LoRA adapters on ``model``'s projections would not change ``GPT.forward``
+    (an ember whose GPT reads Linear weights directly); returns the logit change seen."""
+    from ember.models.gpt import GPT
+    from ember.nn.lora import apply_lora, lora_layers
+    probe = GPT(model.config)
+    probe.load_state_dict(model.state_dict())
+    ids = np.random.default_rng(0).integers(0, model.config.vocab_size, (1, 8))
     with ember.no_grad():
-        a = model(ids)[0].numpy()
-        b = module_forward(model, ids).numpy()
-    err = float(np.abs(a - b).max())
-    if err > 1e-4:
-        raise AssertionError(f"module_forward differs from GPT.forward by {err}")
-    return err
+        before = probe(ids)[0].numpy()
+        apply_lora(probe, target_modules=("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"),
+                   r=1)
+        for _, layer in lora_layers(probe):
+            layer.lora_B.data[...] = 1.0
+        change = float(np.abs(probe(ids)[0].numpy() - before).max())
+    if change == 0.0:
+        raise AssertionError("GPT.forward ignores LoRA adapters on its projections (it reads the "
+                             "Linear weights directly); update ember.models.gpt")
+    return change
 
 
 def run(args, log=print):
@@ -236,7 +229,8 @@ def run(args, log=print):
     from ember.nn.lora import apply_lora, merge_lora, save_lora, unmerge_lora
     base, tokenizer, shakespeare_val, config = pretrained_gpt(args, log)
     block = base.config.block_size
-    log(f"module_forward vs GPT.forward: max |difference| {check_module_forward(base, block):.2e}")
+    log(f"LoRA adapters take part in GPT.forward (probe logit change "
+        f"{check_adapters_active(base):.2e})")
     base_state = {k: v.numpy().copy() for k, v in base.state_dict().items()}
     path = os.path.join(args.fortunes_dir, args.category)
     train_text, val_text, stats = new_text_splits(path, tokenizer.chars)

@@ -157,17 +157,21 @@ def tiny_gpt(seed=0, **kw):
     return GPT(GPTConfig(**cfg))
 
 
-def test_module_forward_matches_gpt_and_sees_lora_adapters():
+def test_lora_adapters_change_the_gpt_loss_the_demo_trains():
     from ember.nn.lora import apply_lora, lora_layers
     model = tiny_gpt(bias=True)
-    assert lora_bench.check_module_forward(model, 16) < 1e-5
-    ids = np.random.default_rng(0).integers(0, 20, (2, 16))
-    before = lora_bench.module_forward(model, ids).numpy()
+    assert lora_bench.check_adapters_active(model) > 0
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 20, (2, 16)), rng.integers(0, 20, (2, 16))
+    before = float(lora_bench.lm_loss(model, x, y).item())
     apply_lora(model, target_modules=lora_bench.LORA_TARGETS, r=2)
-    np.testing.assert_allclose(lora_bench.module_forward(model, ids).numpy(), before, atol=1e-6)
+    assert float(lora_bench.lm_loss(model, x, y).item()) == pytest.approx(before, abs=1e-6)
     for _, layer in lora_layers(model):
         layer.lora_B.data[...] = 0.1
-    assert np.abs(lora_bench.module_forward(model, ids).numpy() - before).max() > 1e-3
+    assert abs(float(lora_bench.lm_loss(model, x, y).item()) - before) > 1e-4
+    lora_bench.lm_loss(model, x, y).backward()          # gradients reach the adapters only
+    assert all(layer.lora_A.grad is not None for _, layer in lora_layers(model))
+    assert all(p.grad is None for n, p in model.named_parameters() if "lora_" not in n)
 
 
 def test_lora_demo_end_to_end(tmp_path):
