@@ -16,6 +16,12 @@ NumPy's bundled OpenBLAS picks its kernels from the CPU: on AMD Zen 4/5 it may c
 to 2x faster there).  PyTorch's oneDNN always uses the best ISA.
 
     python benchmarks/bench_lstm.py [--rounds 21] [--steps 5] [--seq 64] [--batch 32] [--hidden 128]
+
+``--floor`` also times, in the same interleaved rounds, the matrix products alone of ember's step:
+the same NumPy calls on arrays of the same shapes and layouts (the input projection of all steps,
+the T sequential ``W_hh`` products forward and T backward, the two weight-gradient products), with
+none of the elementwise gate work, autograd, loss or optimizer.  Its ratio to PyTorch's whole step
+is a lower bound for any LSTM step built on NumPy's matrix products on this machine.
 """
 import argparse
 import os
@@ -77,6 +83,34 @@ def _openblas_core():
     return "unknown"
 
 
+def _gemm_skeleton(N, T, I, H, rng):
+    """The matrix products of ember's LSTM training step (``src/ember/nn/_recurrent_ops.py``),
+    with the same shapes, layouts and ``out=`` buffers, and nothing else."""
+    G = 4 * H
+    f32 = np.float32
+    Wis = rng.standard_normal((I + 1, G)).astype(f32) * 0.05      # [W_ih; bias], ember's layout
+    Whs = rng.standard_normal((H, G)).astype(f32) * 0.05
+    Xa = rng.standard_normal((T, N, I + 1)).astype(f32)          # time-major input + ones column
+    A = np.empty((T, G, N), f32)
+    HT = rng.standard_normal((T + 1, H, N)).astype(f32)
+    Hc = rng.standard_normal((H, T, N)).astype(f32)
+    buf = np.empty((G, N), f32)
+    dGc = rng.standard_normal((G, T, N)).astype(f32)
+    dh = np.empty((H, N), f32)
+
+    def step():
+        np.matmul(Wis.T, Xa.transpose(0, 2, 1), out=A)           # input projection, all steps
+        WhsT = Whs.T
+        for t in range(T):                                       # forward recurrence
+            np.dot(WhsT, HT[t], out=buf)
+        for t in range(T - 1, -1, -1):                           # backward recurrence
+            np.dot(Whs, dGc[:, t], out=dh)
+        dGc2 = dGc.reshape(G, T * N)                             # weight gradients
+        dGc2 @ Xa.reshape(T * N, I + 1)
+        np.ascontiguousarray((dGc2 @ Hc.reshape(H, T * N).T).T)
+    return step
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=21)
@@ -85,6 +119,8 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--input", type=int, default=128)
     ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--floor", action="store_true",
+                    help="also time the matrix products of ember's step alone (see above)")
     ap.add_argument("--settle", type=float, default=0.3,
                     help="seconds of idling before each timed measurement (see below)")
     args = ap.parse_args()
@@ -145,16 +181,21 @@ def main():
             fn()
         return (time.perf_counter() - start) / args.steps
 
+    gemm_step = _gemm_skeleton(N, T, I, H, rng) if args.floor else None
     for _ in range(3):
         ember_step()
         torch_step()
-    e_times, t_times, ratios = [], [], []
+    e_times, t_times, ratios, f_times, f_ratios = [], [], [], [], []
     for _ in range(args.rounds):
         e = timed(ember_step)
         t = timed(torch_step)
         e_times.append(e)
         t_times.append(t)
         ratios.append(e / t)
+        if gemm_step is not None:
+            f = timed(gemm_step)
+            f_times.append(f)
+            f_ratios.append(f / t)
     print(f"LSTM training step: 1 layer, input {I}, hidden {H}, seq {T}, batch {N}, batch-first, "
           f"MSE loss, Adam; 2 threads; numpy {np.__version__}, torch {torch.__version__}")
     print(f"ember optimizer: {opt_name}; {args.rounds} interleaved rounds x {args.steps} steps, "
@@ -164,6 +205,9 @@ def main():
     print(f"  PyTorch median {statistics.median(t_times) * 1e3:8.2f} ms/step")
     print(f"  ember / PyTorch: median of per-round ratios {statistics.median(ratios):.2f}x "
           f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
+    if f_times:
+        print(f"  matrix products of ember's step alone: median {statistics.median(f_times) * 1e3:8.2f} ms"
+              f" = {statistics.median(f_ratios):.2f}x PyTorch's whole step (median of per-round ratios)")
 
 
 if __name__ == "__main__":
