@@ -4,7 +4,9 @@ A char-level GPT with a long context (default: 6 layers, 4 heads, 128 wide, bloc
 vocab 65, no dropout) takes one forward + backward on the same random batch in three ways, each in
 its own fresh subprocess:
 
-* ``gpt``: ``GPT.forward`` itself (fused products; no checkpointing switch in GPT);
+* ``gpt``: ``GPT.forward`` itself (fused products);
+* ``gpt_checkpointing``: ``GPT.forward`` with ``model.gradient_checkpointing_enable()`` (the
+  switch that ``ember train-gpt --gradient-checkpointing`` turns on);
 * ``plain``: the same function through the modules -- embeddings, then ``block(x)`` for every
   ``ember.models.gpt.Block``, final LayerNorm, tied head (:func:`forward`);
 * ``checkpoint``: the same, each block run as ``ember.nn.checkpoint.checkpoint(block, x)``: only
@@ -14,7 +16,8 @@ Measured in each child: the peak of ``tracemalloc`` during the step (NumPy repor
 buffers to tracemalloc, so this is the peak of live Python + NumPy memory above what was live
 before the step), and the growth of the process's peak RSS (``ru_maxrss``) over the step.  The
 gradients of every parameter are written to a file, and the parent checks that ``checkpoint``'s
-equal ``plain``'s (bit for bit) and ``gpt``'s (to float32 round-off).
+equal ``plain``'s (bit for bit), ``gpt_checkpointing``'s equal ``gpt``'s (bit for bit), and
+both agree with each other to float32 round-off.
 
     flock /tmp/ember-cpu.lock python benchmarks/bench_checkpoint_memory.py
     python benchmarks/bench_checkpoint_memory.py --block 512 --layers 4
@@ -34,7 +37,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-MODES = ("gpt", "plain", "checkpoint")
+MODES = ("gpt", "gpt_checkpointing", "plain", "checkpoint")
 
 
 def forward(model, ids, use_checkpoint):
@@ -52,7 +55,9 @@ def forward(model, ids, use_checkpoint):
 
 def step_loss(model, ids, targets, mode):
     import ember.functional as F
-    if mode == "gpt":
+    if mode in ("gpt", "gpt_checkpointing"):
+        if mode == "gpt_checkpointing":
+            model.gradient_checkpointing_enable()
         return model(ids, targets)[1]
     logits = forward(model, ids, mode == "checkpoint")
     B, T, V = logits.shape
@@ -137,7 +142,7 @@ def main(argv=None):
             for key in ("tracemalloc_peak_mb", "rss_peak_growth_mb", "seconds"):
                 row[key] = float(np.median([run[key] for run in runs]))
             results[mode] = row
-            print(f"{mode:>10}: loss {row['loss']:.6f}, tracemalloc peak "
+            print(f"{mode:>17}: loss {row['loss']:.6f}, tracemalloc peak "
                   f"{row['tracemalloc_peak_mb']:8.1f} MiB, peak RSS growth "
                   f"{row['rss_peak_growth_mb']:8.1f} MiB, step {row['seconds']:.2f} s", flush=True)
 
@@ -145,16 +150,22 @@ def main(argv=None):
         return max(float(np.abs(np.asarray(grads[a][k]) - np.asarray(grads[b][k])).max())
                    for k in grads[a])
 
-    exact = all(np.array_equal(np.asarray(grads["checkpoint"][k]), np.asarray(grads["plain"][k]))
-                for k in grads["plain"])
+    def same(a, b):
+        return all(np.array_equal(np.asarray(grads[a][k]), np.asarray(grads[b][k])) for k in grads[b])
+
+    exact = same("checkpoint", "plain")
+    exact_gpt = same("gpt_checkpointing", "gpt")
     summary = {
         "config": {k: getattr(args, k) for k in ("block", "layers", "heads", "width", "batch")},
         "results": results,
         "grads_checkpoint_equal_plain_bitwise": exact,
+        "grads_gpt_checkpointing_equal_gpt_bitwise": exact_gpt,
         "grads_max_abs_diff_checkpoint_vs_plain": diff("checkpoint", "plain"),
         "grads_max_abs_diff_checkpoint_vs_gpt": diff("checkpoint", "gpt"),
         "tracemalloc_ratio_checkpoint_over_plain":
             results["checkpoint"]["tracemalloc_peak_mb"] / results["plain"]["tracemalloc_peak_mb"],
+        "tracemalloc_ratio_gpt_checkpointing_over_gpt":
+            results["gpt_checkpointing"]["tracemalloc_peak_mb"] / results["gpt"]["tracemalloc_peak_mb"],
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
     }
@@ -162,12 +173,14 @@ def main(argv=None):
           f"{summary['grads_max_abs_diff_checkpoint_vs_plain']:.2e}, vs GPT.forward "
           f"{summary['grads_max_abs_diff_checkpoint_vs_gpt']:.2e}")
     print(f"checkpointing keeps {100 * summary['tracemalloc_ratio_checkpoint_over_plain']:.0f}% "
-          "of the plain step's peak (tracemalloc)")
+          "of the plain step's peak (tracemalloc); GPT's switch keeps "
+          f"{100 * summary['tracemalloc_ratio_gpt_checkpointing_over_gpt']:.0f}% of GPT.forward's; "
+          f"its gradients equal GPT.forward's bit for bit: {exact_gpt}")
     print(json.dumps(summary, indent=1))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=1)
-    if not exact:
+    if not (exact and exact_gpt):
         sys.exit("bench_checkpoint_memory: checkpointed gradients differ from the plain run")
 
 

@@ -509,6 +509,38 @@ def test_dropout_only_in_training():
     assert all(p.grad is not None for p in model.parameters())
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients(dropout):
+    model = GPT(**SMALL, dropout=dropout)
+    x, y = batch(model)
+    runs = []
+    for enabled in (False, True):
+        if enabled:
+            model.gradient_checkpointing_enable()
+        assert model.is_gradient_checkpointing is enabled
+        model.zero_grad()
+        ember.manual_seed(3)                      # the same dropout masks in both runs
+        _, loss = model(x, y)
+        nodes = count_nodes(loss)                 # a checkpointed block is one node of the graph
+        loss.backward()
+        after = ember.random.get_rng_state()      # recomputing must not shift the random stream
+        runs.append((loss.item(), {n: p.grad.numpy().copy() for n, p in model.named_parameters()},
+                     after, nodes))
+    (l0, g0, r0, n0), (l1, g1, r1, n1) = runs
+    assert n1 < n0
+    assert l0 == l1
+    for n in g0:
+        np.testing.assert_array_equal(g0[n], g1[n], err_msg=n)
+    assert repr(r0) == repr(r1)
+    # generation and no_grad evaluation ignore the switch
+    model.eval()
+    out = model.generate(x[:1, :4], 5, temperature=0)
+    assert out.shape == (1, 9)
+    model.gradient_checkpointing_disable()
+    assert not model.is_gradient_checkpointing
+    np.testing.assert_array_equal(model.generate(x[:1, :4], 5, temperature=0), out)
+
+
 # -- memory and graph size ----------------------------------------------------------------------------
 def count_nodes(t):
     seen, stack = set(), [t]

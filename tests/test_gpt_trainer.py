@@ -143,6 +143,15 @@ def _assert_same_run(a, b):
         assert np.array_equal(pa[k], pb[k]), f"parameter {k} differs"
 
 
+def test_gradient_checkpointing_run_equals_plain_run(tmp_path, text_file):
+    cfg = tiny(dropout=0.1, max_iters=4)
+    plain = train_gpt(cfg, text_file, tmp_path / "plain", **QUIET)
+    recomputed = train_gpt(cfg.replace(gradient_checkpointing=True), text_file, tmp_path / "ckpt",
+                           **QUIET)
+    assert recomputed.model.is_gradient_checkpointing and not plain.model.is_gradient_checkpointing
+    _assert_same_run(plain, recomputed)
+
+
 @pytest.mark.parametrize("accumulation", [1, 2])
 def test_resume_is_bit_exact(tmp_path, text_file, accumulation):
     # Dropout on, so ember's global RNG matters; gradient accumulation exercises micro-batches.

@@ -44,8 +44,9 @@ import numpy as _np
 
 from .. import nn
 from .. import ops as F
-from ..autograd import no_grad
+from ..autograd import is_grad_enabled, no_grad
 from ..backend import xp
+from ..nn.checkpoint import checkpoint
 from ..ops._base import make
 from ..random import default_generator
 from ..tensor import Tensor
@@ -328,6 +329,7 @@ class GPT(nn.Module):
             raise TypeError(f"GPT: config must be a GPTConfig (or a dict of its fields), got "
                             f"{type(config).__name__}")
         object.__setattr__(self, "config", config)
+        object.__setattr__(self, "gradient_checkpointing", False)
         c = config
         wte = nn.Embedding(c.vocab_size, c.n_embd)
         self.transformer = nn.ModuleDict({
@@ -442,9 +444,31 @@ class GPT(nn.Module):
         p = self.config.dropout
         if p and self.training and caches is None:
             x = F.dropout(x, p)
-        for i, block in enumerate(tr["h"]):
-            x = block(x, None if caches is None else caches[i], start)
+        if caches is None and self.gradient_checkpointing and is_grad_enabled():
+            # keep only each block's input; its activations are recomputed in backward
+            for block in tr["h"]:
+                x = checkpoint(block, x)
+        else:
+            for i, block in enumerate(tr["h"]):
+                x = block(x, None if caches is None else caches[i], start)
         return _layer_norm(x, tr["ln_f"])
+
+    # -- gradient checkpointing ----------------------------------------------------------------------
+    def gradient_checkpointing_enable(self):
+        """Recompute each block's activations in backward instead of keeping them
+        (``ember.nn.checkpoint``): peak memory holds one block's activations plus every block's
+        input, for about one extra forward pass per step.  Gradients are unchanged (dropout
+        masks are replayed).  Off by default; ``generate`` and ``no_grad`` ignore it."""
+        object.__setattr__(self, "gradient_checkpointing", True)
+        return self
+
+    def gradient_checkpointing_disable(self):
+        object.__setattr__(self, "gradient_checkpointing", False)
+        return self
+
+    @property
+    def is_gradient_checkpointing(self):
+        return self.gradient_checkpointing
 
     # -- optimizer -----------------------------------------------------------------------------------
     def configure_optimizers(self, weight_decay, learning_rate, betas=(0.9, 0.95), eps=1e-8):

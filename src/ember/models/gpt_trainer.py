@@ -110,6 +110,7 @@ class TrainConfig:
     # -- optimisation ------------------------------------------------------------------------------
     batch_size: int = 12
     gradient_accumulation_steps: int = 1
+    gradient_checkpointing: bool = False   # recompute block activations in backward (less memory)
     max_iters: int = 2000             # optimizer steps
     learning_rate: float = 1e-3       # peak lr
     min_lr: float = 1e-4
@@ -658,6 +659,8 @@ def train_gpt(config=None, text_path=None, out_dir="out-gpt", resume=False, over
         ember.manual_seed(config.seed)
     gpt_config = _gpt_config(config, tokenizer.vocab_size)
     model = GPT(gpt_config)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
     model.train()
     optimizer = model.configure_optimizers(config.weight_decay, config.learning_rate,
                                            betas=(config.beta1, config.beta2))
