@@ -21,7 +21,9 @@ to 2x faster there).  PyTorch's oneDNN always uses the best ISA.
 the same NumPy calls on arrays of the same shapes and layouts (the input projection of all steps,
 the T sequential ``W_hh`` products forward and T backward, the two weight-gradient products), with
 none of the elementwise gate work, autograd, loss or optimizer.  Its ratio to PyTorch's whole step
-is a lower bound for any LSTM step built on NumPy's matrix products on this machine.
+is a lower bound for any LSTM step built on NumPy's matrix products on this machine.  It also
+times ember's fused LSTM op alone (``lstm_layer`` forward + backward from a fixed output gradient:
+the products plus the gate arithmetic, without the module, loss, autograd walk or optimizer).
 """
 import argparse
 import os
@@ -111,6 +113,22 @@ def _gemm_skeleton(N, T, I, H, rng):
     return step
 
 
+def _op_alone(model, x, rng):
+    """ember's fused LSTM op, forward and backward from a fixed output gradient, nothing else."""
+    from ember.nn import _recurrent_ops as R
+    w_ih, w_hh, b_ih, b_hh = model._layer_params(0)
+    N, T, _ = x.shape
+    H = w_hh.shape[0]
+    g = ember.Tensor._wrap(rng.standard_normal((N, T + 1, H)).astype(np.float32))
+
+    def step():
+        for p in (w_ih, w_hh, b_ih, b_hh):
+            p.grad = None
+        P = R.lstm_layer(x, None, None, w_ih, w_hh, b_ih, b_hh, batch_first=True)
+        P.backward(g)
+    return step
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=21)
@@ -182,10 +200,11 @@ def main():
         return (time.perf_counter() - start) / args.steps
 
     gemm_step = _gemm_skeleton(N, T, I, H, rng) if args.floor else None
+    op_step = _op_alone(e_model, e_x, rng) if args.floor else None
     for _ in range(3):
         ember_step()
         torch_step()
-    e_times, t_times, ratios, f_times, f_ratios = [], [], [], [], []
+    e_times, t_times, ratios, f_times, f_ratios, o_times, o_ratios = [], [], [], [], [], [], []
     for _ in range(args.rounds):
         e = timed(ember_step)
         t = timed(torch_step)
@@ -196,6 +215,9 @@ def main():
             f = timed(gemm_step)
             f_times.append(f)
             f_ratios.append(f / t)
+            o = timed(op_step)
+            o_times.append(o)
+            o_ratios.append(o / t)
     print(f"LSTM training step: 1 layer, input {I}, hidden {H}, seq {T}, batch {N}, batch-first, "
           f"MSE loss, Adam; 2 threads; numpy {np.__version__}, torch {torch.__version__}")
     print(f"ember optimizer: {opt_name}; {args.rounds} interleaved rounds x {args.steps} steps, "
@@ -208,6 +230,8 @@ def main():
     if f_times:
         print(f"  matrix products of ember's step alone: median {statistics.median(f_times) * 1e3:8.2f} ms"
               f" = {statistics.median(f_ratios):.2f}x PyTorch's whole step (median of per-round ratios)")
+        print(f"  ember's LSTM op alone (forward + backward): median {statistics.median(o_times) * 1e3:8.2f} ms"
+              f" = {statistics.median(o_ratios):.2f}x PyTorch's whole step")
 
 
 if __name__ == "__main__":
