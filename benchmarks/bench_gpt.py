@@ -46,12 +46,15 @@ T = 64, B = 12; achieved FLOP/s = that / step time; MFU = achieved / the measure
 Peak RSS: VmHWM of each child at its end (imports, data, model, optimizer, 2000 steps and the
 evaluations), with the RSS after imports and data loading beside it.
 
-``--nanogpt-seeds``: PyTorch alone, following nanoGPT's train.py verbatim rather than sharing
-ember's weights and batches: ``torch.manual_seed(seed)``, nanoGPT's own initialisation,
-``torch.randint`` batches, and an evaluation of 20 batches every 250 iterations drawn from the same
-global generator (so evaluations shift the training stream, as in nanoGPT).  It reports the loss
-train.py would print at step 2000 and the best one it would checkpoint, plus the two precise
-estimates: the spread of nanoGPT's own reported number on this machine.
+``--nanogpt-seeds``: nanoGPT's train.py protocol verbatim rather than ember's trainer's:
+``torch.manual_seed(seed)``, nanoGPT's own initialisation, ``torch.randint`` batches, and an
+evaluation of 20 batches every 250 iterations drawn from the same global generator (so evaluations
+shift the training stream, as in nanoGPT).  It reports the loss train.py would print at step 2000
+and the best one it would checkpoint, plus the two precise estimates: the spread of nanoGPT's own
+reported number on this machine.  ``--framework torch`` runs it in PyTorch; ``--framework ember``
+trains ember's GPT with ember's AdamW from the same nanoGPT-initialised weights (copied from the
+PyTorch model) on the same ``torch.randint`` draws, with the same evaluations; ``both`` (the
+default) runs the two, one child process each.
 """
 import argparse
 import json
@@ -333,8 +336,10 @@ def train_child(framework, iters, seed):
     print(json.dumps(out))
 
 
-def nanogpt_child(iters, seed):
-    """PyTorch alone, nanoGPT's train.py loop verbatim (its own RNG for everything)."""
+def nanogpt_child(iters, seed, framework="torch"):
+    """nanoGPT's train.py loop verbatim (torch's global RNG for weights, batches and evaluation
+    draws); the model and optimizer are PyTorch's or, with ``framework="ember"``, ember's GPT and
+    AdamW started from the same weights."""
     import torch
     torch.set_num_threads(int(THREADS))
     config = run_config(iters, seed)
@@ -343,8 +348,37 @@ def nanogpt_child(iters, seed):
     model_config = gt._gpt_config(config, vocab)
     ref = torch_gpt(model_config)
     nanogpt_init_(ref, model_config.n_layer)
-    optimizer = torch_optimizer(ref, config.learning_rate, config.weight_decay,
-                                (config.beta1, config.beta2))
+    if framework == "ember":
+        from ember.tensor import Tensor
+        model = GPT(model_config)
+        model.load_pretrained_state_dict(ref.state_dict(), layout="nanogpt")
+        optimizer = model.configure_optimizers(config.weight_decay, config.learning_rate,
+                                               betas=(config.beta1, config.beta2))
+
+        def forward_loss(x, y):
+            with ember.no_grad():
+                return float(model(Tensor._wrap(x.numpy()), Tensor._wrap(y.numpy()))[1].item())
+
+        def train(x, y, lr):
+            gt.train_step(model, optimizer, [(x.numpy(), y.numpy())], lr, config.grad_clip)
+        set_mode = {"train": model.train, "eval": model.eval}
+    else:
+        model = ref
+        optimizer = torch_optimizer(ref, config.learning_rate, config.weight_decay,
+                                    (config.beta1, config.beta2))
+
+        def forward_loss(x, y):
+            return ref(x, y)[1].item()
+
+        def train(x, y, lr):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            _, loss = ref(x, y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(ref.parameters(), config.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        set_mode = {"train": ref.train, "eval": ref.eval}
     data = {"train": train_np, "val": val_np}
     B, T = config.batch_size, config.block_size
 
@@ -358,14 +392,14 @@ def nanogpt_child(iters, seed):
     @torch.no_grad()
     def estimate_loss():
         out = {}
-        ref.eval()
+        set_mode["eval"]()
         for split in ("train", "val"):
             losses = torch.zeros(config.eval_iters)
             for k in range(config.eval_iters):
                 x, y = get_batch(split)
-                losses[k] = ref(x, y)[1].item()
+                losses[k] = forward_loss(x, y)
             out[split] = losses.mean().item()
-        ref.train()
+        set_mode["train"]()
         return out
 
     evals = []
@@ -374,28 +408,23 @@ def nanogpt_child(iters, seed):
     times = []
     while True:
         lr = gt.learning_rate_at(it, config)       # == nanoGPT's get_lr (tested)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
         if it % config.eval_interval == 0 or it == config.max_iters:
             evals.append({"iteration": it, **estimate_loss()})
         if it >= config.max_iters:       # nanoGPT takes one more step after this evaluation
             break
         t = time.perf_counter()
-        _, loss = ref(X, Y)
-        X, Y = get_batch("train")
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(ref.parameters(), config.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        x, y = X, Y
+        X, Y = get_batch("train")         # nanoGPT draws the next batch before its backward
+        train(x, y, lr)
         times.append(time.perf_counter() - t)
         it += 1
-    ref.eval()
+    set_mode["eval"]()
 
     def loss_of(x, y):
         with torch.no_grad():
-            return float(ref(torch.from_numpy(x), torch.from_numpy(y))[1].item())
+            return forward_loss(torch.from_numpy(x), torch.from_numpy(y))
     out = evaluate(loss_of, train_np, val_np, config)
-    out.update(framework="nanogpt-torch", seed=seed, iters=iters,
+    out.update(framework=f"nanogpt-{framework}", seed=seed, iters=iters,
                printed_val=evals[-1]["val"], printed_train=evals[-1]["train"],
                best_val=min(e["val"] for e in evals if e["iteration"] > 0),
                step_s=float(np.median(times)))
@@ -523,7 +552,8 @@ def main():
     ap.add_argument("--framework", choices=["both", "ember", "torch"], default="both",
                     help="train only one side (then no ratio, no interleaved timing)")
     ap.add_argument("--nanogpt-seeds", type=int, nargs="+",
-                    help="instead: PyTorch runs following nanoGPT's train.py verbatim, one per seed")
+                    help="instead: runs following nanoGPT's train.py verbatim, one per seed and "
+                         "framework (--framework)")
     ap.add_argument("--rounds", type=int, default=15, help="rounds of the interleaved step timing")
     ap.add_argument("--no-interleaved", action="store_true", help="skip the interleaved step timing")
     ap.add_argument("--profile", action="store_true", help="only print a cProfile of ember's step")
@@ -532,8 +562,8 @@ def main():
     args = ap.parse_args()
     if args.child:
         framework, iters, seed = args.child[0], int(args.child[1]), int(args.child[2])
-        if framework == "nanogpt":
-            return nanogpt_child(iters, seed)
+        if framework.startswith("nanogpt-"):
+            return nanogpt_child(iters, seed, framework[len("nanogpt-"):])
         return train_child(framework, iters, seed)
 
     started = time.strftime("%Y-%m-%d %H:%M")
@@ -555,21 +585,26 @@ def main():
                 f.write(json.dumps(result) + "\n")
 
     if args.nanogpt_seeds:
-        print(f"nanoGPT's train.py protocol in PyTorch, {args.iters} iterations per seed")
-        print("| seed | printed val (step %d, 20 batches) | best printed val | val, 200 batches | "
-              "val, full split | train, 200 batches | step |" % args.iters)
-        print("|---:|---:|---:|---:|---:|---:|---:|", flush=True)
-        results = []
+        frameworks = ["torch", "ember"] if args.framework == "both" else [args.framework]
+        print(f"nanoGPT's train.py protocol, {args.iters} iterations per seed")
+        print("| seed | framework | printed val (step %d, 20 batches) | best printed val | "
+              "val, 200 batches | val, full split | train, 200 batches | step |" % args.iters)
+        print("|---:|---|---:|---:|---:|---:|---:|---:|", flush=True)
+        results = {fw: [] for fw in frameworks}
         for seed in args.nanogpt_seeds:
-            r = run_child(["--child", "nanogpt", str(args.iters), str(seed)])
-            record(r)
-            results.append(r)
-            print(f"| {seed} | {r['printed_val']:.4f} | {r['best_val']:.4f} | {r['val_200']:.4f} | "
-                  f"{r['val_full']:.4f} | {r['train_200']:.4f} | {r['step_s'] * 1e3:.1f} ms |", flush=True)
-        if len(results) > 1:
-            for key in ("printed_val", "val_full"):
-                v = np.array([r[key] for r in results])
-                print(f"{key}: mean {v.mean():.4f}, sd {v.std(ddof=1):.4f}, min {v.min():.4f}, max {v.max():.4f}")
+            for fw in frameworks:
+                r = run_child(["--child", "nanogpt-" + fw, str(args.iters), str(seed)])
+                record(r)
+                results[fw].append(r)
+                print(f"| {seed} | {fw} | {r['printed_val']:.4f} | {r['best_val']:.4f} | "
+                      f"{r['val_200']:.4f} | {r['val_full']:.4f} | {r['train_200']:.4f} | "
+                      f"{r['step_s'] * 1e3:.1f} ms |", flush=True)
+        for fw in frameworks:
+            if len(results[fw]) > 1:
+                for key in ("printed_val", "val_full"):
+                    v = np.array([r[key] for r in results[fw]])
+                    print(f"{fw} {key}: mean {v.mean():.4f}, sd {v.std(ddof=1):.4f}, "
+                          f"min {v.min():.4f}, max {v.max():.4f}")
         return
 
     peak = matmul_peak()

@@ -99,6 +99,7 @@ def _gemm_skeleton(N, T, I, H, rng):
     buf = np.empty((G, N), f32)
     dGc = rng.standard_normal((G, T, N)).astype(f32)
     dh = np.empty((H, N), f32)
+    dG_t = np.empty((G, N), f32)             # ember's backward multiplies a contiguous step buffer
 
     def step():
         np.matmul(Wis.T, Xa.transpose(0, 2, 1), out=A)           # input projection, all steps
@@ -106,7 +107,7 @@ def _gemm_skeleton(N, T, I, H, rng):
         for t in range(T):                                       # forward recurrence
             np.dot(WhsT, HT[t], out=buf)
         for t in range(T - 1, -1, -1):                           # backward recurrence
-            np.dot(Whs, dGc[:, t], out=dh)
+            np.dot(Whs, dG_t, out=dh)
         dGc2 = dGc.reshape(G, T * N)                             # weight gradients
         dGc2 @ Xa.reshape(T * N, I + 1)
         np.ascontiguousarray((dGc2 @ Hc.reshape(H, T * N).T).T)
