@@ -352,33 +352,32 @@ def nanogpt_child(iters, seed, framework="torch"):
         from ember.tensor import Tensor
         model = GPT(model_config)
         model.load_pretrained_state_dict(ref.state_dict(), layout="nanogpt")
+        del ref
         optimizer = model.configure_optimizers(config.weight_decay, config.learning_rate,
                                                betas=(config.beta1, config.beta2))
 
         def forward_loss(x, y):
             with ember.no_grad():
-                return float(model(Tensor._wrap(x.numpy()), Tensor._wrap(y.numpy()))[1].item())
+                return model(Tensor._wrap(x.numpy()), Tensor._wrap(y.numpy()))[1].item()
 
         def train(x, y, lr):
             gt.train_step(model, optimizer, [(x.numpy(), y.numpy())], lr, config.grad_clip)
-        set_mode = {"train": model.train, "eval": model.eval}
     else:
         model = ref
-        optimizer = torch_optimizer(ref, config.learning_rate, config.weight_decay,
+        optimizer = torch_optimizer(model, config.learning_rate, config.weight_decay,
                                     (config.beta1, config.beta2))
 
         def forward_loss(x, y):
-            return ref(x, y)[1].item()
+            return model(x, y)[1].item()
 
         def train(x, y, lr):
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            _, loss = ref(x, y)
+            _, loss = model(x, y)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(ref.parameters(), config.grad_clip)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-        set_mode = {"train": ref.train, "eval": ref.eval}
     data = {"train": train_np, "val": val_np}
     B, T = config.batch_size, config.block_size
 
@@ -392,14 +391,14 @@ def nanogpt_child(iters, seed, framework="torch"):
     @torch.no_grad()
     def estimate_loss():
         out = {}
-        set_mode["eval"]()
+        model.eval()
         for split in ("train", "val"):
             losses = torch.zeros(config.eval_iters)
             for k in range(config.eval_iters):
                 x, y = get_batch(split)
                 losses[k] = forward_loss(x, y)
             out[split] = losses.mean().item()
-        set_mode["train"]()
+        model.train()
         return out
 
     evals = []
@@ -418,7 +417,7 @@ def nanogpt_child(iters, seed, framework="torch"):
         train(x, y, lr)
         times.append(time.perf_counter() - t)
         it += 1
-    set_mode["eval"]()
+    model.eval()
 
     def loss_of(x, y):
         with torch.no_grad():
