@@ -64,8 +64,8 @@ import subprocess
 import sys
 import time
 
-# Threads are fixed before NumPy loads its BLAS; ember is imported before NumPy in every process of
-# this script so that its BLAS kernel choice (ember.backend.blas_tuning) is the same in all of them.
+# Threads are fixed before NumPy loads its BLAS.  The kernels come from the environment alone
+# (ember.backend.blas), which every child process of this script inherits.
 THREADS = os.environ.get("EMBER_BENCH_THREADS", "2")
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, THREADS)
@@ -569,8 +569,7 @@ def main():
     import platform
     print(f"{started}; numpy {np.__version__}, ember {ember.__version__}, python "
           f"{platform.python_version()}, threads {THREADS}, {os.cpu_count()} cores, "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} "
-          f"[{ember.backend.blas_tuning.decision}]", flush=True)
+          f"{ember.backend.describe()}", flush=True)
     if args.profile:
         e_step, _, _, _ = make_steps()
         for _ in range(5):

@@ -608,5 +608,14 @@ def test_thread_split_gives_identical_results(monkeypatch):
     monkeypatch.setattr(_parallel, "_get_pool", counting_pool)
     split = run()
     assert len(calls) == 6                      # every forward and backward was split
-    for a, b in zip(whole, split):
-        np.testing.assert_array_equal(a, b)
+    # Elementwise kernels compute each element alike however the rows are split: bit-identical
+    # is a guarantee there.  A split attention runs its matrix products as several smaller BLAS
+    # calls, and OpenBLAS may pick another kernel path (blocking, summation order) for the smaller
+    # batch: equal up to float32 round-off of the dot products of length <= 6 (head size, sequence),
+    # a few units of eps relative to the values' scale.
+    eps = np.finfo(np.float32).eps
+    for i, (a, b) in enumerate(zip(whole, split)):
+        if i < 2:
+            np.testing.assert_allclose(b, a, rtol=0, atol=16 * eps * np.abs(a).max())
+        else:
+            np.testing.assert_array_equal(a, b)

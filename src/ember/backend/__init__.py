@@ -6,14 +6,15 @@ given by :func:`get_array_module` (CuPy for ``'cuda'`` arrays).  CuPy is importe
 ``'cuda'`` device is first asked for, so a CPU-only process never touches it.  How ops are to
 dispatch on their inputs' device is planned in docs/gpu.md.
 
+:func:`info` (and :func:`describe`, its one-line form) says what computes: the array module and
+the BLAS kernels.  ember never changes the kernels NumPy's OpenBLAS picks (``blas.py`` says why and
+how to choose them), so every process of a run computes alike whatever its import order.
+
 Names: :class:`Device` (``ember.device``), :func:`device_of`, :func:`to_device`, :func:`to_host`,
 :func:`backend_for`, :func:`check_same_device`, and the errors :class:`DeviceError` (unknown
 name), :class:`DeviceUnavailableError` (known but not usable here), :class:`DeviceMismatchError`.
 """
-from . import blas_tuning
-
-blas_tuning.tune()          # must run before NumPy loads OpenBLAS; see blas_tuning.py
-
+from . import blas  # noqa: F401  (reports, never changes, NumPy's BLAS kernels; see blas.py)
 from . import malloc_tuning  # noqa: E402
 
 malloc_tuning.tune()        # reuse freed array memory instead of page-faulting; see malloc_tuning.py
@@ -51,3 +52,28 @@ def as_array(data, dtype=None, device=None):
         data = numpy.asarray(data)
     arr = to_device(data, device)
     return arr if dtype is None or arr.dtype == dtype else arr.astype(dtype)
+
+
+def info():
+    """What computes here, as a JSON-serialisable dict: ``array_module`` ('numpy'), ``numpy`` (its
+    version) and ``blas`` (:func:`ember.backend.blas.info`: the OpenBLAS kernel family in use, the
+    ``OPENBLAS_CORETYPE`` that chose it, threads, and a hint when faster kernels are available).
+    Written into checkpoints' metadata and printed by ``ember demo``."""
+    return {"array_module": "numpy", "numpy": numpy.__version__, "blas": blas.info()}
+
+
+def describe(details=None):
+    """:func:`info` as one line, e.g. ``NumPy 2.4.6, OpenBLAS SkylakeX kernels (OPENBLAS_CORETYPE
+    unset), 2 threads``."""
+    details = info() if details is None else details
+    b = details.get("blas") or {}
+    kernels = (f"OpenBLAS {b['corename']} kernels" if b.get("corename") else "BLAS kernels unknown "
+               "(not NumPy's OpenBLAS)")
+    coretype = b.get("OPENBLAS_CORETYPE")
+    line = (f"NumPy {details.get('numpy')}, {kernels} (OPENBLAS_CORETYPE="
+            f"{coretype if coretype else 'unset'})")
+    if b.get("threads"):
+        line += f", {b['threads']} thread{'s' if b['threads'] != 1 else ''}"
+    if b.get("hint"):
+        line += f"; hint: {b['hint']}"
+    return line
