@@ -69,12 +69,23 @@ def mask(*shape, p=0.5):
 
 def const(spec):
     """The same values, but as a non-differentiable input."""
+    if getattr(spec, "is_fixed", False):
+        raise ValueError("const(fixed(...)): use fixed(values, no_grad='reason') to opt out of gradients")
     return Spec(spec.make, grad=False, noncontig=spec.noncontig)
 
 
-def fixed(array):
+def fixed(array, no_grad=None):
+    """Exactly these values (ties, zeros, chosen indices).  A floating array is differentiable like
+    any other input, so the row's gradients are compared with PyTorch too (tie-breaking and zero
+    rules live in the backward pass); integer / boolean arrays never are.  A floating input opts out
+    only by stating why: ``fixed(values, no_grad="reason")``."""
     a = np.asarray(array)
-    return Spec(lambda rng, dt: a.astype(dt) if a.dtype.kind == "f" else a.copy(), grad=False)
+    if no_grad is not None and not (isinstance(no_grad, str) and no_grad.strip()):
+        raise ValueError("fixed(..., no_grad=...) takes the reason the input is not differentiable")
+    grad = a.dtype.kind == "f" and no_grad is None
+    spec = Spec(lambda rng, dt: a.astype(dt) if a.dtype.kind == "f" else a.copy(), grad=grad)
+    spec.no_grad_reason, spec.is_fixed = no_grad, True
+    return spec
 
 
 # -- rows ------------------------------------------------------------------------------------------
@@ -152,6 +163,10 @@ def check_parity(row, noncontig=False):
             assert eo.dtype == to_np.dtype, f"{row.name}: output dtype {eo.dtype} vs torch {to_np.dtype}"
         np.testing.assert_allclose(eo.numpy(), to_np, atol=row.fwd_atol, rtol=row.fwd_rtol,
                                    err_msg=f"{row.name}: forward output {k}")
+    if not row.differentiable and any(getattr(s, "is_fixed", False) for s in row.args):
+        # a fixed()-value row (ties, zeros) exists for its gradient rule: skipping it needs a reason
+        assert row.note or not any(to.requires_grad for to in t_out), (
+            f"{row.name}: differentiable in PyTorch; opting out of the gradient comparison needs a note")
     if row.differentiable:
         rng = np.random.default_rng(row.seed + 1)
         pairs = [(eo, to) for eo, to in zip(e_out, t_out) if to.requires_grad]

@@ -178,3 +178,89 @@ def test_label_shape_errors_name_both_shapes(multiclass):
     scores, _ = multiclass
     with pytest.raises(ValueError, match=r"\(100, 7\).*labels of shape \(100, 2\)"):
         M.Accuracy("sparse").update(scores, np.zeros((100, 2)))
+
+
+# -- predictions with more than two dimensions (per-token (N, T, C), images (N, H, W, C)) ---------
+# The class axis is the LAST one; every other position is one sample.  T == C in one shape, so an
+# arg-max over the wrong axis cannot hide behind a shape error.
+SEQ_SHAPES = [(8, 5, 4), (8, 4, 4), (8, 3, 2, 6)]
+
+
+def _per_token(shape, seed=4):
+    """Scores (N, ..., C) and labels (N, ...) that agree with the arg-max about 60% of the time."""
+    rng = np.random.default_rng(seed)
+    scores = rng.standard_normal(shape).astype(np.float32)
+    labels = np.where(rng.random(shape[:-1]) < 0.6, scores.argmax(-1), rng.integers(0, shape[-1], shape[:-1]))
+    return scores, labels.astype(np.int64)
+
+
+def _stream_seq(metric, pred, true, as_tensor=False):
+    """Stream along the batch axis N in uneven batches (1, 4, 3)."""
+    for sl in (slice(0, 1), slice(1, 5), slice(5, 8)):
+        p, t = pred[sl], true[sl]
+        if as_tensor:
+            p, t = ember.tensor(p), ember.tensor(t)
+        metric.update(p, t)
+    return metric.result()
+
+
+@pytest.mark.parametrize("shape", SEQ_SHAPES, ids=str)
+def test_accuracy_per_token_sparse_and_categorical(shape):
+    scores, labels = _per_token(shape)
+    expected = np.mean(scores.argmax(axis=-1) == labels)
+    assert 0.5 < expected < 1.0
+    onehot = np.eye(shape[-1], dtype=np.float32)[labels]
+    assert onehot.shape == scores.shape
+    for metric, target in [(M.Accuracy(), labels), (M.Accuracy("sparse"), labels),
+                           (M.SparseAccuracy(), labels), (M.SparseAccuracy(), labels[..., None]),
+                           (M.Accuracy(), onehot), (M.Accuracy("categorical"), onehot),
+                           (M.CategoricalAccuracy(), onehot)]:
+        assert _stream_seq(metric, scores, target) == pytest.approx(expected), (metric, target.shape)
+    assert _stream_seq(M.Accuracy(), scores, labels, as_tensor=True) == pytest.approx(expected)
+    # soft (probability) targets: their arg-max is the label
+    soft = 0.7 * onehot + 0.3 / shape[-1]
+    assert _stream_seq(M.CategoricalAccuracy(), scores, soft) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("shape", SEQ_SHAPES, ids=str)
+def test_top_k_accuracy_per_token(shape):
+    scores, labels = _per_token(shape, seed=5)
+    C = shape[-1]
+    order = np.argsort(-scores, axis=-1)            # no ties among random floats
+    onehot = np.eye(C, dtype=np.float32)[labels]
+    for k in (1, 2, 3):
+        expected = np.mean((order[..., :k] == labels[..., None]).any(axis=-1))
+        assert _stream_seq(M.TopKAccuracy(k), scores, labels) == pytest.approx(expected), k
+        assert _stream_seq(M.TopKAccuracy(k), scores, onehot) == pytest.approx(expected), k
+    assert M.TopKAccuracy(1)(scores, labels) == pytest.approx(np.mean(scores.argmax(-1) == labels))
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.0])
+def test_binary_accuracy_per_token(threshold):
+    rng = np.random.default_rng(6)
+    pred = rng.uniform(-1, 1.5, (8, 5, 1)).astype(np.float32)       # (N, T, 1): one score a token
+    labels = rng.integers(0, 2, (8, 5))
+    expected = np.mean((pred[..., 0] > threshold) == (labels == 1))
+    for metric, target in [(M.Accuracy(threshold=threshold), labels),
+                           (M.Accuracy("binary", threshold=threshold), labels[..., None]),
+                           (M.BinaryAccuracy(threshold=threshold), labels),
+                           (M.BinaryAccuracy(threshold=threshold), labels[..., None].astype(np.float32))]:
+        assert _stream_seq(metric, pred, target) == pytest.approx(expected), (metric, target.shape)
+    # (N, T, L) multi-label: every element is one binary decision
+    multi = rng.uniform(-1, 1.5, (8, 5, 3)).astype(np.float32)
+    targets = rng.integers(0, 2, (8, 5, 3))
+    expected = np.mean((multi > threshold) == (targets == 1))
+    assert _stream_seq(M.BinaryAccuracy(threshold=threshold), multi, targets) == pytest.approx(expected)
+    assert _stream_seq(M.Accuracy("binary", threshold=threshold), multi, targets,
+                       as_tensor=True) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("shape", SEQ_SHAPES, ids=str)
+def test_confusion_metrics_per_token(shape):
+    scores, labels = _per_token(shape, seed=7)
+    C = shape[-1]
+    pred, true = scores.argmax(-1).ravel(), labels.ravel()
+    np.testing.assert_array_equal(_stream_seq(M.ConfusionMatrix(), scores, labels),
+                                  skm.confusion_matrix(true, pred, labels=np.arange(C)))
+    kw = dict(labels=np.arange(C), average="macro", zero_division=0)
+    assert _stream_seq(M.F1("macro"), scores, labels) == pytest.approx(skm.f1_score(true, pred, **kw))

@@ -36,9 +36,30 @@ GRAD = dict(atol=1e-5, rtol=1e-4)
 
 
 def needs(*ops):
-    """Skip while a functional op that another author is writing has not landed yet."""
-    missing = [o for o in ops if not hasattr(F, o)]
-    return pytest.mark.skipif(bool(missing), reason=f"ember.functional.{', '.join(missing)} not available yet")
+    """Declare the functional ops a test uses.  A missing op FAILS the test (see _required_ops): it
+    is never a skip, so a layer whose op is gone cannot pass the suite by not running."""
+    def mark(fn):
+        fn._needs_ops = tuple(getattr(fn, "_needs_ops", ())) + ops
+        return fn
+    return mark
+
+
+def missing_ops(ops):
+    return [o for o in ops if not callable(getattr(F, o, None))]
+
+
+@pytest.fixture(autouse=True)
+def _required_ops(request):
+    """Fail (not skip) a test whose declared functional ops (``@needs`` or its Case's ``ops``) are
+    not in ember.functional."""
+    ops = list(getattr(request.function, "_needs_ops", ()))
+    callspec = getattr(request.node, "callspec", None)
+    case = callspec.params.get("case") if callspec is not None else None
+    if isinstance(case, Case):
+        ops += case.ops
+    missing = missing_ops(ops)
+    if missing:
+        pytest.fail(f"ember.functional is missing {', '.join(missing)} (needed by {request.node.name})")
 
 
 # -- layout conversion ------------------------------------------------------------------------------
@@ -120,7 +141,7 @@ class Case:
     modes: tuple = ("train", "eval")
     fwd: dict = field(default_factory=lambda: dict(FWD))
     grad: dict = field(default_factory=lambda: dict(GRAD))
-    ops: tuple = ()                 # functional ops the layer needs (skip until they exist)
+    ops: tuple = ()                 # functional ops the layer needs (the test fails without them)
 
     def __str__(self):
         return self.name
@@ -236,7 +257,7 @@ CASES = [
          ops=("conv2d", "batch_norm", "max_pool2d", "dropout")),
 ]
 
-CASE_PARAMS = [pytest.param(c, id=c.name, marks=needs(*c.ops)) for c in CASES]
+CASE_PARAMS = [pytest.param(c, id=c.name) for c in CASES]
 
 
 def make_pair(case):
@@ -258,7 +279,7 @@ def t_in(x, layout):
 
 
 # -- (1) parity with PyTorch -----------------------------------------------------------------------
-MODE_PARAMS = [pytest.param(c, m, id=f"{c.name}-{m}", marks=needs(*c.ops)) for c in CASES for m in c.modes]
+MODE_PARAMS = [pytest.param(c, m, id=f"{c.name}-{m}") for c in CASES for m in c.modes]
 
 
 @pytest.mark.parametrize("case,mode", MODE_PARAMS)
