@@ -157,105 +157,27 @@ def model_flops_per_step(model_config, n_params, batch_size):
     return per_token * batch_size * T
 
 
-# -- the PyTorch model (nanoGPT's model.py, trimmed) ------------------------------------------------
+# -- the PyTorch model: nanoGPT's model.py, trimmed (tests/nanogpt_reference.py) ---------------------
+TESTS = os.path.join(HERE, "..", "tests")
+
+
+def _reference():
+    """tests/nanogpt_reference.py, imported when needed (it imports torch, which ember's own runs
+    never load)."""
+    if TESTS not in sys.path:
+        sys.path.append(TESTS)
+    import nanogpt_reference
+    return nanogpt_reference
+
+
 def torch_gpt(c):
-    import torch
-    nn, F = torch.nn, torch.nn.functional
-
-    class LayerNorm(nn.Module):
-        def __init__(self, ndim, bias):
-            super().__init__()
-            self.weight = nn.Parameter(torch.ones(ndim))
-            self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
-
-        def forward(self, x):
-            return F.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
-
-    class Attention(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c_attn = nn.Linear(c.n_embd, 3 * c.n_embd, bias=c.bias)
-            self.c_proj = nn.Linear(c.n_embd, c.n_embd, bias=c.bias)
-
-        def forward(self, x):
-            B, T, C = x.shape
-            q, k, v = self.c_attn(x).split(C, dim=2)
-            q, k, v = (t.view(B, T, c.n_head, C // c.n_head).transpose(1, 2) for t in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
-
-    class MLP(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c_fc = nn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias)
-            self.c_proj = nn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias)
-
-        def forward(self, x):
-            return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln_1 = LayerNorm(c.n_embd, c.bias)
-            self.attn = Attention()
-            self.ln_2 = LayerNorm(c.n_embd, c.bias)
-            self.mlp = MLP()
-
-        def forward(self, x):
-            x = x + self.attn(self.ln_1(x))
-            return x + self.mlp(self.ln_2(x))
-
-    class TorchGPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.transformer = nn.ModuleDict(dict(
-                wte=nn.Embedding(c.vocab_size, c.n_embd), wpe=nn.Embedding(c.block_size, c.n_embd),
-                h=nn.ModuleList([Block() for _ in range(c.n_layer)]), ln_f=LayerNorm(c.n_embd, c.bias)))
-            self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
-            self.transformer.wte.weight = self.lm_head.weight
-
-        def forward(self, idx, targets=None):
-            T = idx.shape[1]
-            x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(T))
-            for block in self.transformer.h:
-                x = block(x)
-            logits = self.lm_head(self.transformer.ln_f(x))
-            loss = None
-            if targets is not None:
-                loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
-            return logits, loss
-
-    return TorchGPT()
-
-
-def nanogpt_init_(ref, n_layer):
-    """nanoGPT's ``_init_weights`` + scaled residual projections, in its order (the tied
-    embedding is drawn twice: as wte, then as lm_head, which comes later in ``apply``)."""
-    import math
-    import torch
-    for m in ref.modules():
-        if isinstance(m, torch.nn.Linear):
-            torch.nn.init.normal_(m.weight, mean=0.0, std=0.02)
-            if m.bias is not None:
-                torch.nn.init.zeros_(m.bias)
-        elif isinstance(m, torch.nn.Embedding):
-            torch.nn.init.normal_(m.weight, mean=0.0, std=0.02)
-    for name, p in ref.named_parameters():
-        if name.endswith("c_proj.weight"):
-            torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))
+    """The PyTorch reference GPT for the ember GPTConfig ``c`` (PyTorch's default initialisation)."""
+    return _reference().TorchGPT(c)
 
 
 def copy_into_torch(model, ref):
     """ember's weights into the PyTorch model (Linear matrices transposed)."""
-    import torch
-    state = {}
-    for name, p in model.state_dict().items():
-        a = p.numpy()
-        if a.ndim == 2 and name.startswith("transformer.h."):
-            a = a.T
-        state[name] = torch.from_numpy(a.copy())
-    state["lm_head.weight"] = state["transformer.wte.weight"]
-    ref.load_state_dict(state)
+    _reference().copy_into_torch(model, ref)
 
 
 def torch_optimizer(ref, lr, weight_decay, betas):
@@ -347,7 +269,7 @@ def nanogpt_child(iters, seed, framework="torch"):
     torch.manual_seed(config.seed)
     model_config = gt._gpt_config(config, vocab)
     ref = torch_gpt(model_config)
-    nanogpt_init_(ref, model_config.n_layer)
+    _reference().nanogpt_init_(ref, model_config.n_layer)
     if framework == "ember":
         from ember.tensor import Tensor
         model = GPT(model_config)

@@ -86,7 +86,7 @@ def _openblas_core():
 
 
 def _gemm_skeleton(N, T, I, H, rng):
-    """The matrix products of ember's LSTM training step (``src/ember/nn/_recurrent_ops.py``),
+    """The matrix products of ember's LSTM training step (``src/ember/ops/rnn.py``),
     with the same shapes, layouts and ``out=`` buffers, and nothing else."""
     G = 4 * H
     f32 = np.float32
@@ -116,7 +116,7 @@ def _gemm_skeleton(N, T, I, H, rng):
 
 def _op_alone(model, x, rng):
     """ember's fused LSTM op, forward and backward from a fixed output gradient, nothing else."""
-    from ember.nn import _recurrent_ops as R
+    from ember.ops import rnn as R
     w_ih, w_hh, b_ih, b_hh = model._layer_params(0)
     N, T, _ = x.shape
     H = w_hh.shape[0]

@@ -14,8 +14,9 @@ import pytest
 
 import ember
 from ember.io import hf
+from ember.models import SentenceEncoder
 from ember.models.bert import (BertConfig, BertForSequenceClassification, BertModel,
-                               SentenceEncoder, mean_pooling, pool_hidden_states)
+                               mean_pooling, pool_hidden_states)
 from ember.nn import Linear
 from ember.serialization import save_file
 

@@ -169,7 +169,9 @@ def test_seed_003_as_written_stops_before_training_naming_shapes_and_flatten(tin
                     monkeypatch=monkeypatch)
     message = str(info.value)
     assert message.startswith("Model.fit:")
-    assert "(4, 28, 28, 10)" in message and "(4,)" in message and "Flatten" in message
+    # the user's 96 images, not the 4 of the pre-flight's probe batch
+    assert "(96, 28, 28, 10)" in message and "(96,)" in message and "Flatten" in message
+    assert "(4, " not in message
     out = capsys.readouterr().out
     assert "Epoch" not in out and "Test accuracy" not in out     # stopped before the first step
     assert not (in_tmp / "seed_003_history.png").exists()
@@ -186,11 +188,13 @@ def test_demo_trains_prints_accuracy_confusion_matrix_and_saves(monkeypatch, tmp
     assert main(["demo", "--epochs", "2", "--limit", "256", "--test-limit", "80",
                  "--out", str(out_dir), "--verbose", "2"]) == 0
     out = capsys.readouterr().out
-    assert "256 training, 80 test images" in out and "Epoch 2/2" in out and "Total params: 693,962" in out
+    # the last 10% of the 256 training images validate; the 80 test images are seen once, at the end
+    assert "Images: 231 training, 25 validation (held out), 80 test" in out
+    assert "Epoch 2/2" in out and "Total params: 693,962" in out
     match = re.search(r"Test accuracy: ([0-9.]+) \((\d+)/80 test images", out)
     assert match
-    for name in CLASS_NAMES:                                      # the 10x10 confusion matrix
-        assert re.search(rf"^\s*{re.escape(name)} \|( +\d+){{10}} \|", out, re.M), name
+    for i, name in enumerate(CLASS_NAMES):                        # the 10x10 confusion matrix
+        assert re.search(rf"^{i} {re.escape(name)} *\|( +\d+){{10}} \|", out, re.M), name
     assert (out_dir / "history.png").stat().st_size > 1000
     model = load_model(str(out_dir / "model.safetensors"))
     x_test, y_test = _tiny_images(n_train=300, n_test=100)[1]
@@ -223,7 +227,7 @@ def test_demo_confusion_matrix_table():
     from ember.datasets.fashion_mnist import CLASS_NAMES
     matrix = np.arange(100).reshape(10, 10)
     lines = format_confusion_matrix(matrix, CLASS_NAMES).splitlines()
-    assert len(lines) == 12 and "Ankle boot" in lines[-1] and lines[0].endswith("| recall")
+    assert len(lines) == 12 and lines[-1].startswith("9 Ankle boot") and lines[0].endswith("| recall")
     assert lines[-1].endswith(f"{99 / matrix[9].sum():6.1%}")
 
 
@@ -250,7 +254,9 @@ def test_seed_003_as_written_on_real_data_exits_with_the_error(tmp_path):
                    "--as-written", "--limit", "64"], tmp_path)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("ValueError: Model.fit:") and "(4, 28, 28, 10)" in last and "Flatten" in last
+    # the shapes of the user's 64 images, not of the pre-flight's first 4
+    assert last.startswith("ValueError: Model.fit:") and "(64, 28, 28, 10)" in last and "Flatten" in last
+    assert "(4, 28" not in last
     assert "Epoch" not in result.stdout
 
 
@@ -266,6 +272,7 @@ def _small_classifier():
 def test_fit_builds_batch_logs_only_when_a_callback_reads_them(monkeypatch):
     import io
     from ember.train import progress
+    monkeypatch.setenv("COLUMNS", "200")     # the epoch's logs fit on the bar's line (not wrapped)
     model, x, y = _small_classifier()
     calls = []
     original = model._reduce_logs

@@ -1,7 +1,7 @@
-"""The GPT model (ember.models.gpt): parity with a PyTorch reference GPT written here in nanoGPT's
-structure (same weights -> same logits, loss, gradients and AdamW steps), the packed causal
-attention op, generation (KV cache == no cache, sampling controls, seeds), overfitting a short
-string, bad input, and the memory / graph-size properties of the attention."""
+"""The GPT model (ember.models.gpt): parity with a PyTorch reference GPT in nanoGPT's structure
+(tests/nanogpt_reference.py; same weights -> same logits, loss, gradients and AdamW steps), the
+packed causal attention op, generation (KV cache == no cache, sampling controls, seeds),
+overfitting a short string, bad input, and the memory / graph-size properties of the attention."""
 import math
 import tracemalloc
 
@@ -14,81 +14,9 @@ from ember.models import GPT, GPT_PRESETS, GPTConfig
 from ember.testing import gradcheck
 
 torch = pytest.importorskip("torch")
-nnt = torch.nn
 TF = torch.nn.functional
 
-
-# -- a PyTorch reference GPT (nanoGPT's model.py, trimmed) ---------------------------------------------
-class TorchLayerNorm(nnt.Module):
-    def __init__(self, ndim, bias):
-        super().__init__()
-        self.weight = nnt.Parameter(torch.ones(ndim))
-        self.bias = nnt.Parameter(torch.zeros(ndim)) if bias else None
-
-    def forward(self, x):
-        return TF.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
-
-
-class TorchAttention(nnt.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.c_attn = nnt.Linear(c.n_embd, 3 * c.n_embd, bias=c.bias)
-        self.c_proj = nnt.Linear(c.n_embd, c.n_embd, bias=c.bias)
-        self.n_head = c.n_head
-
-    def forward(self, x):
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = TF.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
-
-
-class TorchMLP(nnt.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.c_fc = nnt.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias)
-        self.c_proj = nnt.Linear(4 * c.n_embd, c.n_embd, bias=c.bias)
-
-    def forward(self, x):
-        return self.c_proj(TF.gelu(self.c_fc(x), approximate="tanh"))
-
-
-class TorchBlock(nnt.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.ln_1 = TorchLayerNorm(c.n_embd, c.bias)
-        self.attn = TorchAttention(c)
-        self.ln_2 = TorchLayerNorm(c.n_embd, c.bias)
-        self.mlp = TorchMLP(c)
-
-    def forward(self, x):
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
-
-
-class TorchGPT(nnt.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.transformer = nnt.ModuleDict(dict(
-            wte=nnt.Embedding(c.vocab_size, c.n_embd), wpe=nnt.Embedding(c.block_size, c.n_embd),
-            h=nnt.ModuleList([TorchBlock(c) for _ in range(c.n_layer)]),
-            ln_f=TorchLayerNorm(c.n_embd, c.bias)))
-        self.lm_head = nnt.Linear(c.n_embd, c.vocab_size, bias=False)
-        self.transformer.wte.weight = self.lm_head.weight
-        for name, p in self.named_parameters():   # random (not GPT-2) values: a stronger test
-            nnt.init.normal_(p, 0.0, 0.3 if p.ndim == 1 else 0.1)
-
-    def forward(self, idx, targets=None):
-        T = idx.shape[1]
-        x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(T))
-        for block in self.transformer.h:
-            x = block(x)
-        logits = self.lm_head(self.transformer.ln_f(x))
-        loss = None
-        if targets is not None:
-            loss = TF.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
-        return logits, loss
+from nanogpt_reference import TorchGPT, copy_into_torch  # noqa: E402  (needs torch)
 
 
 SMALL = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
@@ -99,6 +27,8 @@ def pair(bias=True, **kw):
     cfg = GPTConfig(**{**SMALL, **kw}, bias=bias)
     torch.manual_seed(0)
     ref = TorchGPT(cfg)
+    for name, p in ref.named_parameters():   # random (not GPT-2) values: a stronger test
+        torch.nn.init.normal_(p, 0.0, 0.3 if p.ndim == 1 else 0.1)
     model = GPT(cfg)
     model.load_pretrained_state_dict(ref.state_dict(), layout="nanogpt")
     return model, ref
@@ -217,12 +147,7 @@ def test_baby_scale_parity_with_gpt2_initialisation():
     model = GPT(cfg)
     torch.manual_seed(0)
     ref = TorchGPT(cfg)
-    state = {}
-    for name, p in model.state_dict().items():
-        a = p.numpy()
-        state[name] = torch.from_numpy((a.T if a.ndim == 2 and name.startswith("transformer.h.") else a).copy())
-    state["lm_head.weight"] = state["transformer.wte.weight"]
-    ref.load_state_dict(state)
+    copy_into_torch(model, ref)
     x, y = batch(model, B=12)
     logits, loss = model(x, y)
     t_logits, t_loss = ref(torch.from_numpy(x), torch.from_numpy(y))

@@ -332,3 +332,164 @@ def test_cli_errors_are_clean(tmp_path, text_file, capsys):
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train-gpt", "--preset", "tiny", "--out-dir", str(tmp_path)])   # no --text
+
+
+# -- divergence: a non-finite state never replaces a good checkpoint -------------------------------
+def _poison_after(monkeypatch, calls, poison):
+    """Make ``train_step`` call ``poison(model, optimizer)`` right after its ``calls``-th step."""
+    real = gt.train_step
+    count = {"n": 0}
+
+    def step(model, optimizer, batches, lr, grad_clip):
+        loss = real(model, optimizer, batches, lr, grad_clip)
+        count["n"] += 1
+        if count["n"] == calls:
+            poison(model, optimizer)
+        return loss
+
+    monkeypatch.setattr(gt, "train_step", step)
+
+
+def _nan_parameter(model, optimizer):
+    model.state_dict()["transformer.wte.weight"].data[0] = np.nan     # in place
+
+
+def _nan_moment(model, optimizer):
+    sd = optimizer.state_dict()
+    sd["state"][0]["exp_avg"][...] = np.nan
+    optimizer.load_state_dict(sd)
+
+
+@pytest.mark.parametrize("calls, poison, found, at", [
+    (6, _nan_parameter, "the training loss became nan", 7),       # mid-interval: the next loss
+    (8, _nan_parameter, "parameter 'transformer.wte.weight' holds NaN", 8),   # at a save
+    (8, _nan_moment, "the optimizer's 'exp_avg' of parameter 'transformer.wte.weight'", 8),
+])
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path, text_file, monkeypatch, calls, poison,
+                                                   found, at):
+    out = tmp_path / "run"
+    cfg = tiny(max_iters=12, eval_interval=4)
+    _poison_after(monkeypatch, calls, poison)
+    with pytest.raises(gt.TrainingDiverged) as info:
+        train_gpt(cfg, text_file, out, **QUIET)
+    last = out / gt.LAST_CHECKPOINT
+    msg = str(info.value)
+    assert f"diverged at iteration {at}: {found}" in msg, msg
+    assert f"last good checkpoint, {last} (iteration 4), is unchanged" in msg, msg
+    assert "--resume --learning-rate" in msg
+    assert (info.value.iteration, info.value.last_good_iteration) == (at, 4)
+    ckpt = ember.load(last, as_numpy=True)
+    assert ckpt["iteration"] == 4
+    assert all(np.isfinite(v).all() for v in ckpt["model"].values())
+    assert all(np.isfinite(v).all() for st in ckpt["optimizer"]["state"].values()
+               for v in st.values() if isinstance(v, np.ndarray))
+    best = ember.load(out / gt.BEST_CHECKPOINT, as_numpy=True)
+    assert best["iteration"] == 4
+    # The run resumes from the good state (and, unpoisoned, finishes).
+    monkeypatch.undo()
+    result = train_gpt(None, None, out, resume=True, **QUIET)
+    assert result.iteration == 12 and ember.load(last)["iteration"] == 12
+
+
+def test_divergence_before_the_first_checkpoint(tmp_path, text_file, monkeypatch):
+    _poison_after(monkeypatch, 2, _nan_parameter)
+    with pytest.raises(gt.TrainingDiverged, match="no checkpoint was written yet") as info:
+        train_gpt(tiny(max_iters=12, eval_interval=4), text_file, tmp_path / "run", **QUIET)
+    assert info.value.last_checkpoint is None
+    assert not (tmp_path / "run" / gt.LAST_CHECKPOINT).exists()
+
+
+def test_cli_divergence_is_a_clean_error_and_resume_still_works(tmp_path, text_file, capsys):
+    from ember.cli import main
+    out = tmp_path / "cli"
+    assert main(["train-gpt", "--text", str(text_file), "--preset", "tiny", "--out-dir", str(out),
+                 "--max-iters", "4", "--eval-interval", "4", "--eval-iters", "1",
+                 "--sample-tokens", "0", "--no-progress", "--quiet"]) == 0
+    last = out / gt.LAST_CHECKPOINT
+    good = last.read_bytes()
+    # A learning rate that makes the weights overflow float32 within a few steps.
+    with np.errstate(all="ignore"):
+        rc = main(["train-gpt", "--out-dir", str(out), "--resume", "--max-iters", "12",
+                   "--learning-rate", "1e38", "--grad-clip", "0", "--no-decay-lr",
+                   "--no-progress", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 3
+    assert "Traceback" not in err
+    assert "ember train-gpt: error: train_gpt: training diverged at iteration" in err
+    assert f"last good checkpoint, {last} (iteration 4), is unchanged" in err
+    assert last.read_bytes() == good
+    assert main(["train-gpt", "--out-dir", str(out), "--resume", "--max-iters", "6",
+                 "--no-progress", "--quiet"]) == 0
+    assert ember.load(last)["iteration"] == 6
+
+
+# -- schedule defaults follow --max-iters; resuming a finished run ---------------------------------
+SMALL = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16",
+         "--batch-size", "2", "--eval-iters", "1", "--eval-interval", "20", "--sample-tokens", "0",
+         "--no-progress", "--quiet"]
+
+
+def test_cli_short_run_scales_the_schedule(tmp_path, text_file, capsys):
+    """``--max-iters 40`` on the baby preset (warmup 100) used to fail on warmup_iters, an option
+    the user had not set."""
+    from ember.cli import main
+    out = tmp_path / "short"
+    assert main(["train-gpt", "--text", str(text_file), "--out-dir", str(out),
+                 "--max-iters", "40", *SMALL]) == 0, capsys.readouterr().err
+    cfg = gt.checkpoint_config(out)
+    assert (cfg.max_iters, cfg.lr_decay_iters, cfg.warmup_iters) == (40, 40, 4)
+    # A contradiction the user made is named with the options that fix it.
+    assert main(["train-gpt", "--text", str(text_file), "--out-dir", str(tmp_path / "d"),
+                 "--max-iters", "40", "--lr-decay-iters", "20", "--warmup-iters", "30",
+                 *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert "lr_decay_iters=20 is invalid" in err and "--warmup-iters" in err
+    assert "--lr-decay-iters" in err
+
+
+@pytest.mark.parametrize("args, expected", [
+    ([], (2000, 2000, 100)),                                         # the preset as it is
+    (["--max-iters", "40"], (40, 40, 4)),
+    (["--max-iters", "500"], (500, 500, 50)),
+    (["--max-iters", "5000"], (5000, 5000, 100)),                    # long runs keep 100
+    (["--lr-decay-iters", "50"], (2000, 50, 50)),                    # warmup fits the decay
+    (["--max-iters", "40", "--warmup-iters", "7"], (40, 40, 7)),     # given: kept
+    (["--max-iters", "40", "--lr-decay-iters", "400"], (40, 400, 4)),
+    (["--preset", "tiny", "--max-iters", "3"], (3, 3, 0)),           # tiny's warmup is 4
+])
+def test_cli_schedule_defaults(tmp_path, text_file, monkeypatch, args, expected):
+    from types import SimpleNamespace
+
+    from ember.cli import main
+    seen = {}
+
+    def fake_train_gpt(config, text, out_dir, **kwargs):
+        config.validate()
+        seen["config"] = config
+        return SimpleNamespace(interrupted=False, already_finished=False)
+
+    monkeypatch.setattr(gt, "train_gpt", fake_train_gpt)
+    assert main(["train-gpt", "--text", str(text_file), "--out-dir", str(tmp_path), *args]) == 0
+    c = seen["config"]
+    assert (c.max_iters, c.lr_decay_iters, c.warmup_iters) == expected
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_cli_resume_of_a_finished_run_says_how_to_continue(tmp_path, text_file, capsys, quiet):
+    from ember.cli import main
+    out = tmp_path / "done"
+    flags = ["--no-progress"] + (["--quiet"] if quiet else [])
+    assert main(["train-gpt", "--text", str(text_file), "--preset", "tiny", "--out-dir", str(out),
+                 "--max-iters", "4", "--eval-iters", "1", "--sample-tokens", "0", *flags]) == 0
+    last = out / gt.LAST_CHECKPOINT
+    before = last.read_bytes()
+    capsys.readouterr()
+    assert main(["train-gpt", "--out-dir", str(out), "--resume", *flags]) == 0
+    err = capsys.readouterr().err
+    assert f"nothing to train: {last} is already at iteration 4 and max_iters is 4" in err
+    assert "--resume --max-iters 8" in err
+    assert last.read_bytes() == before
+    result = train_gpt(None, None, out, resume=True, **QUIET)
+    assert result.already_finished and result.iteration == 4
+    assert main(["train-gpt", "--out-dir", str(out), "--resume", "--max-iters", "6", *flags]) == 0
+    assert ember.load(last)["iteration"] == 6

@@ -827,7 +827,7 @@ def test_seed_003_dense_on_images_stops_before_training_then_corrected_runs(tiny
     with pytest.raises(ValueError) as info:
         exec(compile(program, "seed003", "exec"), ns)
     msg = str(info.value)
-    assert "(4, 28, 28, 10)" in msg and "(4,)" in msg and "Flatten" in msg
+    assert "(48, 28, 28, 10)" in msg and "(48,)" in msg and "Flatten" in msg   # the user's 48 samples
     assert ns["model"].steps_completed == 0                     # stopped before the first step
     fixed = program.replace(
         "tf.keras.layers.Dense(units=128, activation='relu', input_shape=input_shape),",

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import ember
-from ember.nn._recurrent_ops import gru_layer, lstm_layer, rnn_layer
+from ember.ops.rnn import gru_layer, lstm_layer, rnn_layer
 from ember.nn.attention import MultiheadAttention
 from ember.nn.recurrent import GRU, LSTM, RNN
 from ember.nn.transformer import DecoderBlock, TransformerEncoderLayer

@@ -547,6 +547,77 @@ def test_cosine_with_warmup_matches_nanogpt():
         s.step()
 
 
+def test_warmup_cosine_lr_equals_gpt_trainer_schedule():
+    """optim.lr_scheduler.warmup_cosine_lr is the GPT trainer's schedule, value for value."""
+    from ember.models.gpt_trainer import PRESETS, learning_rate_at
+    configs = [PRESETS["baby"], PRESETS["tiny"],
+               PRESETS["tiny"].replace(warmup_iters=0, lr_decay_iters=7, min_lr=0.0),
+               PRESETS["tiny"].replace(warmup_iters=5, lr_decay_iters=5, learning_rate=3e-4)]
+    for config in configs:
+        assert config.decay_lr
+        for it in range(config.lr_decay_iters + 30):
+            assert sched.warmup_cosine_lr(it, config.learning_rate, config.warmup_iters,
+                                          config.lr_decay_iters, config.min_lr) \
+                == learning_rate_at(it, config), (config, it)
+
+
+def test_one_thread_setting_for_ops_and_optimizers():
+    from ember.ops import _parallel
+    assert optim.set_num_threads is _parallel.set_num_threads
+    assert optim.get_num_threads is _parallel.get_num_threads
+
+
+def _one_step(opt_cls, w0, g, **kw):
+    p = Parameter(np.array(w0), dtype="float64")
+    opt = opt_cls([p], **kw)
+    p.grad = ember.tensor(np.array(g), dtype="float64")
+    opt.step()
+    return p.data, opt
+
+
+def test_formula_variants_follow_their_formulas_and_stay_out_of_torch_groups():
+    w0, g = np.array([0.5, -1.0, 2.0]), np.array([0.3, -0.2, 1.5])
+    got, opt = _one_step(optim.Adagrad, w0, g, lr=0.1, eps=1e-3, initial_accumulator_value=0.1,
+                         eps_in_sqrt=True)
+    np.testing.assert_allclose(got, w0 - 0.1 * g / np.sqrt(0.1 + g * g + 1e-3), rtol=1e-12)
+    assert opt.param_groups[0]["eps_in_sqrt"] is True
+    got, _ = _one_step(optim.SGD, w0, g, lr=0.1, weight_decay=0.5, decoupled_weight_decay=True)
+    np.testing.assert_allclose(got, w0 * (1 - 0.1 * 0.5) - 0.1 * g, rtol=1e-12)
+    got, _ = _one_step(optim.RMSprop, w0, g, lr=0.1, alpha=0.9, eps=1e-3, momentum=0.5,
+                       eps_in_sqrt=True, lr_in_momentum=True)
+    np.testing.assert_allclose(got, w0 - 0.1 * g / np.sqrt(0.1 * g * g + 1e-3), rtol=1e-12)
+    got, _ = _one_step(optim.Adam, w0, g, lr=0.1, betas=(0.9, 0.99), eps=1e-3, eps_hat=True)
+    m, v = 0.1 * g, 0.01 * g * g
+    alpha = 0.1 * math.sqrt(1 - 0.99) / (1 - 0.9)
+    np.testing.assert_allclose(got, w0 - alpha * m / (np.sqrt(v) + 1e-3), rtol=1e-12)
+    # PyTorch-flavoured optimizers keep exactly PyTorch's group keys
+    torch_keys = {"SGD": {"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"},
+                  "Adagrad": {"lr", "lr_decay", "eps", "weight_decay", "initial_accumulator_value",
+                              "maximize"},
+                  "RMSprop": {"lr", "alpha", "eps", "weight_decay", "momentum", "centered",
+                              "maximize"},
+                  "Adam": {"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
+                           "decoupled_weight_decay"}}
+    for name, keys in torch_keys.items():
+        _, opt = _one_step(getattr(optim, name), w0, g)
+        assert set(opt.state_dict()["param_groups"][0]) == keys | {"params"}, name
+
+
+def test_clip_grads():
+    a, b, c = (Parameter(v, dtype="float64") for v in ([3.0, 4.0], [-1.0], [1.0, 1.0]))
+    a.grad, b.grad = ember.tensor([3.0, 4.0], dtype="float64"), ember.tensor([-0.5], dtype="float64")
+    optim.clip_grads_([a, b, c], clipnorm=1.0)                  # c has no gradient: skipped
+    np.testing.assert_allclose(a.grad.data, [0.6, 0.8])
+    np.testing.assert_allclose(b.grad.data, [-0.5])
+    optim.clip_grads_([a, b], clipvalue=0.7)
+    np.testing.assert_allclose(a.grad.data, [0.6, 0.7])
+    optim.clip_grads_([a, b], global_clipnorm=0.5)
+    total = math.sqrt(0.6 ** 2 + 0.7 ** 2 + 0.5 ** 2)
+    np.testing.assert_allclose(b.grad.data, [-0.5 * 0.5 / total])
+    optim.clip_grads_([a, b])                                   # no bound: nothing changes
+    assert c.grad is None
+
+
 @pytest.mark.parametrize("kw", [
     dict(),
     dict(mode="max", factor=0.5, patience=2, cooldown=2, min_lr=0.02),

@@ -42,6 +42,16 @@ def header_of(path):
     return n, data[8:8 + n], data[8 + n:]
 
 
+#: What every file ember writes records under "ember.backend" (read_metadata decodes it).
+BACKEND = json.loads(json.dumps(ember.backend.info()))
+
+
+def without_own_keys(metadata):
+    """A file's raw metadata less the entries ember writes into every file."""
+    assert set(metadata) >= {"ember.checksums", "ember.backend"}
+    return {k: v for k, v in metadata.items() if k not in ("ember.checksums", "ember.backend")}
+
+
 def write_raw(path, header, data=b"", pad=True):
     """A safetensors file with an arbitrary header (dict or bytes) and data section."""
     blob = header if isinstance(header, bytes) else json.dumps(header).encode()
@@ -64,7 +74,7 @@ def test_round_trip_every_dtype_and_shape_bit_exact(tmp_path):
     for k, a in tensors.items():
         assert same_bits(out[k], a), k
         assert out[k].flags.writeable and out[k].dtype.isnative
-    assert S.read_metadata(path) == {"kind": "test"}
+    assert S.read_metadata(path) == {"kind": "test", "ember.backend": BACKEND}
 
 
 def test_non_contiguous_big_endian_and_tensor_inputs(tmp_path):
@@ -105,7 +115,8 @@ def test_header_layout_matches_the_reference_writer(tmp_path):
     assert n % 8 == 0 and (8 + n) % 8 == 0
     assert raw.startswith(b"{") and raw.rstrip(b" ").endswith(b"}")  # padded with spaces only
     header = json.loads(raw)
-    assert header["__metadata__"] == {"a": "1"}
+    assert header["__metadata__"]["a"] == "1"
+    assert set(header["__metadata__"]) == {"a", "ember.checksums", "ember.backend"}
     spans = sorted(tuple(v["data_offsets"]) for k, v in header.items() if k != "__metadata__")
     assert spans[0][0] == 0 and spans[-1][1] == len(data)
     assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # contiguous
@@ -166,7 +177,7 @@ def test_ember_files_read_by_safetensors(tmp_path):
     for k, a in tensors.items():
         assert same_bits(ref[k], a), k
     with safetensors.safe_open(str(path), framework="np") as f:
-        assert f.metadata() == {"format": "np", "note": "héllo ✓"}
+        assert without_own_keys(f.metadata()) == {"format": "np", "note": "héllo ✓"}
 
 
 def test_safetensors_files_read_by_ember(tmp_path):
@@ -197,7 +208,7 @@ def test_nested_checkpoint_is_a_valid_flat_safetensors_file(tmp_path):
     with safetensors.safe_open(str(path), framework="np") as f:
         meta = f.metadata()
     assert meta["name"] == "run" and meta["epoch"] == "2" and "__ember__" in meta
-    assert S.read_metadata(path) == {"epoch": 2, "name": "run"}
+    assert S.read_metadata(path) == {"epoch": 2, "name": "run", "ember.backend": BACKEND}
     assert S.read_metadata(path, raw=True) == meta
 
 
@@ -268,7 +279,8 @@ def test_nested_structure_round_trip(tmp_path):
     g.state = out["mt"]
     assert g.random_raw() == np.random.MT19937(5).random_raw()
 
-    assert S.read_metadata(path) == {"step": 10, "tags": ["a", "b"], "cfg": {"lr": 0.1}}
+    assert S.read_metadata(path) == {"step": 10, "tags": ["a", "b"], "cfg": {"lr": 0.1},
+                                     "ember.backend": BACKEND}
 
     as_np = ember.load(path, as_numpy=True)
     assert isinstance(as_np["model"]["h.0.attn.weight"], np.ndarray)
@@ -326,23 +338,23 @@ def test_crash_mid_write_keeps_previous_checkpoint(tmp_path, monkeypatch, crash)
     before = path.read_bytes()
 
     calls = {"n": 0}
-    real_write = S._write_array
+    real_write = S.writer._write_array
 
     def broken_write(f, arr):
         calls["n"] += 1
         if calls["n"] == 2:
             raise (KeyboardInterrupt if crash == "interrupt" else OSError("disk full"))
-        real_write(f, arr)
+        return real_write(f, arr)
 
     def broken(*a, **k):
         raise OSError("simulated crash")
 
     if crash == "replace":
-        monkeypatch.setattr(S.os, "replace", broken)
+        monkeypatch.setattr(S.atomic.os, "replace", broken)
     elif crash == "fsync":
-        monkeypatch.setattr(S.os, "fsync", broken)
+        monkeypatch.setattr(S.atomic.os, "fsync", broken)
     else:
-        monkeypatch.setattr(S, "_write_array", broken_write)
+        monkeypatch.setattr(S.writer, "_write_array", broken_write)
     with pytest.raises((OSError, KeyboardInterrupt)):
         ember.save({"w": np.arange(100.0), "v": np.ones(50), "u": np.ones(3), "step": 2}, path)
     monkeypatch.undo()
@@ -541,7 +553,7 @@ def test_module_state_dict_round_trip(tmp_path):
     ref = safetensors_np.load_file(str(path))
     assert set(ref) == {"weight", "bias", "count"} and same_bits(ref["weight"], model.weight.data)
     with safetensors.safe_open(str(path), framework="np") as f:
-        assert f.metadata() == {"arch": "tiny"}
+        assert without_own_keys(f.metadata()) == {"arch": "tiny"}
     S.save_state_dict(model.state_dict(), tmp_path / "sd.safetensors")
     assert same_bits(S.load_state_dict(tmp_path / "sd.safetensors", as_numpy=True)["bias"],
                      model.bias.data)

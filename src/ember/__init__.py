@@ -4,7 +4,9 @@ NumPy tensors with reverse-mode autograd (``ember.tensor``, ``Tensor.backward``)
 ops in ``ember.functional``, and gradient checking in ``ember.testing``.
 """
 from . import dtypes
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled,
+                       no_grad, set_detect_anomaly, set_grad_enabled)
+from . import autograd  # noqa: F401  (ember.autograd.detect_anomaly, AnomalyError, grad)
 from .creation import (arange, as_tensor, eye, full, linspace, ones, ones_like, rand, randint,
                        randn, tensor, zeros, zeros_like)
 from .dtypes import (bool_, double, float16, float32, float64, half, int8, int16, int32, int64,

@@ -143,6 +143,8 @@ class Tensor:
                     t._rg = True
                     t._node = _ag.Node(backward, parents)
                     break
+        if _ag._anomaly:        # ember.autograd.detect_anomaly(): check the output, record the call
+            _ag._check_forward(t, parents)
         return t
 
     # -- attributes ------------------------------------------------------------------------------

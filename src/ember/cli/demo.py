@@ -6,7 +6,10 @@
 The model is seed 000's CNN with Keras' defaults (``ember.keras``: glorot-uniform kernels, zero
 biases, Adam with learning rate 1e-3 and epsilon 1e-7, batch 128):
 Conv2D(32, 3x3, relu) -> MaxPooling2D(2x2) -> Flatten -> Dense(128, relu) -> Dense(10, softmax),
-trained with sparse categorical cross-entropy and validated on the test set after each epoch.
+trained with sparse categorical cross-entropy.  The last 10% of the training images are held out
+for validation (``val_loss`` / ``val_accuracy`` after each epoch, as Keras' validation_split=0.1);
+the test set is evaluated once, after training (the test accuracy and the confusion matrix).
+The first line printed names the array backend and BLAS kernels (``ember.backend.describe()``).
 
 Writes into ``--out`` (default ``./ember-demo/``): ``history.png`` (loss and accuracy curves) and
 ``model.safetensors`` (``Model.save``: weights, optimizer state and config; reload it with
@@ -17,9 +20,8 @@ import os
 import sys
 import time
 
-#: Column headers of the confusion matrix (at most 7 characters).
-_SHORT_NAMES = ("T-shirt", "Trouser", "Pullovr", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                "Bag", "Boot")
+#: Share of the training images held out (the last ones) to validate on after each epoch.
+VALIDATION_SPLIT = 0.1
 
 
 def _positive_int(text):
@@ -35,7 +37,8 @@ def add_arguments(parser):
     parser.add_argument("--batch-size", type=_positive_int, default=128,
                         help="samples per step (default: 128, as seed 000)")
     parser.add_argument("--limit", type=_positive_int, default=None, metavar="N",
-                        help="train on the first N training samples only (a quick check)")
+                        help="use the first N training samples only, the last 10%% of them for "
+                             "validation (a quick check)")
     parser.add_argument("--test-limit", type=_positive_int, default=None, metavar="N",
                         help="evaluate on the first N test samples only (default: all 10000)")
     parser.add_argument("--out", default="ember-demo", metavar="DIR",
@@ -82,17 +85,21 @@ def build_model():
     return model
 
 
-def format_confusion_matrix(matrix, class_names, short_names=_SHORT_NAMES):
-    """The (C, C) counts as text: one row per true class (named), one column per predicted class,
-    and each row's recall (the share of that class predicted correctly)."""
-    width = max(len(n) for n in class_names)
-    cell = max(max(len(s) for s in short_names), len(str(int(matrix.max()))))
-    lines = [" " * width + " | " + " ".join(s.rjust(cell) for s in short_names) + " | recall",
-             "-" * width + "-+-" + "-" * ((cell + 1) * len(short_names) - 1) + "-+-------"]
-    for i, (name, row) in enumerate(zip(class_names, matrix)):
+def format_confusion_matrix(matrix, class_names):
+    """The (C, C) counts as text: one row per true class (``"0 T-shirt/top"``: its number and
+    name), one column per predicted class (headed by the same numbers), and each row's recall
+    (the share of that class predicted correctly).  Fashion-MNIST's table is 74 columns wide (it
+    fits an 80-column terminal for counts up to 9999)."""
+    labels = [f"{i} {name}" for i, name in enumerate(class_names)]
+    width = max(len(n) for n in labels)
+    cell = max(3, len(str(len(class_names) - 1)), len(str(int(matrix.max()))))
+    lines = [" " * width + " | " + " ".join(str(i).rjust(cell) for i in range(len(labels)))
+             + " | recall",
+             "-" * width + "-+-" + "-" * ((cell + 1) * len(labels) - 1) + "-+-------"]
+    for i, (label, row) in enumerate(zip(labels, matrix)):
         total = int(row.sum())
         recall = row[i] / total if total else float("nan")
-        lines.append(name.rjust(width) + " | " + " ".join(str(int(v)).rjust(cell) for v in row)
+        lines.append(label.ljust(width) + " | " + " ".join(str(int(v)).rjust(cell) for v in row)
                      + f" | {recall:6.1%}")
     return "\n".join(lines)
 
@@ -114,6 +121,15 @@ def run(args):
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
     if args.test_limit is not None:
         x_test, y_test = x_test[:args.test_limit], y_test[:args.test_limit]
+    # Validate on the last 10% of the training images (Keras' validation_split: the last samples,
+    # before shuffling), so the test set stays unseen until the one evaluation at the end.
+    n_val = int(len(x_train) * VALIDATION_SPLIT)
+    if n_val < 1 or n_val >= len(x_train):
+        print(f"ember demo: {len(x_train)} training images are too few to hold out "
+              f"{VALIDATION_SPLIT:.0%} for validation; use --limit 10 or more", file=sys.stderr)
+        return 2
+    x_val, y_val = x_train[-n_val:], y_train[-n_val:]
+    x_train, y_train = x_train[:-n_val], y_train[:-n_val]
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
 
     ember.manual_seed(args.seed)
@@ -121,24 +137,32 @@ def run(args):
     # Under mpirun, fit trains data-parallel on every rank; only the first rank reports and saves.
     main_rank = ember.distributed.is_main()
     if main_rank:
-        print(f"ember demo: seed 000's CNN on Fashion-MNIST ({len(x_train)} training, {len(x_test)} "
-              f"test images), {args.epochs} epoch(s), batch {args.batch_size}, Adam (Keras defaults)")
+        describe = getattr(ember.backend, "describe", None)
+        if describe is not None:
+            print(f"Backend: {describe()}")
+        # (lines of at most 80 characters: a standard terminal shows them unbroken)
+        print(f"ember demo: seed 000's CNN on Fashion-MNIST, {args.epochs} epoch(s), batch "
+              f"{args.batch_size}, Adam\n"
+              f"Images: {len(x_train)} training, {n_val} validation (held out), {len(x_test)} "
+              "test")
         model.summary()
     start = time.perf_counter()
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
-                        validation_data=(x_test, y_test), verbose=verbose)
+                        validation_data=(x_val, y_val), verbose=verbose)
     seconds = time.perf_counter() - start
     if not main_rank:
         return 0
 
+    # The test set, once.
     probabilities = model.predict(x_test, batch_size=512)
     predicted = probabilities.argmax(axis=-1)
     correct = int((predicted == y_test).sum())
-    print(f"\nTest accuracy: {correct / len(y_test):.4f} ({correct}/{len(y_test)} test images; "
-          f"training took {seconds:.0f} s)")
+    print(f"\nTraining took {seconds:.0f} s.")
+    print(f"Test accuracy: {correct / len(y_test):.4f} ({correct}/{len(y_test)} test images, "
+          "unseen until now)")
     confusion = ConfusionMatrix(num_classes=10)
     confusion.update(probabilities, y_test)
-    print("\nConfusion matrix (rows: true class, columns: predicted class):")
+    print("\nConfusion matrix on the test set (rows: true class, columns: predicted class):")
     print(format_confusion_matrix(confusion.result(), CLASS_NAMES))
 
     os.makedirs(args.out, exist_ok=True)
@@ -146,6 +170,7 @@ def run(args):
     model_path = os.path.join(args.out, "model.safetensors")
     history.plot(plot_path, title="ember demo: seed CNN on Fashion-MNIST")
     model.save(model_path)
-    print(f"\nSaved {plot_path} (loss and accuracy per epoch) and {model_path} (reload with "
-          f"ember.keras.models.load_model({model_path!r}))")
+    print(f"\nSaved {plot_path} (loss and accuracy per epoch)\n"
+          f"  and {model_path} (weights, optimizer state and config); reload it with\n"
+          f"  ember.keras.models.load_model({model_path!r})")
     return 0

@@ -5,8 +5,14 @@
     ember train-gpt --text input.txt --tokenizer bpe --bpe-vocab-size 2048 --n-layer 6 ...
 
 Every field of ``TrainConfig`` has an option (``--learning-rate``, ``--dropout``, ``--bias`` /
-``--no-bias``, ...) that overrides the preset.  With ``--resume`` the checkpoint's config and text
-are the defaults, and only the options given change them.
+``--no-bias``, ...) that overrides the preset.  On a fresh run the schedule follows ``--max-iters``
+unless given: ``--lr-decay-iters`` defaults to it (for presets whose decay ends with the run) and
+``--warmup-iters`` to the preset's, at most a tenth of ``--max-iters`` (and of
+``--lr-decay-iters``).  With ``--resume`` the checkpoint's config and text are the defaults, and
+only the options given change them; resuming a finished run trains nothing and says how to go on.
+
+Exit status: 0 done, 2 an error (message on stderr), 3 training diverged (a non-finite loss or
+state; ``last.safetensors`` keeps the last finite state), 130 interrupted (state saved).
 """
 import argparse
 import dataclasses
@@ -29,7 +35,8 @@ _HELP = {
     "learning_rate": "peak learning rate",
     "min_lr": "learning rate at the end of the cosine decay",
     "decay_lr": "linear warmup + cosine decay (--no-decay-lr: constant lr)",
-    "warmup_iters": "steps of linear warmup",
+    "warmup_iters": "steps of linear warmup (fresh run: at most a tenth of --max-iters unless "
+                    "given)",
     "lr_decay_iters": "step at which the cosine reaches --min-lr",
     "weight_decay": "AdamW weight decay (2-D weights only)",
     "beta1": "AdamW beta1",
@@ -100,14 +107,30 @@ def run(args):
                     and base.lr_decay_iters == base.max_iters):
                 # The preset's schedule ends with the run; keep it so for a shorter/longer run.
                 overrides["lr_decay_iters"] = overrides["max_iters"]
+            if "warmup_iters" not in overrides:
+                # The warmup scales down with a short run (and fits before the decay's end), so
+                # that no option the user did not set makes the config invalid.
+                warmup = base.warmup_iters
+                if "max_iters" in overrides and isinstance(overrides["max_iters"], int):
+                    warmup = min(warmup, max(overrides["max_iters"], 0) // 10)
+                if "lr_decay_iters" in overrides and isinstance(overrides["lr_decay_iters"], int):
+                    warmup = min(warmup, max(overrides["lr_decay_iters"], 0))
+                if warmup != base.warmup_iters:
+                    overrides["warmup_iters"] = warmup
         config = base.replace(**overrides)
         result = gt.train_gpt(config, text, args.out_dir, resume=args.resume,
                               overwrite=args.overwrite,
                               progress=not (args.no_progress or args.quiet),
                               verbose=not args.quiet)
+    except gt.TrainingDiverged as e:
+        print(f"ember train-gpt: error: {e}", file=sys.stderr)
+        return 3
     except (ValueError, TypeError, OSError, ImportError, CheckpointError) as e:
         print(f"ember train-gpt: error: {e}", file=sys.stderr)
         return 2
+    if result.already_finished and args.quiet:     # (printed by train_gpt unless quiet)
+        print(gt.finished_message(result.last_checkpoint, result.iteration, config.max_iters),
+              file=sys.stderr)
     if result.interrupted:
         return 130   # the shell's code for "stopped by Ctrl-C"; the state is saved
     return 0

@@ -35,11 +35,9 @@ MIRRORS = (
 def load_data(path=None, verify=True):
     """Load Fashion-MNIST as ``((x_train, y_train), (x_test, y_test))`` uint8 arrays, as Keras does.
 
-    Args:
-        path: a directory holding the four IDX files (raw or ``.gz``); default: search the usual
-            places and download into the cache if needed.
-        verify: check each file's SHA-256 (of the decompressed bytes) against the official data;
-            ``False`` accepts any well-formed IDX files.
+    ``path`` (a directory holding the four IDX files; default: search, then download) and
+    ``verify`` (check the SHA-256s in ``FILES``; default True) as in
+    :func:`ember.datasets.mnist.load_data`.
     """
     return load_idx_classification(NAME, FILES, MIRRORS, path=path, verify=verify,
                                    owner="ember.datasets.fashion_mnist.load_data",

@@ -43,8 +43,11 @@ class CharVocabulary:
     """A character vocabulary: id ``i`` is ``chars[i]``.
 
     Build it with ``CharVocabulary.from_text(text)`` (the sorted distinct characters, as nanoGPT
-    does) or from an explicit sequence of distinct characters.  ``to_dict()``/``from_dict()`` give
-    a JSON-serialisable form to store beside a checkpoint.
+    does) or from an explicit sequence of distinct characters.  ``encode`` gives an int64 array
+    and raises on a character outside the vocabulary; ``decode`` takes ids of any shape (list,
+    NumPy array or Tensor).  ``to_dict()``/``from_dict()`` give a JSON-serialisable form to store
+    beside a checkpoint.  ``ember.text.CharTokenizer`` is this class with the tokenizer protocol
+    (``encode`` -> list, ``encode_to_numpy``, JSON files).
     """
 
     def __init__(self, chars):
@@ -55,78 +58,103 @@ class CharVocabulary:
             raise ValueError("CharVocabulary: chars must be distinct")
         if not chars:
             raise ValueError("CharVocabulary: the vocabulary is empty (built from an empty text?)")
-        self.chars = chars
-        self._points = _code_points(chars).astype(np.int64)
-        self._lookup = np.full(int(self._points.max()) + 1, -1, dtype=np.int64)
-        self._lookup[self._points] = np.arange(len(chars))
+        self._chars = chars
+        self._points = _code_points(chars)                        # id -> code point
+        # Encoding looks every character up with one searchsorted over the sorted code points
+        # (vectorised, and no table as large as the highest code point).
+        self._order = np.argsort(self._points, kind="stable").astype(np.int64)
+        self._sorted_points = self._points[self._order]
 
     @classmethod
     def from_text(cls, text):
         """The vocabulary of every distinct character of ``text``, sorted by code point."""
         if not isinstance(text, str):
-            raise TypeError(f"CharVocabulary.from_text: expected a str, got {type(text).__name__}")
+            raise TypeError(f"{cls.__name__}.from_text: expected a str, got {type(text).__name__}")
         if not text:
-            raise ValueError("CharVocabulary.from_text: the text is empty")
-        points = np.unique(_code_points(text))
-        return cls(points.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass"))
+            raise ValueError(f"{cls.__name__}.from_text: the text is empty")
+        return cls(_text_of(np.unique(_code_points(text))))
+
+    @property
+    def chars(self):
+        """The characters, as a str: ``chars[i]`` is the character of id ``i``."""
+        return self._chars
 
     @property
     def vocab_size(self):
-        return len(self.chars)
+        """Number of characters (ids run from 0 to ``vocab_size - 1``)."""
+        return len(self._chars)
 
     def __len__(self):
-        return len(self.chars)
+        return len(self._chars)
 
     @property
     def stoi(self):
         """``{character: id}``."""
-        return {c: i for i, c in enumerate(self.chars)}
+        return {c: i for i, c in enumerate(self._chars)}
 
     @property
     def itos(self):
         """``[character of id 0, ...]``."""
-        return list(self.chars)
+        return list(self._chars)
+
+    def _ids(self, text):
+        """The int64 ids of ``text``'s characters; an unknown character raises ValueError."""
+        if not isinstance(text, str):
+            raise TypeError(f"{type(self).__name__}.encode: expected a str, got "
+                            f"{type(text).__name__}")
+        points = _code_points(text)
+        where = np.minimum(np.searchsorted(self._sorted_points, points), len(self._chars) - 1)
+        known = self._sorted_points[where] == points
+        if not known.all():
+            raise self._unknown_characters(text, points, known)
+        return self._order[where]
+
+    def _unknown_characters(self, text, points, known):
+        """The ValueError for the characters of ``text`` where ``known`` is False."""
+        unknown = np.flatnonzero(~known)
+        position = int(unknown[0])
+        char = text[position]
+        return ValueError(
+            f"{type(self).__name__}.encode: character {char!r} (U+{ord(char):04X}) at position "
+            f"{position} is not in the vocabulary of {len(self)} characters "
+            f"({unknown.size} unknown in all); build the vocabulary from text containing it")
+
+    def _text(self, ids):
+        """The text of a checked 1-D array of ids."""
+        return _text_of(self._points[ids])
 
     def encode(self, text):
         """The ids of ``text``'s characters as an int64 array; unknown characters raise."""
-        if not isinstance(text, str):
-            raise TypeError(f"CharVocabulary.encode: expected a str, got {type(text).__name__}")
-        points = _code_points(text)
-        ids = np.full(points.shape, -1, dtype=np.int64)
-        inside = points < self._lookup.size
-        ids[inside] = self._lookup[points[inside]]
-        unknown = np.flatnonzero(ids < 0)
-        if unknown.size:
-            position = int(unknown[0])
-            char = text[position]
-            raise ValueError(
-                f"CharVocabulary.encode: character {char!r} (U+{ord(char):04X}) at position "
-                f"{position} is not in the vocabulary of {len(self)} characters "
-                f"({unknown.size} unknown in all); build the vocabulary from text containing it")
-        return ids
+        return self._ids(text)
 
     def decode(self, ids):
-        """The text of a sequence of ids (list, NumPy array or Tensor)."""
+        """The text of a sequence of ids (list, NumPy array or Tensor; flattened)."""
         ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
         if ids.size == 0:
             return ""
         if ids.dtype.kind not in "iu":
-            raise TypeError(f"CharVocabulary.decode: ids must be integers, got dtype {ids.dtype}")
+            raise TypeError(f"{type(self).__name__}.decode: ids must be integers, got dtype "
+                            f"{ids.dtype}")
         ids = ids.reshape(-1)
         if ids.min() < 0 or ids.max() >= len(self):
-            raise ValueError(f"CharVocabulary.decode: ids must lie in [0, {len(self)}), got values "
-                             f"from {ids.min()} to {ids.max()}")
-        return self._points[ids].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+            raise ValueError(f"{type(self).__name__}.decode: ids must lie in [0, {len(self)}), got "
+                             f"values from {ids.min()} to {ids.max()}")
+        return self._text(ids)
 
     def to_dict(self):
-        return {"type": "CharVocabulary", "chars": self.chars}
+        return {"type": "CharVocabulary", "chars": self._chars}
 
     @classmethod
     def from_dict(cls, state):
         return cls(state["chars"])
 
     def __repr__(self):
-        return f"CharVocabulary(vocab_size={len(self)})"
+        return f"{type(self).__name__}(vocab_size={len(self)})"
+
+
+def _text_of(points):
+    """The str of an array of code points (the inverse of ``_code_points``)."""
+    return points.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def train_val_split(data, val_fraction=0.1):

@@ -1,8 +1,8 @@
 """DistributedDataParallel: one model replica per rank, gradients averaged during backward.
 
 How the gradients travel.  ember's optimizers keep every gradient of a model in one flat array
-(``ember.nn.flat.FlatBuffer``; each Parameter's ``_grad_buffer`` is its view, and backward writes
-there).  A *bucket* is a contiguous slice of that array covering whole parameters, about
+(``ember.optim.flat.FlatBuffer``; each Parameter's ``_grad_buffer`` is its view, and backward
+writes there).  A *bucket* is a contiguous slice of that array covering whole parameters, about
 ``bucket_size_mb`` long (the first one 1 MiB, so that communication starts early, as in PyTorch),
 taken in reverse registration order -- roughly the order in which backward finishes gradients.
 Reducing a bucket is one ``MPI_Iallreduce`` on that slice, in place: no packing, no copies, a few

@@ -1,7 +1,8 @@
 """ZeRO stage 1: each rank keeps the optimizer state of only its slice of the parameters.
 
-Layout.  The parameters of each group are moved into one flat buffer (``ember.nn.flat.FlatBuffer``:
-their ``.data`` and gradients become views of two contiguous arrays of ``n`` elements).  Rank ``r``
+Layout.  The parameters of each group are moved into one flat buffer
+(``ember.optim.flat.FlatBuffer``: their ``.data`` and gradients become views of two contiguous
+arrays of ``n`` elements).  Rank ``r``
 of ``p`` owns the slice ``[n*r//p, n*(r+1)//p)`` (``comm.shard_bounds``).  A local optimizer of the
 requested class (``Adam``, ``SGD``, ...) is built over one 1-D parameter per group: the rank's
 slice.
@@ -24,8 +25,8 @@ import weakref
 
 from ..autograd import enable_grad
 from ..backend import xp
-from ..nn.flat import FlatBuffer
 from ..nn.parameter import Parameter
+from ..optim.flat import FlatBuffer
 from ..optim.optimizer import Optimizer
 from ..tensor import Tensor
 from . import comm

@@ -12,16 +12,22 @@ A folder as ``transformers`` / ``sentence-transformers`` save it holds:
   Normalize), ``1_Pooling/config.json`` (the pooling mode) and ``sentence_bert_config.json``
   (``max_seq_length``).
 
+:func:`load_bert_weights` maps a BERT checkpoint's tensor names onto an ember model's state-dict
+names (``bert.`` prefixes, TF-era ``gamma``/``beta``, pretraining heads skipped) and transposes the
+``Linear`` weights (ember stores them (in, out), PyTorch (out, in)).
+
 Every problem raises :class:`ModelFolderError` (a :class:`ember.CheckpointError`, hence a
 ``ValueError``) whose message names the file and what is wrong with it.
 """
 import json
 import os
 
+from ..nn.layers import Linear
 from ..serialization import CheckpointError, load_file
 
 __all__ = ["ModelFolderError", "read_config", "read_weights", "load_tokenizer",
-           "read_sentence_config", "weights_path"]
+           "read_sentence_config", "weights_path", "bert_canonical_name", "bert_key_map",
+           "load_bert_weights"]
 
 
 class ModelFolderError(CheckpointError):
@@ -234,3 +240,91 @@ def read_sentence_config(directory, what="read_sentence_config"):
             raise ModelFolderError(f"{what}: {modules_path} lists a {kind!r} module, which ember "
                                    "does not implement (known: Transformer, Pooling, Normalize)")
     return out
+
+
+# ================================================================================================
+# BERT weights: Hugging Face tensor names -> ember state-dict names
+# ================================================================================================
+# Tensors a BERT checkpoint may hold that are not weights of the model being loaded: buffers, and
+# the heads of pretraining (masked LM / next sentence) and of downstream tasks; they are skipped
+# unless the model has them (BertForSequenceClassification loads "classifier.*").
+_BERT_NOT_WEIGHTS = ("embeddings.position_ids", "embeddings.token_type_ids")
+_BERT_OTHER_HEADS = ("cls.", "classifier.", "qa_outputs.")
+
+
+def _linear_weight_names(model):
+    return {f"{name}.weight" if name else "weight"
+            for name, m in model.named_modules() if isinstance(m, Linear)}
+
+
+def bert_canonical_name(name):
+    """``name`` with TF-era LayerNorm names (``.gamma`` / ``.beta``) as ``.weight`` / ``.bias``."""
+    if name.endswith(".gamma"):
+        return name[:-6] + ".weight"
+    if name.endswith(".beta"):
+        return name[:-5] + ".bias"
+    return name
+
+
+def bert_key_map(arrays, prefix=""):
+    """``{our state-dict name: file tensor name}`` for the tensors of a BERT checkpoint.
+
+    ``prefix`` is what our names start with (``""`` for BertModel, ``"bert."`` inside the
+    classifier); the file may or may not use a ``bert.`` prefix.  Head tensors (``cls.``,
+    ``classifier.``, ``qa_outputs.``) are never prefixed.
+    """
+    out = {}
+    for name in arrays:
+        canon = bert_canonical_name(name)
+        if canon.startswith("bert."):
+            canon = canon[5:]
+        out[canon if canon.startswith(_BERT_OTHER_HEADS) else prefix + canon] = name
+    return out
+
+
+def load_bert_weights(model, arrays, origin, where, prefix="", optional=(),
+                      config_path="config.json"):
+    """Copy the Hugging Face BERT ``arrays`` into ``model`` (transposing Linear weights).
+
+    ``origin`` maps each file tensor name to the file it came from (as :func:`read_weights`
+    returns).  Unknown and missing names raise one ModelFolderError listing them all; a tensor
+    whose shape disagrees with the config raises an error naming it, both shapes and its file.
+    Names in ``optional`` (our names) may be missing.  Returns the file names that were ignored
+    (pretraining heads, buffers).
+    """
+    own = model.state_dict()
+    linear = _linear_weight_names(model)
+    by_ours = bert_key_map(arrays, prefix)
+    ignored = [f for o, f in by_ours.items() if o not in own and
+               (o[len(prefix):] in _BERT_NOT_WEIGHTS or o.startswith(_BERT_OTHER_HEADS))]
+    unexpected = sorted(f for o, f in by_ours.items() if o not in own and f not in ignored)
+    missing = sorted(k for k in own if k not in by_ours and k not in optional)
+    files = sorted(set(origin.values()))
+    if unexpected or missing:
+        lines = [f"{where}: the weights in {', '.join(files)} do not match the BERT model that "
+                 f"{config_path} describes:"]
+        if missing:
+            lines.append(f"  missing ({len(missing)}): {', '.join(missing)}")
+        if unexpected:
+            lines.append(f"  unknown ({len(unexpected)}): {', '.join(unexpected)}")
+        raise ModelFolderError("\n".join(lines))
+    wrong = []
+    for ours, t in own.items():
+        if ours not in by_ours:
+            continue
+        fname = by_ours[ours]
+        arr = arrays[fname]
+        need = tuple(t.shape)[::-1] if ours in linear else tuple(t.shape)
+        if tuple(arr.shape) != need:
+            wrong.append(f"{fname}: shape {tuple(arr.shape)} in {origin[fname]}, but the config "
+                         f"needs {need}")
+        elif arr.dtype.kind != "f":
+            wrong.append(f"{fname}: dtype {arr.dtype} in {origin[fname]}, expected floating point")
+    if wrong:
+        raise ModelFolderError(f"{where}: weights disagree with {config_path}:\n  " +
+                               "\n  ".join(wrong))
+    for ours, t in own.items():
+        if ours in by_ours:
+            arr = arrays[by_ours[ours]]
+            t.data[...] = arr.T if ours in linear else arr
+    return ignored

@@ -14,11 +14,11 @@ computed stably from the logits (``ember.keras.losses``); ``GradientTape`` loops
 (``ember.keras.tf.GradientTape``, ``model.optimizer.apply_gradients``).
 """
 from . import (activations, backend, callbacks, datasets, initializers, layers, losses, metrics,
-               models, optimizers, regularizers, utils)
+               models, optimizers, regularizers, saving, utils)
 from .layers import Input, Layer
 from .models import Model, Sequential, load_model
 from ..train.gradient_tape import GradientTape
 
 __all__ = ["activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses",
-           "metrics", "models", "optimizers", "regularizers", "utils", "Input", "Layer", "Model",
+           "metrics", "models", "optimizers", "regularizers", "saving", "utils", "Input", "Layer", "Model",
            "Sequential", "load_model", "GradientTape"]

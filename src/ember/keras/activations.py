@@ -5,6 +5,7 @@
 of those outputs is then computed stably from the logits (see ``ember.ops.probability_losses``).
 """
 from .. import functional as F
+from ..nn import registry as _registry
 
 __all__ = ["get", "serialize", "deserialize", "relu", "sigmoid", "softmax", "tanh", "linear", "elu",
            "selu", "softplus", "softsign", "gelu", "silu", "swish", "leaky_relu", "exponential",
@@ -106,14 +107,20 @@ _BY_NAME[None] = linear
 
 
 def get(identifier):
-    """A callable activation from None ('linear'), a Keras name or a callable."""
+    """A callable activation from None ('linear'), a Keras name, the name of a function registered
+    with ``ember.keras.saving.register_keras_serializable`` ('package>name') or given in
+    ``custom_objects`` / a ``CustomObjectScope`` (by its name), or a callable."""
     if identifier is None:
         return linear
     if isinstance(identifier, str):
         fn = _BY_NAME.get(identifier.lower())
         if fn is None:
+            fn = _registry.get_registered_object(identifier)
+        if fn is None or not callable(fn):
             raise ValueError(f"keras.activations: unknown activation {identifier!r}; known names: "
-                             f"{', '.join(sorted(k for k in _BY_NAME if k))}")
+                             f"{', '.join(sorted(k for k in _BY_NAME if k))}. Your own function: "
+                             "decorate it with @ember.keras.saving.register_keras_serializable(), or "
+                             f"load with custom_objects={{{identifier!r}: {identifier}}}")
         return fn
     if callable(identifier):
         return identifier
@@ -122,12 +129,15 @@ def get(identifier):
 
 
 def serialize(activation):
-    """The name of a built-in activation (for configs), or the callable itself."""
+    """The name of a built-in activation (for configs), the registered name ('package>name') of a
+    registered function, else the function's name (load it with ``custom_objects``)."""
     if activation is None:
         return "linear"
     for name, fn in _BY_NAME.items():
         if fn is activation and name:
             return name
+    if activation in _registry.get_custom_objects().values():
+        return _registry.get_registered_name(activation)
     return getattr(activation, "__name__", activation)
 
 

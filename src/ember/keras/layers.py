@@ -28,12 +28,14 @@ n / (n - 1) on the update); recurrent layers support only their default activati
 sigmoid; ``SimpleRNN`` also 'relu'), no ``dropout`` / ``recurrent_dropout`` (put a ``Dropout``
 layer before), and no masking.
 """
+import inspect
 import re
 
 import numpy as np
 
 from .. import functional as F
 from .. import nn
+from ..nn import registry as _registry
 from ..tensor import Tensor
 from . import activations as _activations
 from . import initializers as _initializers
@@ -43,7 +45,7 @@ __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Conv1D", "Con
            "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
            "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "Flatten", "Reshape",
            "Dropout", "BatchNormalization", "LayerNormalization", "Embedding", "SimpleRNN", "LSTM",
-           "GRU", "ReLU", "LeakyReLU", "Softmax"]
+           "GRU", "ReLU", "LeakyReLU", "Softmax", "Lambda"]
 
 _name_counts = {}
 
@@ -268,10 +270,24 @@ class Layer(nn.Module):
     def _layer_config(self):
         return {}
 
+    def _user_config(self):
+        """The recorded (JSON) constructor arguments of a layer class defined outside ember --
+        Keras' automatic config for a subclass without ``get_config`` (its ``**kwargs`` go to the
+        base layer, whose own config covers them)."""
+        owner = next((k for k in type(self).__mro__ if "__init__" in k.__dict__), None)
+        if owner is None or _registry.is_ember_module(owner.__module__):
+            return {}
+        params = inspect.signature(owner.__init__).parameters
+        named = {n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        return {k: v for k, v in (self.__dict__.get("_config") or {}).items() if k in named}
+
     def get_config(self):
         """Keras' config: the layer's arguments (built-in initializers, regularizers and
-        activations by name), ``name``, ``trainable`` and the input shape when known."""
+        activations by name), ``name``, ``trainable`` and the input shape when known.  For your
+        own subclass without ``get_config``, its constructor arguments that are JSON values are
+        included (as Keras does); others make ``model.save`` fail, asking for ``get_config``."""
         cfg = {"name": self.name, "trainable": self.trainable}
+        cfg.update(self._user_config())
         cfg.update(self._layer_config())
         shape = self.__dict__.get("_built_input_shape") or self.declared_input_shape
         if shape is not None:
@@ -280,7 +296,10 @@ class Layer(nn.Module):
 
     @classmethod
     def from_config(cls, config):
+        """``cls(**config)``."""
         return cls(**config)
+
+    from_config.__func__._calls_constructor = True
 
     def extra_repr(self):
         return f"name={self.name!r}"
@@ -449,6 +468,54 @@ class Activation(Layer):
 
     def _layer_config(self):
         return {"activation": _activation_config(self.activation)}
+
+
+class Lambda(Layer):
+    """Wraps a function as a layer: ``Lambda(function, arguments=None)`` computes
+    ``function(inputs, **arguments)`` (Keras' ``Lambda``; ``output_shape`` is accepted and not
+    needed, since ember finds shapes by running the layer; ``mask`` is not supported).
+
+    Saving (``model.save``): a named function is saved by reference -- ember's own, or one
+    registered with ``ember.keras.saving.register_keras_serializable()`` or passed to
+    ``load_model(..., custom_objects=...)``.  A Python ``lambda`` cannot be saved (ember never
+    stores code in a file): ``save`` raises and names the fix; ``clone_model`` copies it.
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        nn.Module.__init__(self)
+        self._keras_init(kwargs)
+        _no_unsupported("Lambda", mask=mask)
+        if not callable(function):
+            raise TypeError(f"Lambda: function must be callable, got {type(function).__name__}")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise TypeError(f"Lambda: arguments must be a dict of keyword arguments, got "
+                            f"{type(arguments).__name__}")
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self._output_shape = None if output_shape is None or callable(output_shape) \
+            else list(output_shape)
+
+    def forward(self, x):
+        return self.function(x, **self.arguments)
+
+    def _layer_config(self):
+        what = f"Lambda {self.name!r}"
+        return {"function": _registry.serialize_object(self.function, what),
+                "output_shape": self._output_shape,
+                "arguments": _registry.serialize_value(self.arguments, what)}
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild the function by reference (registered, ``custom_objects``, or ember's own)."""
+        config = dict(config)
+        what = f"Lambda.from_config ({config.get('name')!r})"
+        config["function"] = _registry.deserialize_object(config["function"], what=what,
+                                                          kind_name="function")
+        config["arguments"] = _registry.deserialize_value(config.get("arguments"), what=what)
+        return cls(**config)
+
+    def extra_repr(self):
+        return f"{getattr(self.function, '__name__', self.function)!r}, name={self.name!r}"
 
 
 class ReLU(Layer):

@@ -64,9 +64,6 @@ class _KerasMetric:
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
-    def get_config(self):
-        return {"name": self.name}
-
 
 class Mean(_KerasMetric, _m.Mean):
     """Running mean of the values given to ``update_state(values)``."""

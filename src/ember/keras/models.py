@@ -17,11 +17,14 @@ step, ``History.plot``, ``save``...) that speak Keras:
   ``non_trainable_weights``, ``weights``, ``count_params()``, ``get_weights()`` /
   ``set_weights()``, ``summary()``; ``optimizer.apply_gradients`` for GradientTape loops.
 """
+import inspect
+
 import numpy as np
 
 from .. import functional as F
 from .. import train as _train
 from ..tensor import Tensor
+from ..nn import registry as _registry
 from ..nn.module import UnbuiltModuleError
 from . import losses as _losses
 from . import metrics as _metrics
@@ -74,6 +77,8 @@ class _KerasModel:
             raise TypeError(f"compile: unexpected keyword argument(s) {', '.join(map(repr, kwargs))}")
         if isinstance(optimizer, (str, dict)):
             optimizer = _optimizers.get(optimizer)
+        given = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
+                 "loss_weights": loss_weights}      # what save() describes (Keras' compile config)
         if isinstance(loss, dict):
             loss = {k: _losses.to_ember_loss(v) for k, v in loss.items()}
         elif isinstance(loss, (list, tuple)):
@@ -87,8 +92,10 @@ class _KerasModel:
             items = [metrics] if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)) \
                 else metrics
             metrics = [_metrics.to_ember_metric(m) for m in items]
-        return _train.Model.compile(self, optimizer=optimizer, loss=loss, metrics=metrics,
-                                    loss_weights=loss_weights)
+        _train.Model.compile(self, optimizer=optimizer, loss=loss, metrics=metrics,
+                             loss_weights=loss_weights)
+        self._compiled.config = given
+        return self
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
@@ -270,6 +277,16 @@ class Model(_KerasModel, _train.Model):
     def call(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define call(self, inputs)")
 
+    def get_config(self):
+        """The constructor arguments given (JSON values, recorded automatically) plus, when the
+        constructor accepts ``name`` (or ``**kwargs``), the model's ``name`` -- as Keras' config of
+        a subclassed model.  Define your own for arguments that are not JSON values."""
+        config = _train.Model.get_config(self)
+        params = inspect.signature(type(self).__init__).parameters.values()
+        if "name" not in config and any(p.kind is p.VAR_KEYWORD or p.name == "name" for p in params):
+            config["name"] = self.name
+        return config
+
     def forward(self, *args, **kwargs):
         return self.call(*args, **kwargs)
 
@@ -280,11 +297,35 @@ def _snake(name):
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def load_model(filepath, compile=True):
-    """Rebuild a model written by ``model.save(path)`` (ember's safetensors format)."""
-    return _train.load_model(filepath, compile=compile)
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Rebuild a model written by ``model.save(path)`` (ember's safetensors format), compiled as
+    it was saved (optimizer with its state, loss, metrics, ``loss_weights``) unless
+    ``compile=False``: Keras' ``load_model``.
+
+    custom_objects: ``{name: class or function}`` for your own layers, losses, metrics,
+        optimizers and functions that are not registered with
+        ``ember.keras.saving.register_keras_serializable``.  ember's own classes are found
+        without it; nothing named in the file is ever imported.
+    safe_mode: True (default) refuses Python lambdas saved as bytecode (``Lambda`` layers); pass
+        False only for a file you trust.
+    """
+    return _train.load_model(filepath, compile=compile, custom_objects=custom_objects,
+                             safe_mode=safe_mode)
 
 
 def clone_model(model):
-    """A new model with the same layers (fresh weights) built from ``model.get_config()``."""
-    return type(model).from_config(model.get_config())
+    """A new model with the same layers (fresh weights) built from ``model.get_config()``.  The
+    model's own classes and functions (custom layers, ``Lambda`` functions and lambdas,
+    activations) are used as they are: no registration is needed, since nothing comes from a
+    file."""
+    own = {}
+    for m in model.modules():
+        for obj in (type(m), getattr(m, "function", None), getattr(m, "activation", None)):
+            if obj is not None and (isinstance(obj, type) or callable(obj)) and hasattr(obj, "__name__"):
+                if obj.__name__ == "<lambda>":          # named for this clone only
+                    own.setdefault(f"_clone_lambda_{id(obj)}", obj)
+                    continue
+                own.setdefault(obj.__name__, obj)
+                own.setdefault(_registry.get_registered_name(obj), obj)
+    with _registry.CustomObjectScope(own):
+        return type(model).from_config(model.get_config())

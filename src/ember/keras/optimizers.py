@@ -7,90 +7,36 @@ or by the first ``apply_gradients``) binds them and returns the optimizer, which
 an ``ember.optim`` optimizer (``SGD``, ``Adam``, ``RMSprop``, ``Adagrad``): flat parameter
 buffers, ``param_groups``, ``state_dict``, learning-rate schedulers all work on it.
 
-Keras' formulas where they differ from PyTorch's (the ember optimizers follow PyTorch):
+Keras' formulas where they differ from PyTorch's (the ember optimizers follow PyTorch, and take
+each Keras variant as an option of the same rule -- see ``ember.optim._functional``):
 
 * **Adam** -- Keras' ``epsilon`` (default 1e-7) is the paper's "epsilon hat":
   ``w -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon)``, whereas PyTorch adds eps to
   the bias-corrected ``sqrt(v / (1 - b2^t))``.  The two are equal when PyTorch's eps is
-  ``epsilon / sqrt(1 - b2^t)``, which is what ember's Adam is given at each step: Keras' update,
-  exactly, on ember's Adam.
+  ``epsilon / sqrt(1 - b2^t)``: ember's Adam with ``eps_hat=True``.
 * **RMSprop** -- Keras divides by ``sqrt(v + epsilon)`` (PyTorch: ``sqrt(v) + eps``), its
   momentum accumulates ``lr * g / sqrt(v + eps)``, and its defaults are ``learning_rate=0.001``,
-  ``rho=0.9``, ``epsilon=1e-7``.  Keras' rule is used (the ember RMSprop's buffers and state).
+  ``rho=0.9``, ``epsilon=1e-7``: ember's RMSprop with ``eps_in_sqrt``, ``lr_in_momentum`` and
+  ``grad_avg_ema``.
 * **Adagrad** -- Keras divides by ``sqrt(acc + epsilon)`` and starts the accumulator at
-  ``initial_accumulator_value=0.1``; Keras' rule is used on ember's Adagrad state.
+  ``initial_accumulator_value=0.1``: ember's Adagrad with ``eps_in_sqrt=True``.
 * **SGD** -- Keras' ``velocity = momentum * velocity - lr * g; w += velocity`` (Nesterov:
   ``w += momentum * velocity - lr * g``) equals PyTorch's rule (ember's SGD) while the learning
   rate is constant; after a learning-rate change Keras' velocity still carries the old rate.
 
 Also Keras': ``weight_decay`` is decoupled (``w -= lr * weight_decay * w`` before the update, for
-every optimizer), ``clipnorm`` (per weight), ``global_clipnorm`` and ``clipvalue`` clip the
-gradients inside ``step``, ``learning_rate`` may be a schedule ``f(iteration) -> lr``, and
+every optimizer: the ember optimizers' ``decoupled_weight_decay=True``), ``clipnorm`` (per weight),
+``global_clipnorm`` and ``clipvalue`` clip the gradients inside ``step``
+(``ember.optim.clip_grads_``), ``learning_rate`` may be a schedule ``f(iteration) -> lr``, and
 ``learning_rate`` / ``iterations`` are attributes.
 """
-import math
-
 import numpy as np
 
 from .. import optim as _optim
-from ..optim import _functional as _rules
-from ..backend import xp
+from ..optim.clip import clip_grads_
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Adagrad", "get", "serialize"]
-
-
-# -- Keras' update rules, in ember's rule form (see ember.optim._functional) -----------------------
-def _keras_adam(p, g, state, step, group, tmp):
-    """Keras' Adam: PyTorch's rule with eps = epsilon / sqrt(1 - beta_2^t) (algebraically equal)."""
-    beta2 = group["betas"][1]
-    eps = group["eps"] / math.sqrt(1.0 - beta2 ** step)
-    _rules.adam(p, g, state, step, dict(group, eps=eps), tmp)
-
-
-def _keras_rmsprop(p, g, state, step, group, tmp):
-    """Keras' RMSprop: v = rho v + (1 - rho) g^2; increment = lr g / sqrt(v [- avg_g^2] + eps);
-    with momentum: buf = momentum buf + increment, w -= buf; else w -= increment."""
-    lr, rho, eps = group["lr"], group["alpha"], group["eps"]
-    sq = state["square_avg"]
-    t = tmp(1)
-    sq *= rho
-    xp.multiply(g, g, out=t)
-    t *= 1 - rho
-    sq += t
-    if group["centered"]:
-        ga = state["grad_avg"]
-        ga *= rho
-        xp.multiply(g, 1 - rho, out=t)
-        ga += t
-        xp.multiply(ga, ga, out=t)
-        xp.subtract(sq, t, out=t)
-        t += eps
-    else:
-        xp.add(sq, eps, out=t)
-    xp.sqrt(t, out=t)
-    xp.divide(g, t, out=t)
-    t *= lr
-    if group["momentum"] > 0:
-        buf = state["momentum_buffer"]
-        buf *= group["momentum"]
-        buf += t
-        p -= buf
-    else:
-        p -= t
-
-
-def _keras_adagrad(p, g, state, step, group, tmp):
-    """Keras' Adagrad: acc += g^2; w -= lr g / sqrt(acc + epsilon)."""
-    acc = state["sum"]
-    t = tmp(1)
-    xp.multiply(g, g, out=t)
-    acc += t
-    xp.add(acc, group["eps"], out=t)
-    xp.sqrt(t, out=t)
-    xp.divide(g, t, out=t)
-    t *= -group["lr"]
-    p += t
 
 
 # -- the lazy Keras optimizer ------------------------------------------------------------------------
@@ -98,7 +44,8 @@ class Optimizer:
     """What every Keras optimizer adds to its ember optimizer (used as a mixin, first base).
 
     Subclasses set ``_ember`` (the ember optimizer class) and define ``_ember_options()`` (its
-    constructor arguments) and ``_keras_config()`` (Keras' arguments for ``get_config``).
+    constructor arguments, Keras' formula options included) and ``_keras_config()`` (Keras'
+    arguments for ``get_config``).
     """
 
     _ember = None
@@ -125,7 +72,7 @@ class Optimizer:
         self.name = name or cls.lower()
         self._schedule = learning_rate if callable(learning_rate) else None
         self._initial_lr = None if callable(learning_rate) else float(learning_rate)
-        self.weight_decay = None if weight_decay is None else float(weight_decay)
+        self.weight_decay = weight_decay
         self.clipnorm = None if clipnorm is None else float(clipnorm)
         self.clipvalue = None if clipvalue is None else float(clipvalue)
         self.global_clipnorm = None if global_clipnorm is None else float(global_clipnorm)
@@ -153,7 +100,10 @@ class Optimizer:
                 raise TypeError(f"{type(self).__name__}.build: parameter {i} is a {type(p).__name__}, "
                                 "expected an ember Tensor (e.g. model.trainable_variables)")
         lr = self._initial_lr if self._schedule is None else float(self._schedule(self.iterations))
-        type(self)._ember.__init__(self, params, **self._ember_options(lr))
+        options = self._ember_options(lr)
+        if self.weight_decay:
+            options.update(weight_decay=self.weight_decay, decoupled_weight_decay=True)
+        type(self)._ember.__init__(self, params, **options)
         self._bound_ids = ids
         return self
 
@@ -190,43 +140,33 @@ class Optimizer:
 
     lr = learning_rate
 
+    @property
+    def weight_decay(self):
+        """Keras' decoupled weight decay (None: none; settable)."""
+        return self.__dict__.get("_weight_decay")
+
+    @weight_decay.setter
+    def weight_decay(self, value):
+        value = None if value is None else float(value)
+        self.__dict__["_weight_decay"] = value
+        if self.built:
+            for options in (self.defaults, *self.param_groups):
+                options.update(weight_decay=value or 0.0, decoupled_weight_decay=True)
+
     # -- the update ---------------------------------------------------------------------------------
     def step(self, closure=None):
-        """One update of every parameter that has a gradient (Keras' clipping, schedule and
-        decoupled weight decay first, then Keras' rule)."""
+        """One update of every parameter that has a gradient: the schedule's lr, Keras' clipping,
+        then the ember rule with Keras' options (decoupled weight decay included)."""
         self._check_built("step")
         if self._schedule is not None:
             lr = float(self._schedule(self.iterations))
             for group in self.param_groups:
                 group["lr"] = lr
-        with_grad = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
-        self._clip(with_grad)
-        if self.weight_decay:
-            for group in self.param_groups:
-                factor = 1.0 - group["lr"] * self.weight_decay
-                for p in group["params"]:
-                    if p.grad is not None:
-                        p.data *= factor
+        clip_grads_((p for group in self.param_groups for p in group["params"]),
+                    self.clipvalue, self.clipnorm, self.global_clipnorm)
         loss = type(self)._ember.step(self, closure)
         self.iterations += 1
         return loss
-
-    def _clip(self, params):
-        if not params:
-            return
-        if self.clipvalue is not None:
-            for p in params:
-                np.clip(p.grad.data, -self.clipvalue, self.clipvalue, out=p.grad.data)
-        if self.clipnorm is not None:
-            for p in params:
-                norm = float(np.sqrt(np.sum(np.square(p.grad.data, dtype=np.float64))))
-                if norm > self.clipnorm:
-                    p.grad.data *= self.clipnorm / norm
-        if self.global_clipnorm is not None:
-            total = math.sqrt(sum(float(np.sum(np.square(p.grad.data, dtype=np.float64))) for p in params))
-            if total > self.global_clipnorm:
-                for p in params:
-                    p.grad.data *= self.global_clipnorm / total
 
     def apply_gradients(self, grads_and_vars):
         """Apply ``(gradient, variable)`` pairs (e.g. ``zip(tape.gradient(loss, vars), vars)``):
@@ -300,8 +240,27 @@ class Optimizer:
             return []
         return [t for p in self.state for t in self.state[p].values() if isinstance(t, Tensor)]
 
+    # -- state ---------------------------------------------------------------------------------------
+    def state_dict(self):
+        """The ember optimizer's state (per-parameter buffers, groups) plus Keras' ``iterations``
+        (what ``model.save`` stores, so a loaded model resumes with the same step count)."""
+        self._check_built("state_dict")
+        state = super().state_dict()
+        state["iterations"] = int(self.iterations)
+        return state
+
+    def load_state_dict(self, state_dict):
+        """Load what :meth:`state_dict` returned (a state without ``iterations`` keeps the count)."""
+        self._check_built("load_state_dict")
+        state = dict(state_dict)
+        iterations = state.pop("iterations", None)
+        super().load_state_dict(state)
+        if iterations is not None:
+            self.iterations = int(iterations)
+
     # -- config -------------------------------------------------------------------------------------
     def get_config(self):
+        """Keras' config: the constructor arguments (the current learning rate, or its schedule)."""
         cfg = {"name": self.name,
                "learning_rate": self.learning_rate if self._schedule is None else self._schedule,
                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
@@ -349,7 +308,6 @@ class Adam(Optimizer, _optim.Adam):
     and Keras' placement of epsilon (see the module docstring)."""
 
     _ember = _optim.Adam
-    _rule = staticmethod(_keras_adam)
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -365,7 +323,8 @@ class Adam(Optimizer, _optim.Adam):
         self.amsgrad = bool(amsgrad)
 
     def _ember_options(self, lr):
-        return dict(lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon, amsgrad=self.amsgrad)
+        return dict(lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon, amsgrad=self.amsgrad,
+                    eps_hat=True)
 
     def _keras_config(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
@@ -377,7 +336,6 @@ class RMSprop(Optimizer, _optim.RMSprop):
     centered=False) and Keras' rule (epsilon inside the square root)."""
 
     _ember = _optim.RMSprop
-    _rule = staticmethod(_keras_rmsprop)
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -392,7 +350,7 @@ class RMSprop(Optimizer, _optim.RMSprop):
 
     def _ember_options(self, lr):
         return dict(lr=lr, alpha=self.rho, eps=self.epsilon, momentum=self.momentum,
-                    centered=self.centered)
+                    centered=self.centered, eps_in_sqrt=True, lr_in_momentum=True, grad_avg_ema=True)
 
     def _keras_config(self):
         return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
@@ -404,7 +362,6 @@ class Adagrad(Optimizer, _optim.Adagrad):
     epsilon=1e-7) and Keras' rule (epsilon inside the square root)."""
 
     _ember = _optim.Adagrad
-    _rule = staticmethod(_keras_adagrad)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -418,7 +375,8 @@ class Adagrad(Optimizer, _optim.Adagrad):
         self.epsilon = float(epsilon)
 
     def _ember_options(self, lr):
-        return dict(lr=lr, eps=self.epsilon, initial_accumulator_value=self.initial_accumulator_value)
+        return dict(lr=lr, eps=self.epsilon, initial_accumulator_value=self.initial_accumulator_value,
+                    eps_in_sqrt=True)
 
     def _keras_config(self):
         return {"initial_accumulator_value": self.initial_accumulator_value, "epsilon": self.epsilon}

@@ -1,9 +1,17 @@
 """Keras utilities: ``to_categorical`` (one-hot encoding, Keras' semantics), ``set_random_seed``,
-``plot_model``-free helpers.  Re-exported from ``ember.data.transforms`` and ``ember.random``."""
+``plot_model``-free helpers.  Re-exported from ``ember.data.transforms`` and ``ember.random``.
+Also Keras' ``keras.utils`` names for saving your own classes (``register_keras_serializable``,
+``get_registered_object``, ``get_registered_name``, ``get_custom_objects``,
+``custom_object_scope`` / ``CustomObjectScope``): see ``ember.keras.saving``."""
 from .. import random as _random
 from ..data.transforms import to_categorical
+from ..nn.registry import (CustomObjectScope, custom_object_scope, get_custom_objects,
+                           get_registered_name, get_registered_object)
+from ..nn.registry import register_serializable as register_keras_serializable
 
-__all__ = ["to_categorical", "set_random_seed", "normalize"]
+__all__ = ["to_categorical", "set_random_seed", "normalize", "register_keras_serializable",
+           "get_registered_object", "get_registered_name", "get_custom_objects",
+           "custom_object_scope", "CustomObjectScope"]
 
 
 def set_random_seed(seed):

@@ -1,4 +1,4 @@
-"""BERT: the encoder, a sequence classifier and sentence embeddings, loadable from Hugging Face.
+"""BERT: the encoder and a sequence classifier, loadable from Hugging Face.
 
 ``BertModel`` mirrors ``transformers.BertModel`` module for module and name for name
 (``embeddings.word_embeddings``, ``encoder.layer.0.attention.self.query``, ...), so a Hugging
@@ -14,17 +14,18 @@ with attention through ``ember.functional.scaled_dot_product_attention`` (exact-
 BERT's ``hidden_act="gelu"``).
 
 * ``BertModel.from_pretrained(folder)``: config.json + model.safetensors (no PyTorch needed).
-* ``SentenceEncoder.from_pretrained(folder).encode(sentences)``: sentence embeddings with the
-  tokenizer (``tokenizer.json``) and pooling (mean / cls / max ..., optional normalisation) the
-  folder declares, as sentence-transformers computes them.
+* ``pool_hidden_states`` / ``mean_pooling``: sentence-transformers' pooling of hidden states.
 * ``BertForSequenceClassification``: pooled [CLS] (BERT's pooler) or masked-mean pooling, dropout
   and a linear head; ``from_pretrained(folder, num_labels=...)``.
+
+Sentence embeddings (``SentenceEncoder``) live in ``ember.models.sentence_encoder``; the mapping of
+Hugging Face tensor names onto these modules is ``ember.io.hf.load_bert_weights``.
 """
 import dataclasses
 import os
 
 from .. import ops as F
-from ..autograd import is_grad_enabled, no_grad
+from ..autograd import is_grad_enabled
 from ..backend import xp
 from ..io import hf
 from ..nn import init
@@ -33,8 +34,8 @@ from ..nn.layers import Dropout, Embedding, LayerNorm, Linear, ModuleList
 from ..nn.module import Module
 from ..tensor import Tensor
 
-__all__ = ["BertConfig", "BertModel", "BertForSequenceClassification", "SentenceEncoder",
-           "pool_hidden_states", "mean_pooling"]
+__all__ = ["BertConfig", "BertModel", "BertForSequenceClassification", "pool_hidden_states",
+           "mean_pooling"]
 
 
 # ================================================================================================
@@ -165,8 +166,8 @@ class BertSelfAttention(Module):
     def __init__(self, config):
         super().__init__()
         h = config.hidden_size
-        object.__setattr__(self, "num_attention_heads", config.num_attention_heads)
-        object.__setattr__(self, "attention_dropout", float(config.attention_probs_dropout_prob))
+        self.num_attention_heads = config.num_attention_heads
+        self.attention_dropout = float(config.attention_probs_dropout_prob)
         self.query = Linear(h, h)
         self.key = Linear(h, h)
         self.value = Linear(h, h)
@@ -185,17 +186,25 @@ class BertSelfAttention(Module):
         return F.reshape(F.transpose(context, (0, 2, 1, 3)), (B, T, H))
 
 
-class BertSelfOutput(Module):
-    """dense, dropout, residual, LayerNorm (post-LN)."""
+class _DenseResidualNorm(Module):
+    """dense from ``in_features`` to hidden_size, dropout, residual, LayerNorm (post-LN): how both
+    the attention block and the feed-forward block end."""
 
-    def __init__(self, config):
+    def __init__(self, config, in_features):
         super().__init__()
-        self.dense = Linear(config.hidden_size, config.hidden_size)
+        self.dense = Linear(in_features, config.hidden_size)
         self.LayerNorm = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = Dropout(config.hidden_dropout_prob)
 
     def forward(self, hidden, residual):
         return self.LayerNorm(self.dropout(self.dense(hidden)) + residual)
+
+
+class BertSelfOutput(_DenseResidualNorm):
+    """The attention block's end: dense (hidden -> hidden), dropout, residual, LayerNorm."""
+
+    def __init__(self, config):
+        super().__init__(config, config.hidden_size)
 
 
 class BertAttention(Module):
@@ -214,23 +223,17 @@ class BertIntermediate(Module):
     def __init__(self, config):
         super().__init__()
         self.dense = Linear(config.hidden_size, config.intermediate_size)
-        object.__setattr__(self, "activation", _ACTIVATIONS[config.hidden_act])
+        self.activation = _ACTIVATIONS[config.hidden_act]
 
     def forward(self, hidden):
         return self.activation(self.dense(hidden))
 
 
-class BertOutput(Module):
-    """dense back to hidden_size, dropout, residual, LayerNorm."""
+class BertOutput(_DenseResidualNorm):
+    """The feed-forward block's end: dense back to hidden_size, dropout, residual, LayerNorm."""
 
     def __init__(self, config):
-        super().__init__()
-        self.dense = Linear(config.intermediate_size, config.hidden_size)
-        self.LayerNorm = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = Dropout(config.hidden_dropout_prob)
-
-    def forward(self, hidden, residual):
-        return self.LayerNorm(self.dropout(self.dense(hidden)) + residual)
+        super().__init__(config, config.intermediate_size)
 
 
 class BertLayer(Module):
@@ -254,7 +257,7 @@ class BertEncoder(Module):
     def __init__(self, config):
         super().__init__()
         self.layer = ModuleList([BertLayer(config) for _ in range(config.num_hidden_layers)])
-        object.__setattr__(self, "gradient_checkpointing", False)
+        self.gradient_checkpointing = False
 
     def forward(self, hidden, mask=None):
         recompute = self.gradient_checkpointing and is_grad_enabled()
@@ -328,87 +331,8 @@ def _check_inputs(config, input_ids, attention_mask, token_type_ids, where):
 
 
 # ================================================================================================
-# Hugging Face weights
+# Initialisation
 # ================================================================================================
-# Tensors a BERT checkpoint may hold that are not weights of the model being loaded: buffers, and
-# the heads of pretraining (masked LM / next sentence) and of downstream tasks; they are skipped
-# unless the model has them (BertForSequenceClassification loads "classifier.*").
-_NOT_WEIGHTS = ("embeddings.position_ids", "embeddings.token_type_ids")
-_OTHER_HEADS = ("cls.", "classifier.", "qa_outputs.")
-
-
-def _linear_weight_names(model):
-    return {f"{name}.weight" if name else "weight"
-            for name, m in model.named_modules() if isinstance(m, Linear)}
-
-
-def _canonical(name):
-    # Old (TF-converted) checkpoints name LayerNorm parameters gamma/beta.
-    if name.endswith(".gamma"):
-        return name[:-6] + ".weight"
-    if name.endswith(".beta"):
-        return name[:-5] + ".bias"
-    return name
-
-
-def _file_keys(arrays, prefix):
-    """{our name: file name} for a model whose state-dict names start with ``prefix``
-    ("" for BertModel, "bert." inside the classifier); the file may or may not use it."""
-    out = {}
-    for name in arrays:
-        canon = _canonical(name)
-        if canon.startswith("bert."):
-            canon = canon[5:]
-        out[canon if canon.startswith(_OTHER_HEADS) else prefix + canon] = name
-    return out
-
-
-def _load_hf_weights(model, arrays, origin, where, prefix="", optional=(),
-                     config_path="config.json"):
-    """Copy the Hugging Face ``arrays`` into ``model`` (transposing Linear weights).
-
-    Unknown and missing names raise one error listing them all; a tensor whose shape disagrees
-    with the config raises an error naming it, both shapes and its file.  Names in ``optional``
-    (our names) may be missing.  Returns the file names that were ignored (pretraining heads).
-    """
-    own = model.state_dict()
-    linear = _linear_weight_names(model)
-    by_ours = _file_keys(arrays, prefix)
-    ignored = [f for o, f in by_ours.items() if o not in own and
-               (o[len(prefix):] in _NOT_WEIGHTS or o.startswith(_OTHER_HEADS))]
-    unexpected = sorted(f for o, f in by_ours.items() if o not in own and f not in ignored)
-    missing = sorted(k for k in own if k not in by_ours and k not in optional)
-    files = sorted(set(origin.values()))
-    if unexpected or missing:
-        lines = [f"{where}: the weights in {', '.join(files)} do not match the BERT model that "
-                 f"{config_path} describes:"]
-        if missing:
-            lines.append(f"  missing ({len(missing)}): {', '.join(missing)}")
-        if unexpected:
-            lines.append(f"  unknown ({len(unexpected)}): {', '.join(unexpected)}")
-        raise hf.ModelFolderError("\n".join(lines))
-    wrong = []
-    for ours, t in own.items():
-        if ours not in by_ours:
-            continue
-        fname = by_ours[ours]
-        arr = arrays[fname]
-        need = tuple(t.shape)[::-1] if ours in linear else tuple(t.shape)
-        if tuple(arr.shape) != need:
-            wrong.append(f"{fname}: shape {tuple(arr.shape)} in {origin[fname]}, but the config "
-                         f"needs {need}")
-        elif arr.dtype.kind != "f":
-            wrong.append(f"{fname}: dtype {arr.dtype} in {origin[fname]}, expected floating point")
-    if wrong:
-        raise hf.ModelFolderError(f"{where}: weights disagree with {config_path}:\n  " +
-                                  "\n  ".join(wrong))
-    for ours, t in own.items():
-        if ours in by_ours:
-            arr = arrays[by_ours[ours]]
-            t.data[...] = arr.T if ours in linear else arr
-    return ignored
-
-
 def _init_bert_weights(module, std):
     """Hugging Face's BERT initialisation: N(0, std) weights, zero biases, unit LayerNorms."""
     for m in module.modules():
@@ -444,7 +368,7 @@ class BertModel(Module):
     def __init__(self, config=None, add_pooling_layer=True, **fields):
         super().__init__()
         config = _as_config(config, fields, "BertModel")
-        object.__setattr__(self, "config", config)
+        self.config = config
         self.embeddings = BertEmbeddings(config)
         self.encoder = BertEncoder(config)
         self.pooler = BertPooler(config) if add_pooling_layer else None
@@ -463,11 +387,11 @@ class BertModel(Module):
     # -- gradient checkpointing ------------------------------------------------------------------
     def gradient_checkpointing_enable(self):
         """Recompute each encoder layer's activations in backward (less memory, ~1 extra forward)."""
-        object.__setattr__(self.encoder, "gradient_checkpointing", True)
+        self.encoder.gradient_checkpointing = True
         return self
 
     def gradient_checkpointing_disable(self):
-        object.__setattr__(self.encoder, "gradient_checkpointing", False)
+        self.encoder.gradient_checkpointing = False
         return self
 
     @property
@@ -509,7 +433,7 @@ class BertModel(Module):
         config_path = os.path.join(os.fspath(directory), "config.json")
         config = BertConfig.from_dict(raw, source=f"{where}: {config_path}")
         arrays, origin = hf.read_weights(directory, what=where)
-        has_pooler = any(_canonical(n).endswith("pooler.dense.weight") for n in arrays)
+        has_pooler = any(hf.bert_canonical_name(n).endswith("pooler.dense.weight") for n in arrays)
         if add_pooling_layer is None:
             add_pooling_layer = has_pooler
         model = cls(config, add_pooling_layer=bool(add_pooling_layer))
@@ -517,8 +441,8 @@ class BertModel(Module):
         optional = {f"{prefix}pooler.dense.weight", f"{prefix}pooler.dense.bias"}
         if wrap is not None:
             optional |= {k for k in target.state_dict() if not k.startswith(prefix)}
-        _load_hf_weights(target, arrays, origin, where, prefix=prefix, optional=optional,
-                         config_path=config_path)
+        hf.load_bert_weights(target, arrays, origin, where, prefix=prefix, optional=optional,
+                             config_path=config_path)
         target.eval()           # as transformers: a loaded model starts in eval mode
         return model, target, arrays
 
@@ -577,148 +501,6 @@ def pool_hidden_states(hidden, attention_mask=None, modes=("mean",)):
     return pieces[0] if len(pieces) == 1 else F.concatenate(pieces, axis=-1)
 
 
-def _length_batches(order, lengths, batch_size):
-    """Cut ``order`` (indices sorted by decreasing length) into batches of at most
-    ``batch_size``, also starting a new batch where a sentence is less than half as long as the
-    batch's first, so that no batch computes more than about twice its real tokens.  (Results do
-    not depend on the batching: padding is masked out.)"""
-    batch = []
-    for i in order:
-        if batch and (len(batch) == batch_size or 2 * int(lengths[i]) < int(lengths[batch[0]])):
-            yield batch
-            batch = []
-        batch.append(i)
-    if batch:
-        yield batch
-
-
-def _l2_normalize(x, eps=1e-12):
-    norm = F.sqrt(F.sum(x * x, axis=-1, keepdims=True))
-    return x / F.maximum(norm, eps)
-
-
-# ================================================================================================
-# Sentence embeddings
-# ================================================================================================
-class SentenceEncoder(Module):
-    """Sentence embeddings from a BERT encoder, as sentence-transformers computes them.
-
-    ``SentenceEncoder.from_pretrained(folder)`` reads the model, ``tokenizer.json`` and the
-    pipeline the folder declares (``modules.json``: pooling mode from ``1_Pooling/config.json``,
-    a Normalize module, ``max_seq_length`` from ``sentence_bert_config.json``).
-
-    * ``encode(sentences, batch_size=32, normalize=None)`` -> NumPy float32 (N, dim) ((dim,) for
-      one string), no gradients; ``normalize=None`` follows the folder.
-    * ``model(input_ids, attention_mask=None, token_type_ids=None)`` -> (B, dim) Tensor,
-      differentiable (for fine-tuning on sentence pairs, say).
-    * ``tokenize(sentences)`` -> dict of (N, T) int64 arrays ``input_ids``, ``attention_mask``,
-      ``token_type_ids`` (padded to the longest, truncated to max_seq_length).
-    """
-
-    def __init__(self, bert, tokenizer=None, pooling=("mean",), normalize=False,
-                 max_seq_length=None, do_lower_case=False):
-        super().__init__()
-        if not isinstance(bert, BertModel):
-            raise TypeError(f"SentenceEncoder: bert must be a BertModel, got {type(bert).__name__}")
-        self.bert = bert
-        object.__setattr__(self, "tokenizer", tokenizer)
-        object.__setattr__(self, "pooling", tuple([pooling] if isinstance(pooling, str) else pooling))
-        object.__setattr__(self, "normalize", bool(normalize))
-        if max_seq_length is None:
-            max_seq_length = bert.config.max_position_embeddings
-        object.__setattr__(self, "max_seq_length", int(max_seq_length))
-        object.__setattr__(self, "do_lower_case", bool(do_lower_case))
-        pool_hidden_states(Tensor._wrap(xp.zeros((1, 1, 1), dtype=xp.float32)), None, self.pooling)
-
-    @classmethod
-    def from_pretrained(cls, directory):
-        """The sentence encoder of a Hugging Face / sentence-transformers folder."""
-        where = f"{cls.__name__}.from_pretrained"
-        bert = BertModel.from_pretrained(directory)
-        spec = hf.read_sentence_config(directory, what=where)
-        max_len = spec["max_seq_length"]
-        if max_len is None:
-            max_len = bert.config.max_position_embeddings
-            tok_cfg = os.path.join(directory, "tokenizer_config.json")
-            if os.path.isfile(tok_cfg):
-                limit = hf.read_json(tok_cfg, where).get("model_max_length")
-                if isinstance(limit, (int, float)) and 0 < limit < max_len:
-                    max_len = int(limit)
-        max_len = min(int(max_len), bert.config.max_position_embeddings)
-        tokenizer = hf.load_tokenizer(directory, max_length=max_len, what=where)
-        encoder = cls(bert, tokenizer, pooling=spec["pooling"], normalize=spec["normalize"],
-                      max_seq_length=max_len, do_lower_case=spec["do_lower_case"])
-        return encoder.eval()
-
-    @property
-    def dim(self):
-        """Length of one embedding."""
-        return self.bert.config.hidden_size * len(self.pooling)
-
-    def tokenize(self, sentences):
-        if self.tokenizer is None:
-            raise RuntimeError("SentenceEncoder.tokenize: this encoder has no tokenizer (build it "
-                               "with from_pretrained, or pass tokenizer=)")
-        if isinstance(sentences, str) or not all(isinstance(s, str) for s in sentences):
-            raise TypeError("SentenceEncoder.tokenize: sentences must be a list of strings")
-        texts = [s.strip() for s in sentences]          # as sentence-transformers
-        if self.do_lower_case:
-            texts = [s.lower() for s in texts]
-        encodings = self.tokenizer.encode_batch(texts)
-        return {
-            "input_ids": xp.array([e.ids for e in encodings], dtype=xp.int64),
-            "attention_mask": xp.array([e.attention_mask for e in encodings], dtype=xp.int64),
-            "token_type_ids": xp.array([e.type_ids for e in encodings], dtype=xp.int64),
-        }
-
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
-        hidden = self.bert(input_ids, attention_mask, token_type_ids)
-        out = pool_hidden_states(hidden, attention_mask, self.pooling)
-        return _l2_normalize(out) if self.normalize else out
-
-    def encode(self, sentences, batch_size=32, normalize=None):
-        """Embeddings of ``sentences`` (a string or a list of strings) as float32 NumPy arrays.
-
-        Sentences are sorted by length and batched (``batch_size``) so padding stays short;
-        the output keeps the input order.  Runs in eval mode without gradients.
-        """
-        single = isinstance(sentences, str)
-        items = [sentences] if single else list(sentences)
-        if not all(isinstance(s, str) for s in items):
-            raise TypeError("SentenceEncoder.encode: sentences must be a string or a list of "
-                            "strings")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"SentenceEncoder.encode: batch_size must be a positive int, got "
-                             f"{batch_size!r}")
-        normalize = self.normalize if normalize is None else bool(normalize)
-        out = xp.zeros((len(items), self.dim), dtype=xp.float32)
-        if not items:
-            return out
-        # Tokenize once (padded to the longest); each batch is then cut to its own longest
-        # sequence (padding is on the right), sorted by length so that little padding is computed.
-        tokens = self.tokenize(items)
-        lengths = tokens["attention_mask"].sum(axis=1)
-        order = sorted(range(len(items)), key=lambda i: -int(lengths[i]))
-        modes = [(m, m.training) for m in self.modules()]
-        self.eval()
-        try:
-            with no_grad():
-                for batch in _length_batches(order, lengths, batch_size):
-                    idx = xp.array(batch)
-                    width = max(int(lengths[idx].max()), 1)
-                    ids, mask, types = (tokens[k][idx, :width] for k in
-                                        ("input_ids", "attention_mask", "token_type_ids"))
-                    hidden = self.bert(ids, mask, types)
-                    emb = pool_hidden_states(hidden, mask, self.pooling)
-                    if normalize:
-                        emb = _l2_normalize(emb)
-                    out[idx] = emb.data
-        finally:
-            for m, mode in modes:           # each module back to its own mode
-                object.__setattr__(m, "training", mode)
-        return out[0] if single else out
-
-
 # ================================================================================================
 # Sequence classification
 # ================================================================================================
@@ -751,8 +533,8 @@ class BertForSequenceClassification(Module):
         self.classifier = Linear(encoder.config.hidden_size, num_labels)
         init.normal_(self.classifier.weight, 0.0, encoder.config.initializer_range)
         init.zeros_(self.classifier.bias)
-        object.__setattr__(self, "num_labels", num_labels)
-        object.__setattr__(self, "pooling", pooling)
+        self.num_labels = num_labels
+        self.pooling = pooling
 
     @property
     def config(self):

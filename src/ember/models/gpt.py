@@ -47,7 +47,6 @@ from .. import ops as F
 from ..autograd import is_grad_enabled, no_grad
 from ..backend import xp
 from ..nn.checkpoint import checkpoint
-from ..ops._base import make
 from ..random import default_generator
 from ..tensor import Tensor
 
@@ -123,89 +122,6 @@ class GPTConfig:
         return cls(**fields)
 
 
-# -- fused building blocks (one graph node each) ---------------------------------------------------
-def _project(layer, x):
-    """``layer(x)``, through the fused ``_linear`` when ``layer`` is a plain ``nn.Linear``; a
-    subclass (a LoRA adapter, a user's own layer) is called as a module so that its forward runs."""
-    if type(layer) is nn.Linear:
-        return _linear(x, layer.weight, layer.bias)
-    return layer(x)
-
-
-def _linear(x, weight, bias):
-    """``x @ weight + bias`` on the last axis as ONE graph node: x (..., in), weight (in, out),
-    bias (out,) or None -> (..., out).  The backward is three matrix products (the bias gradient
-    is a ones-vector product, faster than NumPy's axis-0 sum)."""
-    xd = x.data
-    wd = weight.data
-    x2 = xd.reshape(-1, xd.shape[-1])
-    out = x2 @ wd
-    if bias is not None:
-        out += bias.data
-
-    def backward(g):
-        g2 = g.reshape(-1, g.shape[-1])
-        gx = (g2 @ wd.T).reshape(xd.shape) if x._rg else None
-        gw = x2.T @ g2 if weight._rg else None
-        gb = None
-        if bias is not None and bias._rg:
-            gb = xp.ones(g2.shape[0], dtype=g2.dtype) @ g2
-        return gx, gw, gb
-    parents = (x, weight) if bias is None else (x, weight, bias)
-    return make(out.reshape(xd.shape[:-1] + (wd.shape[1],)), parents, backward)
-
-
-def _tied_head(x, table):
-    """``x @ table^T``: x (..., C), table (vocab, C) -> logits (..., vocab), one graph node."""
-    xd = x.data
-    td = table.data
-    x2 = xd.reshape(-1, xd.shape[-1])
-    out = x2 @ td.T
-
-    def backward(g):
-        g2 = g.reshape(-1, g.shape[-1])
-        gx = (g2 @ td).reshape(xd.shape) if x._rg else None
-        gt = g2.T @ x2 if table._rg else None
-        return gx, gt
-    return make(out.reshape(xd.shape[:-1] + (td.shape[0],)), (x, table), backward)
-
-
-_ONE_HOT_MAX = 1 << 22   # vocab * tokens below this: the embedding gradient as one matrix product
-
-
-def _embed(ids, wte, wpe, start):
-    """``wte[ids] + wpe[start : start + T]`` as one graph node: ids int (B, T) -> (B, T, C).
-
-    Backward: the position gradient is the sum over the batch; the token gradient scatter-adds
-    rows, as a (vocab, B*T) one-hot matrix product when that is small (character vocabularies)
-    and with ember's sorted scatter otherwise."""
-    idd = ids
-    B, T = idd.shape
-    td, pd = wte.data, wpe.data
-    out = xp.take(td, idd, axis=0)
-    out += pd[start:start + T]
-
-    def backward(g):
-        gt = gp = None
-        C = g.shape[-1]
-        if wte._rg:
-            flat_ids = idd.reshape(-1)
-            g2 = g.reshape(-1, C)
-            V = td.shape[0]
-            if V * flat_ids.size <= _ONE_HOT_MAX:
-                onehot = xp.zeros((V, flat_ids.size), dtype=g.dtype)
-                onehot[flat_ids, xp.arange(flat_ids.size)] = 1
-                gt = onehot @ g2
-            else:
-                from ..ops.embedding import _scatter_rows
-                gt = _scatter_rows(flat_ids, g2, V, None)
-        if wpe._rg:
-            gp = xp.zeros(pd.shape, dtype=g.dtype)
-            gp[start:start + T] = (xp.ones(B, dtype=g.dtype) @ g.reshape(B, T * C)).reshape(T, C)
-        return gt, gp
-    return make(out, (wte, wpe), backward)
-
-
 # -- modules ---------------------------------------------------------------------------------------
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention: ``c_attn`` (C -> 3C, q|k|v), fused attention,
@@ -225,7 +141,7 @@ class CausalSelfAttention(nn.Module):
         runs over positions 0 .. start+T-1 (generation; no gradient)."""
         B, T, C = x.shape
         nh = self.n_head
-        qkv = _project(self.c_attn, x)
+        qkv = self.c_attn(x)
         p = self.dropout if self.training else 0.0
         if cache is None:
             y = F.causal_self_attention(qkv, nh, dropout_p=p)
@@ -247,7 +163,7 @@ class CausalSelfAttention(nn.Module):
                 keep = xp.arange(start + T)[None, :] <= (start + xp.arange(T))[:, None]
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
             y = Tensor._wrap(y.data.transpose(0, 2, 1, 3).reshape(B, T, C))
-        y = _project(self.c_proj, y)
+        y = self.c_proj(y)
         if p:
             y = F.dropout(y, p)
         return y
@@ -263,8 +179,7 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)
 
     def forward(self, x):
-        h = F.gelu(_project(self.c_fc, x), approximate="tanh")
-        y = _project(self.c_proj, h)
+        y = self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
         if self.dropout and self.training:
             y = F.dropout(y, self.dropout)
         return y
@@ -281,12 +196,8 @@ class Block(nn.Module):
         self.mlp = MLP(n_embd, dropout, bias)
 
     def forward(self, x, cache=None, start=0):
-        x = x + self.attn(_layer_norm(x, self.ln_1), cache, start)
-        return x + self.mlp(_layer_norm(x, self.ln_2))
-
-
-def _layer_norm(x, ln):
-    return F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+        x = x + self.attn(self.ln_1(x), cache, start)
+        return x + self.mlp(self.ln_2(x))
 
 
 class TiedLMHead(nn.Module):
@@ -302,7 +213,7 @@ class TiedLMHead(nn.Module):
         return self._embedding.weight
 
     def forward(self, x):
-        return _tied_head(x, self.weight)
+        return F.tied_linear(x, self.weight)
 
     def get_config(self):
         return {}
@@ -430,7 +341,7 @@ class GPT(nn.Module):
             if t.shape != ids.shape:
                 raise ValueError(f"GPT.forward: targets shape {t.shape} must equal idx shape {ids.shape}")
         x = self._trunk(ids)
-        logits = _tied_head(x, self.transformer["wte"].weight)
+        logits = self.lm_head(x)
         loss = None
         if targets is not None:
             V = self.config.vocab_size
@@ -440,7 +351,7 @@ class GPT(nn.Module):
     def _trunk(self, ids, caches=None, start=0):
         """The final-LayerNormed hidden states (B, T, C) of token ids (an int array)."""
         tr = self.transformer
-        x = _embed(ids, tr["wte"].weight, tr["wpe"].weight, start)
+        x = F.token_and_position_embedding(ids, tr["wte"].weight, tr["wpe"].weight, start)
         p = self.config.dropout
         if p and self.training and caches is None:
             x = F.dropout(x, p)
@@ -451,7 +362,7 @@ class GPT(nn.Module):
         else:
             for i, block in enumerate(tr["h"]):
                 x = block(x, None if caches is None else caches[i], start)
-        return _layer_norm(x, tr["ln_f"])
+        return tr["ln_f"](x)
 
     # -- gradient checkpointing ----------------------------------------------------------------------
     def gradient_checkpointing_enable(self):
@@ -611,7 +522,7 @@ class GPT(nn.Module):
                     else:
                         h = self._trunk(out[:, n - 1:n], caches, filled)
                         filled += 1
-                    logits = _tied_head(Tensor._wrap(h.data[:, -1]), self.transformer["wte"].weight).data
+                    logits = self.lm_head(Tensor._wrap(h.data[:, -1])).data
                     out[:, n] = _sample(logits, temperature, top_k, top_p, rng)
                     n += 1
         finally:

@@ -45,25 +45,33 @@ Checkpoints (``out_dir``).  Written with ``ember.save`` (safetensors, atomic, no
 Resuming.  The model shape, tokenizer, data split and seed are fixed by the checkpoint (a config
 that differs in them is refused); schedule, evaluation and run-length fields (``max_iters``,
 ``learning_rate``, ``eval_interval``, ...) may change, e.g. to train longer.  The text must be the
-one the checkpoint was made from (its SHA-256 is checked).
+one the checkpoint was made from (its SHA-256 is checked).  Resuming a run that already reached
+``max_iters`` trains nothing and says so (``result.already_finished``): raise ``max_iters``.
+
+Divergence.  A checkpoint is never written with non-finite values: a step whose loss is not finite,
+or a save that finds a NaN or infinity in a parameter or in the optimizer's state, stops the run
+with :class:`TrainingDiverged` naming the iteration and the last good checkpoint, which is left as
+it was, so that ``resume`` continues from the last finite state (with a lower learning rate).
 """
 import dataclasses
 import hashlib
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .gpt import GPT_PRESETS
+# The configuration, and the progress display / plot / report, live in modules of their own.
+from .gpt_train_config import MODEL_FIELDS, PRESETS, TrainConfig, learning_rate_at  # noqa: F401
+from .gpt_train_display import (_atomic_write_text, _InterruptFlag, _plot_losses, _Progress,
+                                _report)
 
-__all__ = ["TrainConfig", "PRESETS", "TrainResult", "train_gpt", "learning_rate_at",
-           "get_batch", "batch_generator", "train_step", "estimate_loss", "load_trained_gpt",
-           "checkpoint_config", "checkpoint_text_path", "LAST_CHECKPOINT", "BEST_CHECKPOINT"]
+__all__ = ["TrainConfig", "PRESETS", "TrainResult", "TrainingDiverged", "train_gpt",
+           "learning_rate_at", "get_batch", "batch_generator", "train_step", "estimate_loss",
+           "load_trained_gpt", "checkpoint_config", "checkpoint_text_path", "LAST_CHECKPOINT",
+           "BEST_CHECKPOINT"]
 
 LAST_CHECKPOINT = "last.safetensors"
 BEST_CHECKPOINT = "best.safetensors"
@@ -72,176 +80,6 @@ PLOT_FILE = "loss.png"
 SAMPLES_FILE = "samples.txt"
 _FORMAT = "ember.gpt_trainer"
 _FORMAT_VERSION = 1
-
-# The model fields of TrainConfig; a preset's values for them come from GPT_PRESETS (gpt.py).
-MODEL_FIELDS = ("n_layer", "n_head", "n_embd", "block_size", "dropout", "bias")
-_BABY = GPT_PRESETS["baby"]
-
-
-def _model_preset(name):
-    return {key: GPT_PRESETS[name][key] for key in MODEL_FIELDS}
-
-
-# ================================================================================================
-# Configuration
-# ================================================================================================
-@dataclass
-class TrainConfig:
-    """Everything a GPT training run needs; the defaults are the ``baby`` preset.
-
-    ``baby`` is nanoGPT's "baby GPT" for CPUs (config/train_shakespeare_char.py with the README's
-    CPU overrides): 4 layers, 4 heads, 128-wide, 64-token context, batches of 12, no dropout,
-    lr 1e-3 warmed up over 100 iterations and decayed to 1e-4 at 2000, 2000 iterations, AdamW
-    (beta2 0.99, weight decay 0.1), gradient clipping at 1.0, character-level tokens, evaluation
-    every 250 iterations over 200 batches per split.  nanoGPT's ``bias`` default (False) is kept.
-    """
-
-    # -- tokenizer and data ------------------------------------------------------------------------
-    tokenizer: str = "char"           # "char" or "bpe" (byte-level BPE trained on the train split)
-    bpe_vocab_size: int = 1024        # BPE vocabulary size (>= 257)
-    val_fraction: float = 0.1         # last fraction of the text's characters held out
-    # -- model (ember.models.gpt.GPTConfig; defaults: GPT_PRESETS["baby"], the one source) ---------
-    n_layer: int = _BABY["n_layer"]
-    n_head: int = _BABY["n_head"]
-    n_embd: int = _BABY["n_embd"]
-    block_size: int = _BABY["block_size"]   # context length in tokens
-    dropout: float = _BABY["dropout"]
-    bias: bool = _BABY["bias"]              # biases in Linear and LayerNorm (nanoGPT's default: False)
-    # -- optimisation ------------------------------------------------------------------------------
-    batch_size: int = 12
-    gradient_accumulation_steps: int = 1
-    gradient_checkpointing: bool = False   # recompute block activations in backward (less memory)
-    max_iters: int = 2000             # optimizer steps
-    learning_rate: float = 1e-3       # peak lr
-    min_lr: float = 1e-4
-    decay_lr: bool = True             # warmup + cosine decay; False keeps learning_rate constant
-    warmup_iters: int = 100
-    lr_decay_iters: int = 2000        # the cosine reaches min_lr here (then stays there)
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0            # max global gradient norm; 0 turns clipping off
-    # -- evaluation and logging --------------------------------------------------------------------
-    eval_interval: int = 250
-    eval_iters: int = 200             # batches per split in each evaluation
-    log_interval: int = 10            # iterations between lines when tqdm is not installed
-    # -- sampling at the end -----------------------------------------------------------------------
-    sample_tokens: int = 500          # 0 turns the final sample off
-    sample_temperature: float = 0.8
-    sample_top_k: int = 200           # 0 means no top-k filtering
-    sample_prompt: str = "\n"
-    # -- system ------------------------------------------------------------------------------------
-    seed: int = 1337
-    device: str = "cpu"
-
-    # Fields a resumed run must share with its checkpoint (they fix the model and the data).
-    FIXED_ON_RESUME = ("tokenizer", "bpe_vocab_size", "val_fraction", "n_layer", "n_head",
-                       "n_embd", "block_size", "bias", "seed")
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        """A config from ``to_dict()``'s output; unknown keys are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"TrainConfig.from_dict: unknown field(s) {', '.join(unknown)}; "
-                             f"known fields: {', '.join(sorted(known))}")
-        return cls(**values)
-
-    def replace(self, **changes):
-        """A copy with some fields changed (unknown names are an error)."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"TrainConfig.replace: unknown field(s) {', '.join(unknown)}")
-        return dataclasses.replace(self, **changes)
-
-    @property
-    def tokens_per_iteration(self):
-        return self.batch_size * self.block_size * self.gradient_accumulation_steps
-
-    def validate(self):
-        """Raise ValueError naming the first field with an impossible value."""
-        def bad(name, need):
-            raise ValueError(f"TrainConfig: {name}={getattr(self, name)!r} is invalid; it must be "
-                             f"{need}")
-
-        def is_int(v):
-            return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-        def is_num(v):
-            return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-        if self.tokenizer not in ("char", "bpe"):
-            bad("tokenizer", "'char' or 'bpe'")
-        for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size",
-                     "gradient_accumulation_steps", "eval_interval", "eval_iters", "log_interval"):
-            if not is_int(getattr(self, name)) or getattr(self, name) < 1:
-                bad(name, "a positive integer")
-        for name in ("max_iters", "warmup_iters", "lr_decay_iters", "sample_tokens",
-                     "sample_top_k", "seed"):
-            if not is_int(getattr(self, name)) or getattr(self, name) < 0:
-                bad(name, "a non-negative integer")
-        if self.tokenizer == "bpe" and (not is_int(self.bpe_vocab_size) or self.bpe_vocab_size < 257):
-            bad("bpe_vocab_size", "an integer >= 257 (256 byte tokens + <|endoftext|>)")
-        if self.n_embd % self.n_head:
-            bad("n_embd", f"a multiple of n_head={self.n_head}")
-        if not is_num(self.val_fraction) or not 0.0 < self.val_fraction < 1.0:
-            bad("val_fraction", "a number strictly between 0 and 1")
-        if not is_num(self.dropout) or not 0.0 <= self.dropout < 1.0:
-            bad("dropout", "in [0, 1)")
-        for name in ("learning_rate", "min_lr", "weight_decay", "grad_clip"):
-            v = getattr(self, name)
-            if not is_num(v) or not math.isfinite(v) or v < 0:
-                bad(name, "a finite number >= 0")
-        for name in ("beta1", "beta2"):
-            v = getattr(self, name)
-            if not is_num(v) or not 0.0 <= v < 1.0:
-                bad(name, "in [0, 1)")
-        if not is_num(self.sample_temperature) or self.sample_temperature < 0:
-            bad("sample_temperature", "a number >= 0 (0 = greedy)")
-        if self.decay_lr and self.lr_decay_iters < self.warmup_iters:
-            bad("lr_decay_iters", f">= warmup_iters={self.warmup_iters}")
-        if not isinstance(self.sample_prompt, str):
-            bad("sample_prompt", "a string")
-        if self.device != "cpu":
-            bad("device", "'cpu' (the only device of this ember build)")
-        return self
-
-
-PRESETS = {
-    # nanoGPT's baby GPT on CPU (see TrainConfig; the model is GPT_PRESETS["baby"]).
-    "baby": TrainConfig(**_model_preset("baby")),
-    # A model small enough for tests (GPT_PRESETS["tiny"]): a few hundred milliseconds for 20 steps.
-    "tiny": TrainConfig(**_model_preset("tiny"), batch_size=4, max_iters=20, warmup_iters=4,
-                        lr_decay_iters=20, eval_interval=10, eval_iters=2, log_interval=5,
-                        sample_tokens=32, bpe_vocab_size=300),
-}
-
-
-def learning_rate_at(iteration, config):
-    """nanoGPT's ``get_lr``: the learning rate of step ``iteration`` (0-based).
-
-    ``learning_rate * (it + 1) / (warmup_iters + 1)`` during warmup (``it < warmup_iters``), then
-    ``min_lr + 0.5 * (1 + cos(pi * r)) * (learning_rate - min_lr)`` with
-    ``r = (it - warmup_iters) / (lr_decay_iters - warmup_iters)``, and ``min_lr`` after
-    ``lr_decay_iters``.  With ``decay_lr=False`` it is ``learning_rate`` throughout.
-    (``ember.optim.lr_scheduler.LinearWarmupCosineDecay`` warms up as ``it / warmup`` -- nanoGPT's
-    older formula, which gives lr 0 at the first step -- hence this function.)
-    """
-    if not config.decay_lr:
-        return config.learning_rate
-    it = iteration
-    if it < config.warmup_iters:
-        return config.learning_rate * (it + 1) / (config.warmup_iters + 1)
-    if it >= config.lr_decay_iters:        # (at == the cosine is exactly at min_lr)
-        return config.min_lr
-    ratio = (it - config.warmup_iters) / (config.lr_decay_iters - config.warmup_iters)
-    coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))
-    return config.min_lr + coeff * (config.learning_rate - config.min_lr)
 
 
 # ================================================================================================
@@ -391,6 +229,7 @@ class TrainResult:
     seconds_per_step: float = None              # median over this run's steps
     tokens_per_second: float = None
     interrupted: bool = False                   # stopped early by Ctrl-C (resume with resume=True)
+    already_finished: bool = False              # resumed at iteration >= max_iters: nothing trained
     step_times: list = field(default_factory=list, repr=False)
 
     @property
@@ -457,114 +296,50 @@ def _text_digest(text):
 
 
 # ================================================================================================
-# Progress display
-# ================================================================================================
-class _Progress:
-    """A tqdm bar when tqdm is installed (and ``enabled``), else a line every ``log_interval``."""
-
-    def __init__(self, enabled, verbose, start, total, log_interval):
-        self.bar = None
-        self.enabled = enabled
-        self.verbose = verbose
-        self.log_interval = log_interval
-        if enabled:
-            try:
-                from tqdm.auto import tqdm
-                self.bar = tqdm(total=total, initial=start, unit="it", dynamic_ncols=True,
-                                desc="train-gpt", leave=True)
-            except ImportError:
-                self.bar = None
-
-    def step(self, iteration, loss, lr, tokens_per_second):
-        if not self.enabled:
-            return
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(f"loss {loss:.4f}  lr {lr:.2e}  {tokens_per_second:,.0f} tok/s",
-                                     refresh=False)
-        elif iteration % self.log_interval == 0:
-            print(f"iter {iteration}: loss {loss:.4f}, lr {lr:.2e}, {tokens_per_second:,.0f} tok/s",
-                  flush=True)
-
-    def message(self, text):
-        if not self.verbose:
-            return
-        if self.bar is not None:
-            self.bar.write(text)
-        else:
-            print(text, flush=True)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
-class _InterruptFlag:
-    """While active, the first Ctrl-C only sets a flag (the loop saves and stops at the end of the
-    step); a second one interrupts at once.  Only in the main thread (signals go there)."""
-
-    def __init__(self, enabled):
-        self.requested = False
-        self.previous = None
-        self.enabled = enabled and threading.current_thread() is threading.main_thread()
-
-    def _handler(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self):
-        if self.enabled:
-            self.previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            signal.signal(signal.SIGINT, self.previous)
-        return False
-
-
-def _plot_losses(path, train_losses, evals, title):
-    """Write the loss curves to ``path`` (PNG); returns False when matplotlib is missing."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    fig, ax = plt.subplots(figsize=(8, 5))
-    try:
-        steps = np.arange(len(train_losses))
-        if len(train_losses):
-            ax.plot(steps, train_losses, color="tab:blue", alpha=0.3, linewidth=0.8,
-                    label="train (per step)")
-        if evals:
-            its = [e["iteration"] for e in evals]
-            ax.plot(its, [e["train"] for e in evals], "o-", color="tab:blue", label="train (estimate)")
-            ax.plot(its, [e["val"] for e in evals], "o-", color="tab:orange", label="validation")
-        ax.set_xlabel("iteration")
-        ax.set_ylabel("cross-entropy loss (nats/token)")
-        ax.set_title(title)
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        tmp = f"{path}.tmp.png"
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-    return True
-
-
-def _atomic_write_text(path, text):
-    from ..serialization import _atomic_write
-    data = text.encode("utf-8", "surrogatepass")
-    _atomic_write(path, lambda f: f.write(data))
-
-
-# ================================================================================================
 # The run
 # ================================================================================================
+def finished_message(last_path, iteration, max_iters):
+    """What to say when ``resume`` finds the run already at (or past) ``max_iters``."""
+    out_dir = os.path.dirname(os.fspath(last_path)) or "."
+    more = max(2 * iteration, iteration + 1)
+    return (f"train-gpt: nothing to train: {last_path} is already at iteration {iteration} and "
+            f"max_iters is {max_iters}.  To train longer, resume with a larger max_iters, e.g. "
+            f"ember train-gpt --out-dir {out_dir} --resume --max-iters {more}")
+
+
+class TrainingDiverged(FloatingPointError):
+    """Training produced a non-finite loss, parameter or optimizer state.
+
+    Nothing non-finite was saved; ``last_checkpoint`` (None when none was written yet) holds the
+    state at ``last_good_iteration``.  ``iteration`` is where the divergence was found.
+    """
+
+    def __init__(self, message, iteration, last_checkpoint, last_good_iteration):
+        super().__init__(message)
+        self.iteration = iteration
+        self.last_checkpoint = last_checkpoint
+        self.last_good_iteration = last_good_iteration
+
+
+def _first_non_finite(model_state, optimizer_state, param_names):
+    """What holds a NaN or an infinity in a model's and an optimizer's state dicts, or None.
+
+    ``param_names`` maps the optimizer state's parameter indices to the parameters' names.
+    """
+    def bad(v):
+        a = np.asarray(getattr(v, "data", v))
+        return a.dtype.kind in "fc" and not np.isfinite(a).all()
+
+    for name, value in model_state.items():
+        if bad(value):
+            return f"parameter {name!r}"
+    for idx, entries in optimizer_state["state"].items():
+        for key, value in entries.items():
+            if bad(value):
+                return f"the optimizer's {key!r} of parameter {param_names.get(idx, idx)!r}"
+    return None
+
+
 def _check_resume_config(config, saved, path):
     differ = [f"{name}: checkpoint {getattr(saved, name)!r}, given {getattr(config, name)!r}"
               for name in TrainConfig.FIXED_ON_RESUME
@@ -596,7 +371,9 @@ def train_gpt(config=None, text_path=None, out_dir="out-gpt", resume=False, over
             step and returns (``result.interrupted``); a second one interrupts at once.
 
     Returns a :class:`TrainResult`.  Raises ``ValueError`` for an empty corpus, a corpus whose
-    splits are shorter than one block, an invalid config, or a checkpoint that does not match.
+    splits are shorter than one block, an invalid config, or a checkpoint that does not match;
+    :class:`TrainingDiverged` when the loss, a parameter or the optimizer state stops being finite
+    (nothing non-finite is saved: ``last.safetensors`` keeps the last finite state).
     """
     import ember
     from .. import load, save
@@ -690,13 +467,41 @@ def train_gpt(config=None, text_path=None, out_dir="out-gpt", resume=False, over
     tokenizer_json = tokenizer.to_json()
     splits = {"train": train_tokens, "val": val_tokens}
     tokens_per_iter = config.tokens_per_iteration
+    names_by_id = {id(p): name for name, p in model.named_parameters()}
+    param_names = dict(enumerate(names_by_id.get(id(p), "?")
+                                 for group in optimizer.param_groups for p in group["params"]))
+    # The last checkpoint known to be good: (path, iteration) of last.safetensors, or None.
+    last_good = (last_path, iteration) if resume else None
+
+    def diverged(what):
+        """Stop: ``what`` is not finite at ``iteration``; nothing has been saved over last_good."""
+        lr_now = learning_rate_at(max(iteration - 1, 0), config)
+        if last_good is not None:
+            where = (f"the last good checkpoint, {last_good[0]} (iteration {last_good[1]}), is "
+                     "unchanged; resume from it with a lower learning rate or stronger gradient "
+                     f"clipping, e.g. ember train-gpt --out-dir {out_dir} --resume "
+                     f"--learning-rate {config.learning_rate / 10:g}")
+        else:
+            where = ("no checkpoint was written yet (the first is written at iteration "
+                     f"{config.eval_interval}); start again with a lower learning rate or "
+                     "stronger gradient clipping (--learning-rate "
+                     f"{config.learning_rate / 10:g}, --grad-clip) and --overwrite")
+        return TrainingDiverged(
+            f"train_gpt: training diverged at iteration {iteration}: {what} (learning rate "
+            f"{lr_now:g}, grad_clip {config.grad_clip:g}); nothing non-finite was saved: {where}",
+            iteration, last_good[0] if last_good else None, last_good[1] if last_good else None)
 
     def save_checkpoint(path):
+        nonlocal last_good
         lr = learning_rate_at(iteration, config)
+        model_state, optimizer_state = model.state_dict(), optimizer.state_dict()
+        bad = _first_non_finite(model_state, optimizer_state, param_names)
+        if bad is not None:
+            raise diverged(f"{bad} holds NaN or infinite values")
         state = {
             "format": _FORMAT, "version": _FORMAT_VERSION,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
+            "model": model_state,
+            "optimizer": optimizer_state,
             "schedule": {"type": "nanogpt_warmup_cosine", "iteration": iteration, "lr": lr,
                          "learning_rate": config.learning_rate, "min_lr": config.min_lr,
                          "warmup_iters": config.warmup_iters,
@@ -716,6 +521,8 @@ def train_gpt(config=None, text_path=None, out_dir="out-gpt", resume=False, over
         meta = {"format": _FORMAT, "iteration": iteration, "config": config.to_dict(),
                 "text_path": os.path.abspath(os.fspath(text_path))}
         save(state, path, metadata=meta)
+        if path == last_path:
+            last_good = (path, iteration)
 
     n_params = model.num_parameters()
     if verbose:
@@ -723,6 +530,10 @@ def train_gpt(config=None, text_path=None, out_dir="out-gpt", resume=False, over
               f"({config.tokenizer}), {len(train_tokens):,} train / {len(val_tokens):,} val "
               f"tokens, {tokens_per_iter:,} tokens per iteration"
               + (f", resuming at iteration {iteration}" if resume else ""), flush=True)
+    already_finished = bool(resume and iteration >= config.max_iters)
+    if already_finished and verbose:
+        print(finished_message(last_path, iteration, config.max_iters), file=sys.stderr,
+              flush=True)
     bar = _Progress(progress, verbose, iteration, config.max_iters, config.log_interval)
     resumed_at = iteration if resume else None
     step_times = []
@@ -770,10 +581,7 @@ def train_gpt(config=None, text_path=None, out_dir="out-gpt", resume=False, over
                 throughput = rate if throughput is None else 0.9 * throughput + 0.1 * rate
                 bar.step(iteration, step_loss, lr, throughput)
                 if not math.isfinite(step_loss):
-                    save_checkpoint(last_path)
-                    raise FloatingPointError(
-                        f"train_gpt: the loss became {step_loss} at iteration {iteration}; lower "
-                        "learning_rate or grad_clip (state saved to last.safetensors)")
+                    raise diverged(f"the training loss became {step_loss}")
     finally:
         bar.close()
 
@@ -801,7 +609,7 @@ def train_gpt(config=None, text_path=None, out_dir="out-gpt", resume=False, over
         best_checkpoint=best_path if best_written else None, tokenizer_path=tokenizer_path,
         plot_path=plot_path, samples_path=samples_path, sample_text=sample_text,
         seconds_per_step=median, tokens_per_second=(tokens_per_iter / median) if median else None,
-        interrupted=interrupted, step_times=step_times)
+        interrupted=interrupted, already_finished=already_finished, step_times=step_times)
     if verbose:
         _report(result)
     return result
@@ -826,27 +634,3 @@ def _sample(model, tokenizer, config, train_tokens):
         model.train(was_training)
     ids = np.asarray(out.data if hasattr(out, "data") else out)[0]
     return tokenizer.decode(ids)
-
-
-def _report(result):
-    lines = []
-    if result.evals:
-        e = result.evals[-1]
-        state = "interrupted" if result.interrupted else "done"
-        lines.append(f"train-gpt: {state} at iteration {result.iteration}; evaluation at "
-                     f"iteration {e['iteration']}: train loss {e['train']:.4f}, val loss "
-                     f"{e['val']:.4f} (best val {result.best_val_loss:.4f})")
-    if result.seconds_per_step:
-        lines.append(f"  speed: {result.seconds_per_step * 1000:.1f} ms/step (median), "
-                     f"{result.tokens_per_second:,.0f} tokens/s")
-    lines.append(f"  last checkpoint: {result.last_checkpoint}")
-    if result.best_checkpoint:
-        lines.append(f"  best checkpoint: {result.best_checkpoint}")
-    lines.append(f"  tokenizer:       {result.tokenizer_path}")
-    if result.plot_path:
-        lines.append(f"  loss curve:      {result.plot_path}")
-    if result.samples_path:
-        lines.append(f"  samples:         {result.samples_path}")
-    print("\n".join(lines), flush=True)
-    if result.sample_text is not None:
-        print("-" * 60 + "\n" + result.sample_text + "\n" + "-" * 60, flush=True)

@@ -57,10 +57,14 @@ class Module:
                 bound.apply_defaults()
                 config = {}
                 for name, p in list(bound.arguments.items())[1:]:
-                    if p is None or _jsonable(p):
-                        config[name] = p
-                    elif isinstance(p, (tuple, list)) and all(_jsonable(i) for i in p):
-                        config[name] = list(p)
+                    # **kwargs are recorded as the keywords they hold (from_config passes them back)
+                    var_keyword = signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD
+                    items = p.items() if var_keyword else [(name, p)]
+                    for key, value in items:
+                        if value is None or _jsonable(value):
+                            config[key] = value
+                        elif isinstance(value, (tuple, list)) and all(_jsonable(i) for i in value):
+                            config[key] = list(value)
                 object.__setattr__(self, "_config", config)
         __init__.__wrapped__ = init
         __init__.__signature__ = signature
@@ -358,6 +362,8 @@ class Module:
     def from_config(cls, config):
         """A new module of this class built from ``get_config()``'s output."""
         return cls(**config)
+
+    from_config.__func__._calls_constructor = True   # see ember.nn.registry (save-time checks)
 
     # -- printing --------------------------------------------------------------------------------
     def extra_repr(self):

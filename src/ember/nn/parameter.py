@@ -1,6 +1,6 @@
 """Parameter: a leaf Tensor that a Module registers as trainable state."""
 from ..backend import xp
-from ..tensor import Tensor, _to_array
+from ..tensor import Tensor
 
 
 class Parameter(Tensor):
@@ -13,17 +13,8 @@ class Parameter(Tensor):
     __slots__ = ("_grad_buffer",)
 
     def __init__(self, data, requires_grad=True, dtype=None):
-        if isinstance(data, Tensor):
-            data = data.data
-        arr = _to_array(data, dtype)
-        self.data = arr
-        self.grad = None
-        self._rg = False
-        self._node = None
-        self._retains_grad = False
         self._grad_buffer = None
-        if requires_grad:
-            self.requires_grad_(True)
+        super().__init__(data, dtype=dtype, requires_grad=requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()

@@ -20,7 +20,7 @@ where the G gate blocks along the last axis follow PyTorch's order: LSTM ``i, f,
 ``r, z, n`` (G=3), RNN one block.  Loading a PyTorch ``state_dict`` therefore means transposing the
 two weight matrices of each layer.
 
-Each layer runs as one fused autograd op (see ``ember.nn._recurrent_ops``): the input projection of
+Each layer runs as one fused autograd op (see ``ember.ops.rnn``): the input projection of
 all time steps is one matrix product and the backward is a hand-written BPTT loop.  ``input_size``
 may be ``None``: the weights are then created on the first call, from the input's last axis.
 """
@@ -30,7 +30,7 @@ from .. import ops as F
 from .. import random as _random
 from ..backend import xp
 from ..tensor import Tensor
-from . import _recurrent_ops as _R
+from ..ops import rnn as _R
 from .module import Module
 from .parameter import Parameter
 

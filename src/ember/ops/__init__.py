@@ -23,7 +23,9 @@ from .conv import *            # noqa: F401,F403  (conv1d, conv2d)
 from .pooling import *         # noqa: F401,F403  (max_pool2d, avg_pool2d, global_avg_pool2d)
 from .normalization import *   # noqa: F401,F403  (layer_norm, batch_norm)
 from .attention import *       # noqa: F401,F403  (scaled_dot_product_attention)
-from .embedding import *       # noqa: F401,F403  (embedding, one_hot)
+from .embedding import *       # noqa: F401,F403  (embedding, token_and_position_embedding, one_hot)
+from .linear import *          # noqa: F401,F403  (linear, tied_linear)
+from .rnn import *             # noqa: F401,F403  (rnn_layer, lstm_layer, gru_layer, time_slice)
 from .dropout import *         # noqa: F401,F403  (dropout)
 
 true_divide = divide = div

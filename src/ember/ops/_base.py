@@ -76,6 +76,14 @@ def broadcast_error(op, *tensors):
                       "(NumPy rules: trailing dimensions must be equal or 1)")
 
 
+def broadcasts_to(shape, target):
+    """Whether an array of ``shape`` broadcasts to ``target`` (NumPy rules) without growing it."""
+    try:
+        return xp.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
+    except ValueError:
+        return False
+
+
 def unbroadcast(g, shape):
     """Sum ``g`` down to ``shape``: the backward of NumPy broadcasting."""
     if g.shape == shape:

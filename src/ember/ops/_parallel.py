@@ -1,4 +1,4 @@
-"""Split memory-bound or small-matrix work of one op between a few threads.
+"""Split memory-bound or small-matrix work of one op or optimizer sweep between a few threads.
 
 NumPy runs elementwise ufuncs on one core, and OpenBLAS runs a small matrix product (such as one
 head's 64 x 64 attention scores) on one core too, while the large products of a model use every
@@ -9,15 +9,18 @@ arrays, computed by the same calls as the whole, so the result does not depend o
 
 ``parallel_for(fn, n, min_size)`` calls ``fn(lo, hi)`` on consecutive ranges covering [0, n) --
 one range in this thread and the others in a small pool -- when ``n`` is at least
-``min_size`` per thread; otherwise it calls ``fn(0, n)`` directly.  ``set_num_threads(1)`` (or
-``EMBER_NUM_THREADS=1``) turns the splitting off.  The default is the BLAS thread count the
+``min_size`` per thread; otherwise it calls ``fn(0, n)`` directly.  ``split_count`` and
+``run_parts`` are its two halves, for callers that prepare per-part buffers first (the optimizers'
+flat-buffer sweep, ``ember.optim.optimizer``).  This is ember's only thread pool, and
+``set_num_threads`` (also ``ember.optim.set_num_threads``) its only setting: ``set_num_threads(1)``
+(or ``EMBER_NUM_THREADS=1``) turns the splitting off.  The default is the BLAS thread count the
 environment asks for (``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS``), else the number of cores,
 at most 4.
 """
 import os
 import threading
 
-__all__ = ["parallel_for", "set_num_threads", "get_num_threads"]
+__all__ = ["parallel_for", "split_count", "run_parts", "set_num_threads", "get_num_threads"]
 
 
 def _default_threads():
@@ -48,12 +51,13 @@ if hasattr(os, "register_at_fork"):
 
 
 def set_num_threads(n):
-    """Threads used to split one op's work (1 = no splitting)."""
+    """Threads used to split one op's work or one optimizer sweep (1 = no splitting)."""
     global _num_threads
     _num_threads = max(1, int(n))
 
 
 def get_num_threads():
+    """The thread count set by :func:`set_num_threads` (default: see the module docstring)."""
     return _num_threads
 
 
@@ -67,6 +71,30 @@ def _get_pool():
         return _pool
 
 
+def split_count(n, min_size=1):
+    """Into how many ranges to cut ``n`` items: at most ``get_num_threads()``, each at least
+    ``min_size`` long, and 1 when called from a pool thread (a nested split runs serially)."""
+    k = min(_num_threads, n // max(1, min_size))
+    if k <= 1 or threading.current_thread().name.startswith("ember-ops"):
+        return 1
+    return k
+
+
+def run_parts(fn, k):
+    """Call ``fn(0), ..., fn(k - 1)`` at once -- part 0 in this thread, the others in the pool --
+    and return when all are done; an exception from any part is re-raised here."""
+    if k <= 1:
+        fn(0)
+        return
+    pool = _get_pool()
+    futures = [pool.submit(fn, i) for i in range(1, k)]
+    try:
+        fn(0)
+    finally:
+        for f in futures:
+            f.result()
+
+
 def parallel_for(fn, n, min_size=1):
     """Call ``fn(lo, hi)`` over consecutive ranges covering ``[0, n)``, in parallel.
 
@@ -75,15 +103,9 @@ def parallel_for(fn, n, min_size=1):
     Exceptions from any range are re-raised here.  Called from a pool thread (a nested op), it
     runs everything in that thread.
     """
-    k = min(_num_threads, n // max(1, min_size))
-    if k <= 1 or threading.current_thread().name.startswith("ember-ops"):
+    k = split_count(n, min_size)
+    if k == 1:
         fn(0, n)
         return
     bounds = [n * i // k for i in range(k + 1)]
-    pool = _get_pool()
-    futures = [pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
-    try:
-        fn(bounds[0], bounds[1])
-    finally:
-        for f in futures:
-            f.result()
+    run_parts(lambda i: fn(bounds[i], bounds[i + 1]), k)

@@ -19,8 +19,9 @@ import math
 
 from ..backend import xp
 from ..random import default_generator
-from ._base import as_tensor, make, unbroadcast
+from ._base import as_tensor, broadcasts_to, make, unbroadcast
 from ._parallel import parallel_for
+from .softmax import softmax_rows, softmax_rows_backward
 
 __all__ = ["scaled_dot_product_attention", "causal_self_attention"]
 
@@ -42,40 +43,6 @@ def _causal_mask(L, S, dtype):
         m = _CAUSAL[key] = xp.where(keep, 0.0, -xp.inf).astype(dtype)
         m.flags.writeable = False
     return m
-
-
-def _softmax_(s):
-    """Softmax over the last axis of the C-contiguous array ``s``, IN PLACE; returns ``s``.
-
-    Rows whose every entry is -inf (fully masked) become zeros.  Row maxima are taken by argmax
-    and a gather, and row sums as one matrix-vector product: NumPy's max/sum along short
-    contiguous rows run several times slower than either."""
-    S = s.shape[-1]
-    s2 = s.reshape(-1, S)
-    R = s2.shape[0]
-    if S <= 4096:
-        mx = s2[xp.arange(R), s2.argmax(axis=1)]
-    else:
-        mx = s2.max(axis=1)
-    mx[mx == -xp.inf] = 0
-    s2 -= mx[:, None]
-    xp.exp(s2, out=s2)
-    den = s2 @ xp.ones(S, dtype=s2.dtype)
-    den[den == 0] = 1
-    xp.reciprocal(den, out=den)
-    s2 *= den[:, None]
-    return s
-
-
-def _softmax_backward_(dp, p):
-    """dS = P * (dP - sum(P * dP, -1)) for row-softmax outputs ``p``, computed IN PLACE in the
-    C-contiguous ``dp`` (returned)."""
-    S = dp.shape[-1]
-    dp *= p
-    d2 = dp.reshape(-1, S)
-    c = d2 @ xp.ones(S, dtype=dp.dtype)
-    d2 -= p.reshape(-1, S) * c[:, None]
-    return dp
 
 
 def scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
@@ -131,11 +98,7 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_caus
     elif attn_mask is not None:
         m = as_tensor(attn_mask, op, "attn_mask")
         md = m.data
-        try:
-            full = xp.broadcast_shapes(s.shape, md.shape)
-        except ValueError:
-            full = None
-        if full != s.shape:
+        if not broadcasts_to(md.shape, s.shape):
             raise ValueError(f"ember.{op}: attn_mask of shape {tuple(md.shape)} cannot be broadcast to "
                              f"the attention scores of shape {s.shape} (..., L, S)")
         if md.dtype == xp.bool_:
@@ -149,7 +112,7 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_caus
                             f"(added to the scores), got dtype {md.dtype}")
 
     # Softmax in place; rows with every position masked (max = -inf) come out as zeros.
-    p = _softmax_(s)
+    p = softmax_rows(s, out=s, masked_rows=True)
 
     if dropout_p > 0:
         keep = default_generator().random(p.shape, dtype=xp.float32) >= dropout_p
@@ -169,7 +132,7 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_caus
             ds = g @ xp.swapaxes(vd, -1, -2)          # dP
             if dmask is not None:
                 ds *= dmask
-            ds = _softmax_backward_(ds, p)             # dS = P * (dP - sum(P * dP))
+            ds = softmax_rows_backward(ds, p, out=ds)  # dS = P * (dP - sum(P * dP))
             if mask_t is not None:
                 gm = unbroadcast(ds, mask_t.shape)
                 ds = ds * sc                           # (gm may be ds itself)
@@ -242,7 +205,7 @@ def causal_self_attention(qkv, n_head, dropout_p=0.0, scale=None):
         xp.matmul(q[lo:hi], k[lo:hi].transpose(0, 1, 3, 2), out=s)
         s *= sc
         s += mask
-        _softmax_(s)
+        softmax_rows(s, out=s, masked_rows=True)
         if dmask is not None:
             xp.multiply(s, dmask[lo:hi], out=pd[lo:hi])
         xp.matmul(pd[lo:hi], v[lo:hi], out=out_heads[lo:hi])
@@ -263,7 +226,7 @@ def causal_self_attention(qkv, n_head, dropout_p=0.0, scale=None):
             ds = gb @ v[lo:hi].transpose(0, 1, 3, 2)                # dP
             if dmask is not None:
                 ds *= dmask[lo:hi]
-            ds = _softmax_backward_(ds, p[lo:hi])
+            ds = softmax_rows_backward(ds, p[lo:hi], out=ds)
             ds *= sc
             xp.matmul(ds, k[lo:hi], out=gq[lo:hi])
             xp.matmul(ds.transpose(0, 1, 3, 2), q[lo:hi], out=gk[lo:hi])

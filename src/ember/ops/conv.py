@@ -18,25 +18,9 @@ How it is computed (conv1d is conv2d with H = 1):
 """
 from ..backend import xp
 from ._base import as_tensor, make, wrap
+from .arguments import int_tuple
 
 __all__ = ["conv1d", "conv2d"]
-
-
-def _ints(value, n, op, name, minimum):
-    """``value`` (int or length-n sequence) as an n-tuple of ints >= minimum."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != n:
-            raise ValueError(f"ember.{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
-        vals = tuple(value)
-    else:
-        vals = (value,) * n
-    try:
-        out = tuple(int(v) for v in vals)
-    except (TypeError, ValueError):
-        raise TypeError(f"ember.{op}: {name} must be an int or a tuple of {n} ints, got {value!r}") from None
-    if any(o != v for o, v in zip(out, vals)) or any(o < minimum for o in out):
-        raise ValueError(f"ember.{op}: {name} must be integers >= {minimum}, got {value!r}")
-    return out
 
 
 def _padding(padding, n, kernel, stride, dilation, op):
@@ -54,19 +38,30 @@ def _padding(padding, n, kernel, stride, dilation, op):
                 pads.append((total // 2, total - total // 2))   # the extra one after, as PyTorch
             return tuple(pads)
         raise ValueError(f"ember.{op}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
-    return tuple((p, p) for p in _ints(padding, n, op, "padding", 0))
+    return tuple((p, p) for p in int_tuple(padding, n, "padding", f"ember.{op}", minimum=0))
 
 
-def _offset_ranges(size_in, size_out, k, s, d, pad):
-    """For each kernel offset i: (o_lo, o_hi, in_lo), the outputs whose input index
-    o*s + i*d - pad lies inside [0, size_in), and the input index of o_lo."""
-    ranges = []
+def _axis_offsets(size_in, size_out, k, s, d, pad):
+    """For each kernel offset i along one axis that reads any input: (i, out slice, in slice),
+    the outputs o whose input index o*s + i*d - pad lies inside [0, size_in), and the strided
+    slice of the input they read."""
+    found = []
     for i in range(k):
         shift = i * d - pad
         o_lo = (-shift + s - 1) // s if shift < 0 else 0
         o_hi = min(size_out, (size_in - 1 - shift) // s + 1)
-        ranges.append((o_lo, max(o_hi, o_lo), o_lo * s + shift))
-    return ranges
+        if o_hi > o_lo:
+            in_lo = o_lo * s + shift
+            found.append((i, slice(o_lo, o_hi), slice(in_lo, in_lo + s * (o_hi - o_lo - 1) + 1, s)))
+    return found
+
+
+def _offsets(in_hw, out_hw, kernel, stride, dilation, pad_before):
+    """(i, j, out rows, out cols, in rows, in cols) for every kernel offset (i, j) that reads any
+    input: the output window it contributes to and the input window it reads (zero padding is
+    whatever lies outside)."""
+    rows, cols = (_axis_offsets(*a) for a in zip(in_hw, out_hw, kernel, stride, dilation, pad_before))
+    return [(i, j, oh, ow, ih, iw) for i, oh, ih in rows for j, ow, iw in cols]
 
 
 def _conv2d_core(x, weight, bias, stride, pads, dilation, op, squeeze_h):
@@ -88,22 +83,15 @@ def _conv2d_core(x, weight, bias, stride, pads, dilation, op, squeeze_h):
     M = N * Ho * Wo
     dtype = xd.dtype
     has_bias = bias is not None
-    rows = [_offset_ranges(H, Ho, kh, sh, dh, pt), _offset_ranges(W, Wo, kw, sw, dw, pl)]
+    offsets = _offsets((H, W), (Ho, Wo), (kh, kw), stride, dilation, (pt, pl))
     padded = any(p for pair in pads for p in pair)
 
     # im2col, one kernel offset at a time; an extra column of ones carries the bias.
     Kc = K + 1 if has_bias else K
     cols = (xp.zeros if padded else xp.empty)((M, Kc), dtype=dtype)
     cols6 = cols[:, :K].reshape(N, Ho, Wo, kh, kw, C) if has_bias else cols.reshape(N, Ho, Wo, kh, kw, C)
-    for i, (oh0, oh1, ih0) in enumerate(rows[0]):
-        if oh1 <= oh0:
-            continue
-        hs = slice(ih0, ih0 + sh * (oh1 - oh0 - 1) + 1, sh)
-        for j, (ow0, ow1, iw0) in enumerate(rows[1]):
-            if ow1 <= ow0:
-                continue
-            ws = slice(iw0, iw0 + sw * (ow1 - ow0 - 1) + 1, sw)
-            cols6[:, oh0:oh1, ow0:ow1, i, j, :] = xd[:, hs, ws, :]
+    for i, j, oh, ow, ih, iw in offsets:
+        cols6[:, oh, ow, i, j, :] = xd[:, ih, iw, :]
     if has_bias:
         cols[:, K] = 1
         wmat = xp.empty((Kc, O), dtype=dtype)
@@ -128,16 +116,9 @@ def _conv2d_core(x, weight, bias, stride, pads, dilation, op, squeeze_h):
             gx = xp.zeros(xd.shape, dtype=dtype)
             buf = xp.empty((M, C), dtype=dtype)
             buf4 = buf.reshape(N, Ho, Wo, C)
-            for i, (oh0, oh1, ih0) in enumerate(rows[0]):
-                if oh1 <= oh0:
-                    continue
-                hs = slice(ih0, ih0 + sh * (oh1 - oh0 - 1) + 1, sh)
-                for j, (ow0, ow1, iw0) in enumerate(rows[1]):
-                    if ow1 <= ow0:
-                        continue
-                    ws = slice(iw0, iw0 + sw * (ow1 - ow0 - 1) + 1, sw)
-                    xp.matmul(g2d, wd[i, j].T, out=buf)
-                    gx[:, hs, ws, :] += buf4[:, oh0:oh1, ow0:ow1, :]
+            for i, j, oh, ow, ih, iw in offsets:
+                xp.matmul(g2d, wd[i, j].T, out=buf)
+                gx[:, ih, iw, :] += buf4[:, oh, ow, :]
         return gx, gw, gb
 
     return out, backward
@@ -187,8 +168,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     """
     op = "conv2d"
     x, weight, bias = _check(x, weight, bias, 2, op)
-    stride = _ints(stride, 2, op, "stride", 1)
-    dilation = _ints(dilation, 2, op, "dilation", 1)
+    stride = int_tuple(stride, 2, "stride", f"ember.{op}", minimum=1)
+    dilation = int_tuple(dilation, 2, "dilation", f"ember.{op}", minimum=1)
     pads = _padding(padding, 2, weight.shape[:2], stride, dilation, op)
     out, backward = _conv2d_core(x, weight, bias, stride, pads, dilation, op, False)
     parents = (x, weight) if bias is None else (x, weight, bias)
@@ -211,8 +192,8 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     """
     op = "conv1d"
     x, weight, bias = _check(x, weight, bias, 1, op)
-    (s,) = _ints(stride, 1, op, "stride", 1)
-    (d,) = _ints(dilation, 1, op, "dilation", 1)
+    (s,) = int_tuple(stride, 1, "stride", f"ember.{op}", minimum=1)
+    (d,) = int_tuple(dilation, 1, "dilation", f"ember.{op}", minimum=1)
     (p,) = _padding(padding, 1, weight.shape[:1], (s,), (d,), op)
     N, L, C = x.shape
     k, _, O = weight.shape

@@ -16,9 +16,10 @@ does not differentiate them either).  Elementwise losses refuse input/target sha
 (torch would broadcast them with a warning); they compute in the input's dtype.
 """
 from ..backend import xp
-from ._base import as_tensor, make
+from ._base import as_tensor, broadcasts_to, make
 from .cast import cast
 from .elementwise import _sigmoid, _to_float
+from .softmax import row_sum, shifted_exp
 
 __all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "kl_div"]
@@ -79,14 +80,15 @@ def _const(w, op, name, dtype):
     return as_tensor(w, op, name).data.astype(dtype, copy=False)
 
 
-def _broadcast_const(w, shape, op, name):
-    try:
-        b = xp.broadcast_shapes(w.shape, shape)
-    except ValueError:
-        b = None
-    if b != tuple(shape):
+def _broadcast_const(value, like, op, name):
+    """An optional constant (weight, pos_weight) as an array of the dtype of array ``like`` that
+    broadcasts to its shape; None stays None."""
+    w = _const(value, op, name, like.dtype)
+    if w is None:
+        return None
+    if not broadcasts_to(w.shape, like.shape):
         raise ValueError(f"ember.{op}: {name} of shape {tuple(w.shape)} cannot be broadcast to the "
-                         f"input shape {tuple(shape)}")
+                         f"input shape {like.shape}")
     return w
 
 
@@ -96,28 +98,6 @@ def _logits_2d(x, op, name="input"):
         raise ValueError(f"ember.{op}: {name} must have a class axis (last axis), got a 0-d tensor")
     C = x.shape[-1]
     return x.data.reshape(-1, C), x.shape[:-1], C
-
-
-def _shifted(x2):
-    """x - max(x) over each row of the 2-D logits (the usual log-sum-exp shift), with its exp and
-    the row sums of the exp, shape (R, 1).
-
-    NumPy's max and sum along a short contiguous row run element by element (max over (128, 10)
-    float32 costs 3x an argmax-and-gather, sum 3x a matrix product with ones), so both go through
-    the faster forms; for very wide rows max wins again."""
-    R, C = x2.shape
-    if C <= 4096 and R:
-        m = x2[xp.arange(R), x2.argmax(axis=1)].reshape(R, 1)
-    else:
-        m = x2.max(axis=1, keepdims=True)
-    sh = x2 - m
-    e = xp.exp(sh)
-    return sh, e, _rowsum(e)
-
-
-def _rowsum(a):
-    """Sum over the last axis of a 2-D array, keeping it: (R, C) -> (R, 1), as one matrix product."""
-    return a @ xp.ones((a.shape[1], 1), dtype=a.dtype)
 
 
 def _class_weight(weight, C, op, dtype):
@@ -230,7 +210,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     R = labels.size
 
     # -log softmax(x)[y] = log(sum(exp(x - m))) - (x - m)[y]
-    sh, e, s = _shifted(x2)
+    sh, e, s = shifted_exp(x2, keep_shifted=True)   # x - max(x), its exp, row sums
     lse = xp.log(s).reshape(R)
     rows = xp.arange(R)
     loss = lse - sh[rows, labels]
@@ -238,7 +218,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         loss *= wy
     if eps:
         # the uniform part of the target: eps/C * sum_c w_c (-log p_c), zero where ignored
-        smooth = lse * C - _rowsum(sh).reshape(R) if w is None else lse * w.sum() - sh @ w
+        smooth = lse * C - row_sum(sh).reshape(R) if w is None else lse * w.sum() - sh @ w
         if keep is not None:
             smooth *= keep
         loss = loss * (1 - eps) + smooth * (eps / C)
@@ -267,19 +247,19 @@ def _cross_entropy_probs(x, x2, lead, C, t, w, eps, reduction):
         t = cast(t, dtype)
     R = x2.shape[0]
     tp = t.data.reshape(R, C)
-    sh, e, s = _shifted(x2)
+    sh, e, s = shifted_exp(x2, keep_shifted=True)   # x - max(x), its exp, row sums
     logp = sh - xp.log(s)
     q = tp * (1 - eps) + eps / C if eps else tp
     if w is not None:
         q = q * w
-    loss = -_rowsum(q * logp).reshape(R)
+    loss = -row_sum(q * logp).reshape(R)
     out = _reduce(loss.reshape(lead), reduction, R)
 
     def backward(g):
         scale = _col(_row_scale(g, reduction, R, R))
         gx = gt = None
         if x._rg:
-            gx = (e * (scale * _rowsum(q) / s) - scale * q).reshape(x.shape)
+            gx = (e * (scale * row_sum(q) / s) - scale * q).reshape(x.shape)
         if t._rg:
             k = -(1 - eps) * scale
             gt = (logp * (k if w is None else k * w)).reshape(t.shape)
@@ -332,9 +312,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _check_reduction(reduction, op)
     x, t = _pair(input, target, op)
     xd, td = x.data, t.data
-    w = _const(weight, op, "weight", xd.dtype)
-    if w is not None:
-        _broadcast_const(w, xd.shape, op, "weight")
+    w = _broadcast_const(weight, xd, op, "weight")
     if xd.size and not (xd.min() >= 0 and xd.max() <= 1):
         raise ValueError(f"ember.{op}: input values must be probabilities in [0, 1] "
                          f"(got values in [{float(xd.min()):g}, {float(xd.max()):g}]); "
@@ -363,16 +341,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     _check_reduction(reduction, op)
     x, t = _pair(input, target, op)
     xd, td = x.data, t.data
-    w = _const(weight, op, "weight", xd.dtype)
-    if w is not None:
-        _broadcast_const(w, xd.shape, op, "weight")
-    pw = _const(pos_weight, op, "pos_weight", xd.dtype)
+    w = _broadcast_const(weight, xd, op, "weight")
+    pw = _broadcast_const(pos_weight, xd, op, "pos_weight")
     sp = xp.maximum(-xd, 0) + xp.log1p(xp.exp(-xp.abs(xd)))     # softplus(-x) = -log sigmoid(x)
     if pw is None:
         l = (1 - td) * xd + sp
         lw = None
     else:
-        _broadcast_const(pw, xd.shape, op, "pos_weight")
         lw = 1 + (pw - 1) * td
         l = (1 - td) * xd + lw * sp
     l = _weighted(l, w)

@@ -17,21 +17,9 @@ order): a masked ``copyto`` is ~10x slower on the random masks ReLU outputs prod
 from ..autograd import is_grad_enabled
 from ..backend import xp
 from ._base import as_tensor, make
+from .arguments import int_tuple
 
 __all__ = ["max_pool2d", "avg_pool2d", "global_avg_pool2d"]
-
-
-def _pair(value, op, name, minimum):
-    vals = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(vals) != 2:
-        raise ValueError(f"ember.{op}: {name} must be an int or a pair of ints, got {value!r}")
-    try:
-        out = tuple(int(v) for v in vals)
-    except (TypeError, ValueError):
-        raise TypeError(f"ember.{op}: {name} must be an int or a pair of ints, got {value!r}") from None
-    if any(o != v for o, v in zip(out, vals)) or any(o < minimum for o in out):
-        raise ValueError(f"ember.{op}: {name} must be integers >= {minimum}, got {value!r}")
-    return out
 
 
 def _setup(x, kernel_size, stride, padding, op):
@@ -40,9 +28,13 @@ def _setup(x, kernel_size, stride, padding, op):
         raise ValueError(f"ember.{op}: expected a 4-D channels-last input (N, H, W, C), got shape {tuple(x.shape)}")
     if x.dtype.kind != "f":
         raise TypeError(f"ember.{op}: expected a floating-point input, got dtype {x.dtype}")
-    k = _pair(kernel_size, op, "kernel_size", 1)
-    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else _pair(stride, op, "stride", 1)
-    p = _pair(padding, op, "padding", 0)
+    where = f"ember.{op}"
+    k = int_tuple(kernel_size, 2, "kernel_size", where, minimum=1)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        s = k                                   # PyTorch's default: stride = kernel_size
+    else:
+        s = int_tuple(stride, 2, "stride", where, minimum=1)
+    p = int_tuple(padding, 2, "padding", where, minimum=0)
     if any(2 * pi > ki for pi, ki in zip(p, k)):
         raise ValueError(f"ember.{op}: padding {p} must be at most half of the kernel size {k}")
     N, H, W, C = x.shape

@@ -6,6 +6,8 @@ one and writes the new lrs into the groups.  ``StepLR``, ``MultiStepLR`` and ``E
 *chainable* as in PyTorch (they multiply the group's current lr, so they compose with edits made by
 other schedulers); ``CosineAnnealingLR``, ``LambdaLR`` and ``CosineWithWarmup`` compute the closed
 form from the base lrs.  ``state_dict()`` holds plain values only (no optimizer, no functions).
+:func:`warmup_cosine_lr` is the schedule as a plain function of the step (nanoGPT's current
+``get_lr``, used by ``ember.models.gpt_trainer``).
 """
 import math
 import types
@@ -14,7 +16,44 @@ from collections import Counter
 from .optimizer import Optimizer
 
 
-class LRScheduler:
+def _cosine_decay(it, warmup, total, base_lr, min_lr):
+    """From ``base_lr`` at ``it == warmup`` down to ``min_lr`` at ``it == total`` (half a cosine)."""
+    ratio = (it - warmup) / (total - warmup)
+    coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))
+    return min_lr + coeff * (base_lr - min_lr)
+
+
+def warmup_cosine_lr(step, base_lr, warmup_iters, decay_iters, min_lr):
+    """nanoGPT's ``get_lr``: the learning rate of step ``step`` (0-based).
+
+    ``base_lr * (step + 1) / (warmup_iters + 1)`` while ``step < warmup_iters``; then a cosine
+    from ``base_lr`` down to ``min_lr`` at ``decay_iters``: ``min_lr + 0.5 * (1 + cos(pi * r)) *
+    (base_lr - min_lr)`` with ``r = (step - warmup_iters) / (decay_iters - warmup_iters)``; from
+    ``decay_iters`` on, ``min_lr``.  (:class:`LinearWarmupCosineDecay` warms up as
+    ``step / warmup``, nanoGPT's older formula, which gives lr 0 at the first step.)
+    """
+    if step < warmup_iters:
+        return base_lr * (step + 1) / (warmup_iters + 1)
+    if step >= decay_iters:        # (at == the cosine is exactly at min_lr)
+        return min_lr
+    return _cosine_decay(step, warmup_iters, decay_iters, base_lr, min_lr)
+
+
+class _SchedulerState:
+    """``get_last_lr`` and plain-value ``state_dict`` / ``load_state_dict`` (no optimizer)."""
+
+    def get_last_lr(self):
+        """The lrs set by the last ``step()`` (one per parameter group)."""
+        return list(self._last_lr)
+
+    def state_dict(self):
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict):
+        self.__dict__.update(state_dict)
+
+
+class LRScheduler(_SchedulerState):
     """Base class: subclasses define ``get_lr()`` (the lrs for ``self.last_epoch``)."""
 
     def __init__(self, optimizer, last_epoch=-1):
@@ -49,16 +88,6 @@ class LRScheduler:
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self):
-        """The lrs set by the last ``step()`` (one per parameter group)."""
-        return list(self._last_lr)
-
-    def state_dict(self):
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)
 
     def _current_lrs(self):
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -171,7 +200,8 @@ class LinearWarmupCosineDecay(LRScheduler):
 
     def __init__(self, optimizer, warmup_steps, total_steps, min_lr=0.0, last_epoch=-1):
         if warmup_steps < 0 or total_steps < warmup_steps:
-            raise ValueError(f"need 0 <= warmup_steps <= total_steps, got {warmup_steps}, {total_steps}")
+            raise ValueError("need 0 <= warmup_steps <= total_steps, got "
+                             f"{warmup_steps}, {total_steps}")
         self.warmup_steps = warmup_steps
         self.total_steps = total_steps
         n = len(optimizer.param_groups)
@@ -189,9 +219,7 @@ class LinearWarmupCosineDecay(LRScheduler):
             return base_lr * it / w
         if it > t or t == w:
             return min_lr
-        ratio = (it - w) / (t - w)
-        coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))
-        return min_lr + coeff * (base_lr - min_lr)
+        return _cosine_decay(it, w, t, base_lr, min_lr)
 
     def get_lr(self):
         return [self.lr_at(self.last_epoch, b, m) for b, m in zip(self.base_lrs, self.min_lrs)]
@@ -200,7 +228,7 @@ class LinearWarmupCosineDecay(LRScheduler):
 CosineWithWarmup = LinearWarmupCosineDecay
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_SchedulerState):
     """Multiply the lr by ``factor`` when ``step(metric)`` has not improved for ``patience``
     epochs (PyTorch's rules for threshold, cooldown, ``min_lr`` and ``eps``)."""
 
@@ -280,12 +308,3 @@ class ReduceLROnPlateau:
             new = max(old * self.factor, self.min_lrs[i])
             if old - new > self.eps:
                 group["lr"] = new
-
-    def get_last_lr(self):
-        return list(self._last_lr)
-
-    def state_dict(self):
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)

@@ -1,77 +1,51 @@
 """Optimizer base class: parameter groups, flat buffers, state and checkpoints.
 
-Layout.  Within each parameter group the :class:`~ember.nn.Parameter` objects of one dtype live in
-one :class:`~ember.nn.flat.FlatBuffer` (their ``.data`` are views of one contiguous array, and
-backward writes their gradients into one contiguous gradient array), and the optimizer keeps every
-state (``exp_avg``, ``momentum_buffer``, ...) as one flat array of the same layout.  Plain Tensors
-that require grad are accepted too: they keep their own arrays and take the per-tensor path.
+Layout.  Within each parameter group the Parameters (tensors with a ``_grad_buffer`` slot, such as
+:class:`~ember.nn.Parameter`) of one dtype live in one :class:`~ember.optim.flat.FlatBuffer` (their
+``.data`` are views of one contiguous array, and backward writes their gradients into one contiguous
+gradient array), and the optimizer keeps every state (``exp_avg``, ``momentum_buffer``, ...) as one
+flat array of the same layout.  Plain Tensors that require grad are accepted too: they keep their
+own arrays and take the per-tensor path.
 
 Step.  When every parameter of a flat bank has a gradient that is its view of the gradient buffer,
 its data is still its view of the data buffer and all have taken the same number of steps, the
-update is one sweep of the rule over the whole flat arrays (the fast path; big buffers are
-swept in cache-sized chunks, split between a few threads -- see ``set_num_threads``).  Otherwise
-the bank is cut into runs of consecutive parameters that qualify (one sweep per run) and single
-parameters that do not (one rule call each, on the parameter's own arrays); parameters whose
-``.grad`` is None are skipped and get no state.  Both paths run the same rule, so they give the same bits.
+update is one sweep of the rule over the whole flat arrays (the fast path; big buffers are swept in
+cache-sized chunks, split between the threads of ``ember.ops._parallel`` -- see
+``set_num_threads``).  Otherwise the bank is cut into runs of consecutive parameters that qualify
+(one sweep per run) and single parameters that do not (one rule call each, on the parameter's own
+arrays); parameters whose ``.grad`` is None are skipped and get no state.  Both paths run the same
+rule, so they give the same bits.
 
 Checkpoints.  ``state_dict()`` has PyTorch's layout: ``{"state": {index: {"step": number, name:
 Tensor}}, "param_groups": [{...options, "params": [indices]}]}`` with per-parameter tensors (copies
 of slices of the flat arrays), so a checkpoint does not depend on the flat layout.
 """
-import os
-import threading
 from collections.abc import Mapping
 
 from ..autograd import enable_grad
 from ..backend import array_backends as _backends
 from ..backend import xp
-from ..nn.flat import FlatBuffer
-from ..nn.parameter import Parameter
+from ..ops import _parallel
+from ..ops._parallel import get_num_threads, set_num_threads  # noqa: F401  (names kept here)
 from ..tensor import Tensor
+from .flat import FlatBuffer, has_grad_buffer
 
 
 # -- how a flat range is swept ----------------------------------------------------------------------
 # A rule makes ~10-13 passes over its arrays.  On a big buffer each pass would stream every array
 # from main memory, so the range is cut into chunks of about _CHUNK elements (a few arrays of that
-# size stay in cache while the rule makes its passes over them), and split between _num_threads
-# threads (NumPy releases the GIL inside ufunc loops).  The rules are elementwise, so neither cut
-# changes a single bit of the result.
+# size stay in cache while the rule makes its passes over them), and split between the threads of
+# ember.ops._parallel (NumPy releases the GIL inside ufunc loops).  The rules are elementwise, so
+# neither cut changes a single bit of the result.
 _CHUNK = 1 << 18                 # elements per chunk (1 MiB of float32)
 _MIN_PER_THREAD = 1 << 17        # below this, a thread hand-off costs more than it saves
-_num_threads = max(1, min(4, os.cpu_count() or 1))
-_pool = None
-_pool_lock = threading.Lock()
 
 
-def _forget_pool():
-    # A forked child (e.g. a data-loader worker) inherits the pool object but not its threads.
-    global _pool, _pool_lock
-    _pool = None
-    _pool_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def set_num_threads(n):
-    """Threads used for the update of big flat buffers (1 turns threading off)."""
-    global _num_threads
-    _num_threads = max(1, int(n))
-
-
-def get_num_threads():
-    return _num_threads
-
-
-def _get_pool():
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool._max_workers < _num_threads - 1:
-            from concurrent.futures import ThreadPoolExecutor
-            _pool = ThreadPoolExecutor(max_workers=max(1, _num_threads - 1),
-                                       thread_name_prefix="ember-optim")
-        return _pool
+def formula_options(**options):
+    """The given options that are set (true), as group options: options that move a rule away from
+    PyTorch's formula (see ``ember.optim._functional``) are stored only when used, so that a
+    PyTorch-flavoured optimizer's groups and checkpoints hold exactly PyTorch's keys."""
+    return {name: True for name, value in options.items() if value}
 
 
 class _Bank:
@@ -154,7 +128,7 @@ class _Bank:
             rule(data[a:b], grad[a:b], {name: arr[a:b] for name, arr in arrays}, s + 1, group,
                  tmps.__getitem__)
             return
-        k = max(1, min(_num_threads, n // _MIN_PER_THREAD))
+        k = _parallel.split_count(n, _MIN_PER_THREAD)
         bounds = [a + n * i // k for i in range(k + 1)]
         longest = 0
         for t in range(k):
@@ -178,13 +152,7 @@ class _Bank:
         if k == 1:
             part(0, a, b)
             return
-        pool = _get_pool()
-        futures = [pool.submit(part, t, bounds[t], bounds[t + 1]) for t in range(1, k)]
-        try:
-            part(0, bounds[0], bounds[1])
-        finally:
-            for f in futures:
-                f.result()
+        _parallel.run_parts(lambda t: part(t, bounds[t], bounds[t + 1]), k)
 
     def _apply_one(self, rule, group, names, s, p, g, a, b):
         """Run ``rule`` on one parameter's own arrays (state: its slices of the flat arrays)."""
@@ -307,7 +275,7 @@ class _Layout:
         keyed = {}
         for p in params:
             # one bank per dtype and device: a bank's flat arrays live on one device
-            key = (p.data.dtype, isinstance(p, Parameter), _backends.device_of(p.data))
+            key = (p.data.dtype, has_grad_buffer(p), _backends.device_of(p.data))
             keyed.setdefault(key, []).append(p)
         self.banks = []
         where = {}

@@ -27,7 +27,7 @@ import os
 
 import numpy as _np
 
-from .char import _ids_array
+from ._common import JsonFileMixin, _ids_array
 
 __all__ = ["ByteLevelBPETokenizer", "require_tokenizers"]
 
@@ -74,7 +74,7 @@ def _corpus_iterator(texts_or_files, fn):
                 yield "".join(lines)
 
 
-class ByteLevelBPETokenizer:
+class ByteLevelBPETokenizer(JsonFileMixin):
     """GPT-2-style byte-level BPE: any text encodes (no unknown token) and decodes back exactly.
 
     Train one on a corpus, or load one::
@@ -86,7 +86,8 @@ class ByteLevelBPETokenizer:
         tok = ByteLevelBPETokenizer.load("tokenizer.json")
 
     ``ByteLevelBPETokenizer(tokenizer)`` wraps an existing ``tokenizers.Tokenizer``.  See the module
-    docstring for the configuration and why round trips are exact.
+    docstring for the configuration and why round trips are exact.  ``save(path)`` writes the
+    ``tokenizer.json`` (atomically); ``load(path)`` reads one (also one written by ``tokenizers``).
     """
 
     def __init__(self, tokenizer=None):
@@ -206,7 +207,7 @@ class ByteLevelBPETokenizer:
                              f"vocabulary [0, {n})")
         return tok.decode(arr.tolist(), skip_special_tokens=False)
 
-    # -- files -------------------------------------------------------------------------------------
+    # -- files (save / load from JsonFileMixin) ----------------------------------------------------
     def to_json(self):
         """The tokenizer in Hugging Face's ``tokenizer.json`` format, as a string."""
         return self._require("to_json").to_str()
@@ -219,15 +220,3 @@ class ByteLevelBPETokenizer:
             return cls(tk.Tokenizer.from_str(text))
         except Exception as e:   # the library raises its own exception type
             raise ValueError(f"ByteLevelBPETokenizer.from_json: not a valid tokenizer.json ({e})") from None
-
-    def save(self, path):
-        """Write ``tokenizer.json`` to ``path`` (atomically)."""
-        from ..serialization import _atomic_write
-        data = self.to_json().encode("utf-8")
-        _atomic_write(path, lambda f: f.write(data))
-
-    @classmethod
-    def load(cls, path):
-        """Read a ``tokenizer.json`` written by :meth:`save` (or by ``tokenizers``)."""
-        with open(os.fspath(path), encoding="utf-8") as f:
-            return cls.from_json(f.read())

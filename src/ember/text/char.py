@@ -2,12 +2,15 @@
 
 The alphabet is the sorted set of distinct characters of a corpus (as nanoGPT's
 ``shakespeare_char`` preparation does), so token ``i`` is the ``i``-th smallest code point seen.
-Encoding and decoding are vectorised with NumPy (a megabyte of text takes milliseconds).
+The vocabulary itself is ``ember.datasets.CharVocabulary`` (vectorised with NumPy: a megabyte of
+text takes milliseconds); ``CharTokenizer`` adds the tokenizer protocol of ``ember.text``.
 """
 import json
-import os
 
 import numpy as _np
+
+from ..datasets.text import CharVocabulary
+from ._common import JsonFileMixin, _ids_array
 
 __all__ = ["CharTokenizer"]
 
@@ -15,32 +18,17 @@ _FORMAT = "ember.CharTokenizer"
 _VERSION = 1
 
 
-def _code_points(text):
-    """The code points of ``text`` as a uint32 array (lone surrogates included)."""
-    return _np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
-
-
-def _ids_array(ids, fn):
-    """``ids`` (list, NumPy array or ember Tensor of integers) as a 1-D int64 array."""
-    data = getattr(ids, "data", ids) if hasattr(ids, "numpy") else ids
-    arr = _np.asarray(data)
-    if arr.size == 0:
-        return _np.zeros(0, dtype=_np.int64)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: token ids must be integers, got dtype {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"{fn}: expected a 1-D sequence of token ids, got shape {arr.shape}; "
-                         "decode one row at a time (e.g. ids[0])")
-    return arr.astype(_np.int64, copy=False)
-
-
-class CharTokenizer:
+class CharTokenizer(JsonFileMixin, CharVocabulary):
     """Maps each character of a fixed alphabet to an integer id and back.
 
     Build one from a corpus with :meth:`from_text` (alphabet = sorted distinct characters) or from
     an explicit alphabet with ``CharTokenizer(chars)``.  ``encode`` raises a ``ValueError`` naming
     the first character outside the alphabet (there is no "unknown" token: silently dropping or
     replacing text would break ``decode(encode(s)) == s``).
+
+    A :class:`~ember.datasets.CharVocabulary` whose alphabet must be sorted, with the tokenizer
+    protocol: ``encode`` -> list of ints, ``encode_to_numpy``, ``decode`` of 1-D ids only,
+    ``chars`` as a list, ``to_json`` / ``from_json`` / ``save`` / ``load``, equality by alphabet.
 
     Example::
 
@@ -51,8 +39,6 @@ class CharTokenizer:
     """
 
     def __init__(self, chars):
-        if isinstance(chars, str):
-            chars = list(chars)
         chars = list(chars)
         for c in chars:
             if not isinstance(c, str) or len(c) != 1:
@@ -65,65 +51,42 @@ class CharTokenizer:
         if chars != sorted(chars):
             raise ValueError("CharTokenizer: chars must be sorted (token i is the i-th smallest "
                              "code point); use CharTokenizer.from_text or sorted(set(...))")
-        self._chars = chars
-        self._codes = _code_points("".join(chars))          # sorted uint32, for searchsorted
-        self._index = {c: i for i, c in enumerate(chars)}
+        super().__init__("".join(chars))
 
-    # -- construction ------------------------------------------------------------------------------
     @classmethod
     def from_text(cls, text):
         """The tokenizer whose alphabet is the sorted distinct characters of ``text``."""
-        if not isinstance(text, str):
-            raise TypeError(f"CharTokenizer.from_text: expected a str, got {type(text).__name__}")
-        if not text:
+        if isinstance(text, str) and not text:
             raise ValueError("CharTokenizer.from_text: the corpus is empty; a character tokenizer "
                              "needs at least one character of text")
-        return cls(sorted(set(text)))
-
-    # -- properties --------------------------------------------------------------------------------
-    @property
-    def vocab_size(self):
-        """Number of tokens (the size of the alphabet)."""
-        return len(self._chars)
+        return super().from_text(text)
 
     @property
     def chars(self):
         """The alphabet: ``chars[i]`` is the character of token ``i``."""
         return list(self._chars)
 
-    def __len__(self):
-        return self.vocab_size
-
-    def __repr__(self):
-        return f"CharTokenizer(vocab_size={self.vocab_size})"
-
     def __eq__(self, other):
         return isinstance(other, CharTokenizer) and other._chars == self._chars
 
     # -- encoding ----------------------------------------------------------------------------------
+    def _unknown_characters(self, text, points, known):
+        pos = int(_np.argmin(known))
+        missing = sorted(set(chr(int(c)) for c in points[~known]))
+        shown = ", ".join(repr(c) for c in missing[:10]) + (", ..." if len(missing) > 10 else "")
+        return ValueError(
+            f"CharTokenizer.encode: character {text[pos]!r} at position {pos} is not in the "
+            f"tokenizer's alphabet of {self.vocab_size} characters (unknown: {shown}); build "
+            "the tokenizer from a corpus that contains every character you will encode, or "
+            "use the byte-level BPE tokenizer, which encodes any text")
+
     def encode_to_numpy(self, text, dtype=_np.int64):
         """``text`` as a 1-D NumPy array of token ids (``dtype``, int64 by default)."""
-        if not isinstance(text, str):
-            raise TypeError(f"CharTokenizer.encode: expected a str, got {type(text).__name__}")
-        cps = _code_points(text)
-        if cps.size == 0:
-            return _np.zeros(0, dtype=dtype)
-        ids = _np.searchsorted(self._codes, cps)
-        found = self._codes[_np.minimum(ids, self._codes.size - 1)] == cps
-        if not found.all():
-            pos = int(_np.argmin(found))
-            missing = sorted(set(chr(int(c)) for c in cps[~found]))
-            shown = ", ".join(repr(c) for c in missing[:10]) + (", ..." if len(missing) > 10 else "")
-            raise ValueError(
-                f"CharTokenizer.encode: character {text[pos]!r} at position {pos} is not in the "
-                f"tokenizer's alphabet of {self.vocab_size} characters (unknown: {shown}); build "
-                "the tokenizer from a corpus that contains every character you will encode, or "
-                "use the byte-level BPE tokenizer, which encodes any text")
-        return ids.astype(dtype, copy=False)
+        return self._ids(text).astype(dtype, copy=False)
 
     def encode(self, text):
         """``text`` as a list of token ids."""
-        return self.encode_to_numpy(text).tolist()
+        return self._ids(text).tolist()
 
     def decode(self, ids):
         """The text of a 1-D sequence of token ids (list, NumPy array or ember Tensor)."""
@@ -132,12 +95,12 @@ class CharTokenizer:
             bad = int(arr[(arr < 0) | (arr >= self.vocab_size)][0])
             raise ValueError(f"CharTokenizer.decode: token id {bad} is outside the vocabulary "
                              f"[0, {self.vocab_size})")
-        return self._codes[arr].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+        return self._text(arr)
 
-    # -- files -------------------------------------------------------------------------------------
+    # -- files (save / load from JsonFileMixin) ----------------------------------------------------
     def to_json(self):
         """The tokenizer as a JSON string (``{"type": "ember.CharTokenizer", "chars": [...]}``)."""
-        return json.dumps({"type": _FORMAT, "version": _VERSION, "chars": self._chars})
+        return json.dumps({"type": _FORMAT, "version": _VERSION, "chars": self.chars})
 
     @classmethod
     def from_json(cls, text):
@@ -153,15 +116,3 @@ class CharTokenizer:
             raise ValueError(f"CharTokenizer.from_json: format version {obj['version']} is newer "
                              "than this ember understands; upgrade ember")
         return cls(obj["chars"])
-
-    def save(self, path):
-        """Write the tokenizer to ``path`` as JSON (atomically)."""
-        from ..serialization import _atomic_write
-        data = self.to_json().encode("utf-8")
-        _atomic_write(path, lambda f: f.write(data))
-
-    @classmethod
-    def load(cls, path):
-        """Read a tokenizer written by :meth:`save`."""
-        with open(os.fspath(path), encoding="utf-8") as f:
-            return cls.from_json(f.read())

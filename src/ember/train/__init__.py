@@ -7,6 +7,7 @@ from . import callbacks, losses, metrics
 from .callbacks import (Callback, CSVLogger, EarlyStopping, LambdaCallback, LearningRateScheduler,
                         ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN)
 from .history import History
+from ._nonfinite import NonFiniteLossWarning
 from .losses import get_loss, register_loss
 from .metrics import Metric, get_metric, register_metric
 from .model import Model, Sequential, load_model
@@ -15,4 +16,5 @@ from .progress import ProgbarLogger
 __all__ = ["Model", "Sequential", "load_model", "History", "Callback", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
            "TerminateOnNaN", "LambdaCallback", "ProgbarLogger", "Metric", "get_metric",
-           "register_metric", "get_loss", "register_loss", "callbacks", "losses", "metrics"]
+           "register_metric", "get_loss", "register_loss", "callbacks", "losses", "metrics",
+           "NonFiniteLossWarning"]

@@ -9,6 +9,7 @@ argument, the shapes and the fix.
   also finds the few harmless target layouts that Keras accepts ((N,) against an (N, 1) output,
   (N, 1) integer labels, integral float labels) and returns the conversion to apply to ``y``.
 """
+import re
 import warnings
 
 import numpy as np
@@ -123,26 +124,91 @@ def _input_hint(module, x):
     return ""
 
 
-def _input_error(model, fn, x, error, trace):
+_TUPLE = re.compile(r"\((\d+),((?: \d+,)*(?: \d+)?)\)")
+
+
+def _user_shapes(shapes, probe, samples):
+    """How the pre-flight's batch shapes read with the user's sample count: a dict with the
+    ``probe`` size (the first few samples run), the user's ``samples`` and the per-sample tails of
+    ``shapes``; empty (no renaming) when nothing was cut."""
+    if not samples or probe is None or samples == probe:
+        return {}
+    tails = [tuple(s[1:]) for s in shapes if isinstance(s, tuple) and s and s[0] == probe]
+    return {"probe": int(probe), "samples": int(samples), "tails": tails}
+
+
+def _in_user_terms(text, mapping):
+    """``text`` with each shape ``(probe, a, b, ...)`` whose per-sample part begins a known shape's
+    (e.g. ``(4, 28, 28)`` or ``(4, 28, 28, 1)`` from an output ``(4, 28, 28, 10)``) told as
+    ``(samples, a, b, ...)``."""
+    if not mapping:
+        return text
+    probe, samples, tails = mapping["probe"], mapping["samples"], mapping["tails"]
+
+    def rename(match):
+        if int(match.group(1)) != probe:
+            return match.group(0)
+        rest = tuple(int(d) for d in match.group(2).replace(",", " ").split())
+        # a known shape's start, or one with another last axis (labels (4, 28, 28, 1) for an
+        # output (4, 28, 28, 10))
+        if not any(tail[:len(rest)] == rest or (len(rest) > 1 and tail[:len(rest) - 1] == rest[:-1])
+                   for tail in tails):
+            return match.group(0)
+        return str((samples,) + rest)
+
+    return _TUPLE.sub(rename, text)
+
+
+def _input_error(model, fn, x, error, trace, samples=None):
     arr = _first_array(x)
-    xs = f"x batch of shape {tuple(arr.shape)} (samples {tuple(arr.shape[1:])})" if arr is not None \
-        else "x"
+    probe = int(arr.shape[0]) if arr is not None and arr.ndim else None
+    # The pre-flight ran on the first few samples only: every shape in the message is told with
+    # the user's sample count, so "(4, 11)" does not appear for the user's (5, 11).
+    cut = bool(samples) and probe is not None and samples != probe
+    failed_shapes = list(trace.failed[2]) if trace.failed is not None else []
+    mapping = _user_shapes(([tuple(arr.shape)] if arr is not None else []) + failed_shapes, probe,
+                           samples if cut else None)
+    if arr is None:
+        xs = "x"
+    elif cut:
+        xs = f"x of shape {(samples,) + tuple(arr.shape[1:])} (samples {tuple(arr.shape[1:])})"
+    else:
+        xs = f"the x batch of shape {tuple(arr.shape)} (samples {tuple(arr.shape[1:])})"
     where = ""
     hint = ""
+    expected = ""
     if trace.failed is not None:
         name, module, shapes = trace.failed
         label = getattr(module, "name", None) or name
-        inputs = ", ".join(str(s) for s in shapes)
+        inputs = ", ".join(_in_user_terms(str(s), mapping) for s in shapes)
         where = f" at layer {label!r} ({type(module).__name__}, which received {inputs})"
-        hint = _input_hint(module, arr) if module is _first_leaf(model) else ""
+        if module is _first_leaf(model):
+            hint = _input_hint(module, arr)
+            expected = _expected_input(module)
     declared = getattr(model, "input_shape", None)
     if declared is not None and arr is not None and tuple(declared) != tuple(arr.shape[1:]):
+        expected = f"samples of shape {tuple(declared)} (the model's input_shape)"
         hint = hint or (f"the model was declared for samples of shape {tuple(declared)}; reshape x "
                         "to that, or declare the input shape you have")
-    msg = (f"{fn}: the model cannot run on the {xs}{where}: {type(error).__name__}: {error}")
+    if expected:
+        where += f"; it expects {expected}"
+    detail = _in_user_terms(str(error), mapping)
+    msg = (f"{fn}: the model cannot run on {xs}{where}: {type(error).__name__}: {detail}")
     if hint:
         msg += f". Fix: {hint}"
     return ValueError(msg)
+
+
+def _expected_input(module):
+    """What the first layer ``module`` takes, e.g. "samples whose last axis has 10 features", or ''."""
+    in_features = getattr(module, "in_features", None)
+    if isinstance(in_features, int):
+        return f"samples whose last axis has {in_features} features"
+    in_channels = getattr(module, "in_channels", None)
+    kernel = getattr(module, "kernel_size", None)
+    if isinstance(in_channels, int) and isinstance(kernel, tuple):
+        return f"inputs of rank {len(kernel) + 2} with {in_channels} channels on the last axis"
+    return ""
 
 
 def _first_leaf(model):
@@ -174,10 +240,15 @@ def _candidates(out, y, kind):
     return cands
 
 
-def _target_error(model, fn, loss_name, out, y, error):
-    msg = (f"{fn}: the model's output and y do not fit the loss {loss_name!r}: the output batch has "
-           f"shape {tuple(out.shape)} but y has shape {tuple(y.shape)} ({type(error).__name__}: "
-           f"{error})")
+def _target_error(model, fn, loss_name, out, y, error, samples=None):
+    # shapes told with the user's sample count, not the pre-flight's few samples
+    mapping = _user_shapes([tuple(out.shape), tuple(y.shape)], out.shape[0] if out.ndim else None,
+                           samples)
+    what = "output has" if mapping else "output batch has"
+    msg = (f"{fn}: the model's output and y do not fit the loss {loss_name!r}: the {what} shape "
+           f"{_in_user_terms(str(tuple(out.shape)), mapping)} but y has shape "
+           f"{_in_user_terms(str(tuple(y.shape)), mapping)} ({type(error).__name__}: "
+           f"{_in_user_terms(str(error), mapping)})")
     if out.ndim > 2 and y.ndim < out.ndim - 1 and _has_last_axis_layers(model):
         extra = tuple(out.shape[1:-1])
         msg += (f". The output still has the per-sample axes {extra}: Dense/Linear layers act on "
@@ -193,7 +264,7 @@ def _target_error(model, fn, loss_name, out, y, error):
     return ValueError(msg)
 
 
-def _check_label_range(fn, loss, kind, out, y_all):
+def _check_label_range(fn, loss, kind, out, y_all, samples=None):
     """Integer labels in [0, C) for class losses; targets in [0, 1] for binary losses."""
     if y_all is None or y_all.size == 0:
         return
@@ -209,9 +280,11 @@ def _check_label_range(fn, loss, kind, out, y_all):
             fix = (f"labels must run from 0 to {C - 1}" + (
                    f" (they look 1-based: use y - 1)" if lo >= 1 and hi == C else "")
                    + f", or give the last layer {hi + 1} units if there are {hi + 1} classes")
+            shape = tuple(out.shape)
+            shape = _in_user_terms(str(shape), _user_shapes([shape], shape[0], samples))
             raise ValueError(f"{fn}: y holds class labels from {lo} to {hi} ({bad} of {vals.size} "
                              f"out of range), but the model outputs {C} class scores (shape "
-                             f"{tuple(out.shape)}), so valid labels are 0..{C - 1}. Fix: {fix}")
+                             f"{shape}), so valid labels are 0..{C - 1}. Fix: {fix}")
     if kind in ("binary", "binary_logits"):
         lo, hi = float(y_all.min()), float(y_all.max())
         if lo < 0 or hi > 1:
@@ -221,13 +294,15 @@ def _check_label_range(fn, loss, kind, out, y_all):
                              "with one output unit per class")
 
 
-def preflight(model, fn, x, y, loss_fn, loss_kind, loss_name, y_all=None):
+def preflight(model, fn, x, y, loss_fn, loss_kind, loss_name, y_all=None, samples=None):
     """Run the model on the sample batch ``x`` and the loss on ``(output, y)``.
 
     Returns ``(output, convert, float_inputs)``: ``convert`` is None, or a function to apply to
     every target array (one of the layouts Keras accepts); ``float_inputs`` is True when the
     model refused integer inputs (uint8 images) and takes them as float32, as Keras casts them.  ``y_all`` (the whole target array, when in memory)
-    is checked for labels out of range.  Raises ValueError naming the shapes and the fix.
+    is checked for labels out of range.  ``samples``: how many samples the user's x holds when
+    ``x`` is its first few (the error then quotes the user's shape, not the probe batch's).
+    Raises ValueError naming the shapes and the fix.
     """
     modes = save_modes(model)
     model.eval()
@@ -240,11 +315,11 @@ def preflight(model, fn, x, y, loss_fn, loss_kind, loss_name, y_all=None):
                     out = model._forward(x)
             except Exception as e:
                 if not (isinstance(x, Tensor) and x.data.dtype.kind in "biu"):
-                    raise _input_error(model, fn, x, e, trace) from e
+                    raise _input_error(model, fn, x, e, trace, samples) from e
                 try:    # integer inputs for float layers: Keras casts them to float32
                     out = model._forward(Tensor._wrap(x.data.astype(np.float32)))
                 except Exception:   # noqa: BLE001 -- the first error is the one to report
-                    raise _input_error(model, fn, x, e, trace) from e
+                    raise _input_error(model, fn, x, e, trace, samples) from e
                 float_inputs = True
             if y is None or loss_fn is None:
                 return out, None, float_inputs
@@ -253,7 +328,8 @@ def preflight(model, fn, x, y, loss_fn, loss_kind, loss_name, y_all=None):
                 _check_loss_value(fn, loss_fn(out, y), loss_name)
                 return out, None, float_inputs
             # labels out of range first: the loss would only report the first batch's
-            _check_label_range(fn, loss_fn, loss_kind, out, y_all if y_all is not None else y.data)
+            _check_label_range(fn, loss_fn, loss_kind, out, y_all if y_all is not None else y.data,
+                               samples)
             convert = None
             try:
                 value = loss_fn(out, y)
@@ -267,11 +343,11 @@ def preflight(model, fn, x, y, loss_fn, loss_kind, loss_name, y_all=None):
                     convert = cand
                     break
                 if convert is None:
-                    raise _target_error(model, fn, loss_name, out, y_arr, error) from error
+                    raise _target_error(model, fn, loss_name, out, y_arr, error, samples) from error
             _check_loss_value(fn, value, loss_name)
             if convert is not None:
                 _check_label_range(fn, loss_fn, loss_kind, out,
-                                   convert(y_all if y_all is not None else y.data))
+                                   convert(y_all if y_all is not None else y.data), samples)
             return out, convert, float_inputs
     finally:
         restore_modes(modes)

@@ -98,6 +98,9 @@ class ArrayBatches:
         self.shuffle = bool(shuffle)
         self.seed = seed
         n = len(self.x.arrays[0]) if self.x.arrays[0].ndim else 0
+        #: samples in the arrays the user passed (before a validation_split subset): error
+        #: messages about a peeked batch quote the user's shape, not the probe's (peek_samples)
+        self.given_samples = n
         if indices is not None:
             # a subset (validation_split): take it once, so batches are plain slices again
             self.x = _subset(self.x, indices)
@@ -209,6 +212,7 @@ class DatasetBatches:
         self.seed = seed
         self.indices = np.arange(len(dataset)) if indices is None else np.asarray(indices)
         self.samples = len(self.indices)
+        self.given_samples = len(dataset)
         self.steps = math.ceil(self.samples / self.batch_size) if self.samples else 0
         self._get_batch = _batch_fetcher(dataset)
         self.transform_x = None

@@ -222,7 +222,8 @@ class ModelCheckpoint(Callback):
     """Save the model (or only its weights) after every epoch, or only when ``monitor`` improved
     (``save_best_only``).  ``filepath`` may contain ``str.format`` fields: ``{epoch}`` (1-based, as
     Keras) and any log name, e.g. ``'ckpt-{epoch:02d}-{val_loss:.3f}.safetensors'``.  Files are
-    written atomically by ``ember.save`` (safetensors); folders are created as needed."""
+    written atomically by ``ember.save`` (safetensors); folders are created as needed.  A whole-model
+    file (``model.save``) loads back compiled, with its optimizer state, through ``load_model``."""
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):

@@ -38,7 +38,7 @@ class History(Callback):
     def plot(self, path=None, quantities=None, title=None):
         """Draw one panel per quantity (training curve, and validation curve when present) and
         save a PNG to ``path`` (in a data-parallel run, from rank 0 only).  Returns the
-        matplotlib ``Figure``.
+        matplotlib ``Figure``.  The x axis counts epochs from 1, with whole-number ticks.
 
         Uses matplotlib's object-oriented API with the Agg canvas, so it changes no global
         matplotlib state (``pyplot`` keeps whatever backend the program chose).
@@ -46,6 +46,7 @@ class History(Callback):
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
+            from matplotlib.ticker import MaxNLocator
         except ImportError:
             raise ImportError("History.plot needs matplotlib: pip install matplotlib") from None
         names = list(quantities) if quantities is not None else self.quantities()
@@ -66,6 +67,8 @@ class History(Callback):
                     ax.plot(xs, values, style, markersize=3, label=label)
             ax.set_title(name)
             ax.set_xlabel("epoch")
+            # epochs are whole numbers, counted from 1 (Keras' "Epoch 1/3"): no 1.5 tick
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.grid(True, alpha=0.3)
             ax.legend()
         if title:

@@ -60,13 +60,50 @@ def _match_target(pred, true, metric):
 
 class Metric:
     """Base class.  Subclasses define ``_new_state()`` (a dict of zero arrays), ``update`` and
-    ``result``; the state dict lives in ``self.state`` and must be additive across batches."""
+    ``result``; the state dict lives in ``self.state`` and must be additive across batches.
+
+    ``get_config()`` returns the arguments the metric was constructed with (recorded when it is
+    made) and ``from_config(config)`` calls the constructor with them, so a metric object given to
+    ``compile`` is saved with the model (an argument that is an object or a function is described
+    by ``ember.nn.registry.serialize_value`` when saved)."""
 
     default_name = "metric"
+
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        obj._init_args = (args, kwargs)
+        return obj
 
     def __init__(self, name=None):
         self.name = name or self.default_name
         self.reset()
+
+    def get_config(self):
+        """The constructor arguments this metric was made with, by parameter name."""
+        args, kwargs = self.__dict__.get("_init_args", ((), {}))
+        signature = inspect.signature(type(self).__init__)
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{type(self).__name__}.get_config: cannot match the constructor "
+                            f"arguments ({e}); define get_config()") from None
+        config = {}
+        for name, value in list(bound.arguments.items())[1:]:
+            kind = signature.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                config.update(value)
+            elif kind is inspect.Parameter.VAR_POSITIONAL:
+                if value:
+                    raise TypeError(f"{type(self).__name__}.get_config: positional arguments given "
+                                    f"through *{name} cannot be saved by name; define get_config()")
+            else:
+                config[name] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """A new metric built from ``get_config()``'s output: ``cls(**config)``."""
+        return cls(**config)
 
     def _new_state(self):
         return {}

@@ -15,9 +15,6 @@ objective) may override: :meth:`train_step` (one batch: forward, loss, backward,
 :meth:`compute_loss`, :meth:`optimizer_step` (gradients -> parameters), :meth:`test_step`,
 :meth:`predict_step` and :meth:`_reduce_logs` (metric states -> the logged floats).
 """
-import importlib
-import json
-import os
 import time
 import warnings
 
@@ -29,8 +26,9 @@ from ..nn.layers.container import deserialize_module, serialize_module
 from ..nn.module import Module
 from ..nn.regularizers import regularization_loss
 from ..tensor import Tensor
-from . import _checks, _data
+from . import _checks, _data, _nonfinite
 from . import parallel as _parallel
+from . import saving as _saving
 from .callbacks import _HOOKS as _CALLBACK_HOOKS
 from .callbacks import Callback, CallbackList
 from .history import History
@@ -71,6 +69,7 @@ class _Compiled:
         self.loss_weights = None
         self.metric_specs = []
         self.metrics = []            # [(output index or None, Metric)] resolved at compile
+        self.config = {}             # compile's arguments as given (what Model.save describes)
         self.loss_tracker = Mean("loss")
         self.output_trackers = []    # per-output loss Means for multi-output models
 
@@ -196,6 +195,8 @@ class Model(Module):
         loss_weights: for several outputs, the weight of each output's loss (list or dict).
         """
         c = _Compiled()
+        c.config = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
+                    "loss_weights": loss_weights}
         if isinstance(optimizer, str):
             _optimizer_class(optimizer)          # an unknown name fails here, not at fit
         elif not (_is_optimizer(optimizer) or callable(getattr(optimizer, "build", None))):
@@ -494,7 +495,8 @@ class Model(Module):
         if isinstance(source, _data.ArrayBatches) and source.y is not None and source.y.kind == "array":
             y_all = source.y.arrays[0]
         _, convert, float_inputs = _checks.preflight(self, fn, x, y if need_y else None, loss_fn,
-                                                     kind, name, y_all=y_all)
+                                                     kind, name, y_all=y_all,
+                                                     samples=getattr(source, "given_samples", None))
         if convert is not None:
             _install_conversion(source, convert)
         if float_inputs:
@@ -584,6 +586,8 @@ class Model(Module):
         opt = c.optimizer
         opt.zero_grad()
         self._reset_metrics()
+        # warns once (main process only) at the first nan/inf batch loss
+        watch = _nonfinite.LossWatch(fn, int(epochs), train.steps, enabled=_parallel.is_main())
         clist.call("on_train_begin", {})
         logs = {}
         try:
@@ -599,7 +603,7 @@ class Model(Module):
                     if k == 1:
                         if parallel is not None:
                             parallel.begin_step()   # this step's backward averages gradients
-                        self.train_step(xb, yb)
+                        watch(self.train_step(xb, yb), epoch, step)
                     else:
                         position = step % k
                         group = k if steps is None else min(k, steps - (step - position))
@@ -607,7 +611,8 @@ class Model(Module):
                         update = pending == group
                         if parallel is not None:
                             parallel.begin_step(sync=update)   # only the last one communicates
-                        self.train_step(xb, yb, update=update, loss_scale=1.0 / group)
+                        watch(self.train_step(xb, yb, update=update, loss_scale=1.0 / group),
+                              epoch, step)
                         if update:
                             pending = 0
                     if watch_end:
@@ -687,7 +692,8 @@ class Model(Module):
         fn = "Model.predict"
         source, _ = self._prepare(fn, x, None, batch_size)
         _, _, float_inputs = _checks.preflight(self, fn, source.peek(_checks.PREFLIGHT_SAMPLES)[0],
-                                               None, None, None, None)
+                                               None, None, None, None,
+                                               samples=getattr(source, "given_samples", None))
         if float_inputs:
             _install_float_inputs(source)
         verbose = resolve_verbose(verbose) if verbose != "auto" else 0
@@ -800,39 +806,11 @@ class Model(Module):
         return sum(int(p.size) for p in _own_parameters(self))
 
     # -- saving ------------------------------------------------------------------------------------
-    def _model_description(self):
-        cls = type(self)
-        config = self.get_config()
-        try:
-            json.dumps(config)
-        except (TypeError, ValueError):
-            config = None
-        return {"format": _FORMAT, "class_name": cls.__name__, "module": cls.__module__,
-                "config": config,
-                "input_shape": list(self._input_shape) if self._input_shape is not None else None,
-                "input_dtype": self._input_dtype,
-                "epoch": int(self.epochs_completed), "step": int(self.steps_completed)}
+    def _model_description(self, strict=False):
+        return _saving.model_description(self, _FORMAT, strict)
 
     def _compile_description(self):
-        c = self._compiled
-        if c is None:
-            return None
-        desc = {"loss": None, "metrics": None, "loss_weights": c.loss_weights, "optimizer": None}
-        spec = c.loss_spec
-        if isinstance(spec, str) or (isinstance(spec, (list, tuple)) and
-                                     all(isinstance(s, str) for s in spec)):
-            desc["loss"] = spec if isinstance(spec, str) else list(spec)
-        if all(isinstance(s, str) for s in c.metric_specs):
-            desc["metrics"] = list(c.metric_specs)
-        opt = c.optimizer
-        if opt is not None:
-            # A wrapper (ember.distributed's ZeroRedundancyOptimizer) records the class it wraps.
-            cls = getattr(opt, "optimizer_class", None)
-            cls = cls if isinstance(cls, type) else type(opt)
-            desc["optimizer"] = {"class_name": cls.__name__, "module": cls.__module__}
-        elif isinstance(c.optimizer_spec, str):
-            desc["optimizer"] = {"name": c.optimizer_spec}
-        return desc
+        return _saving.compile_description(self, f"{type(self).__name__}.save")
 
     def save_weights(self, path):
         """Save the parameters and buffers to ``path`` (safetensors, atomic)."""
@@ -846,7 +824,7 @@ class Model(Module):
         data = serialization.load(path)
         state = data["model"] if isinstance(data, dict) and isinstance(data.get("model"), dict) else data
         if not self.built:
-            meta = _read_description(path)
+            meta = _saving.read_description(path)
             shape = (meta or {}).get("input_shape") or self._input_shape
             if shape is None:
                 raise ValueError(f"{type(self).__name__}.load_weights: some layers have no weights "
@@ -858,12 +836,19 @@ class Model(Module):
     def save(self, path, include_optimizer=True):
         """Save the whole model to ``path`` (safetensors, atomic, no pickle): weights, buffers,
         optimizer state, the model's class and config (so :func:`load_model` rebuilds it), the
-        compile settings given by name, and the epoch / step counters."""
+        compile settings (optimizer, loss, metrics, loss_weights: names, or objects described by
+        their ``get_config()``; see ``ember.train.saving``) and the epoch / step counters.
+
+        Raises TypeError when a layer (or the model) could not be rebuilt from its config (a
+        required constructor argument missing from ``get_config()``).  Compile settings that
+        cannot be described are left out with a warning (the model then loads uncompiled)."""
         obj = {"model": self.state_dict()}
         c = self._compiled
         if include_optimizer and c is not None and c.optimizer is not None:
             obj["optimizer"] = c.optimizer.state_dict()
-        desc = self._model_description()
+        elif include_optimizer and self.__dict__.get("_pending_optimizer_state") is not None:
+            obj["optimizer"] = self.__dict__["_pending_optimizer_state"]   # loaded, not built yet
+        desc = self._model_description(strict=True)
         if desc["config"] is None:
             warnings.warn(f"{type(self).__name__}.save: the model's config is not JSON-serialisable, "
                           "so load_model cannot rebuild it; the weights are saved (load them with "
@@ -875,34 +860,17 @@ class Model(Module):
             serialization.save(obj, path, metadata=meta)
 
     @classmethod
-    def load(cls, path, compile=True):
-        """Rebuild a model saved by :meth:`save` (weights, buffers, counters and -- when the
-        compile settings were given by name -- the compiled loss, metrics and optimizer state)."""
-        desc = _read_description(path)
-        if desc is None:
-            raise ValueError(f"{cls.__name__}.load: {os.fspath(path)} was not written by "
-                             "Model.save (no model description); use load_weights")
-        saved_cls = _import_class(desc["module"], desc["class_name"])
-        target = saved_cls if (cls is Model or issubclass(saved_cls, cls)) else cls
-        if desc.get("config") is None:
-            raise ValueError(f"{cls.__name__}.load: the file has no model config (it was not "
-                             "JSON-serialisable); build the model yourself and use load_weights")
-        model = target.from_config(desc["config"])
-        if desc.get("input_shape") is not None and model._input_shape is None:
-            object.__setattr__(model, "_input_shape", tuple(desc["input_shape"]))
-            object.__setattr__(model, "_input_dtype", desc.get("input_dtype"))
-        if not model.built:
-            if model._input_shape is None:
-                raise ValueError(f"{cls.__name__}.load: the model has lazy layers and the file "
-                                 "records no input shape, so its weights cannot be placed")
-            model.build()
-        data = serialization.load(path)
-        model.load_state_dict(data["model"])
-        object.__setattr__(model, "epochs_completed", int(desc.get("epoch") or 0))
-        object.__setattr__(model, "steps_completed", int(desc.get("step") or 0))
-        if compile:
-            _restore_compile(model, path, data.get("optimizer"))
-        return model
+    def load(cls, path, compile=True, custom_objects=None, safe_mode=True):
+        """Rebuild a model saved by :meth:`save`: weights, buffers, counters and (``compile``)
+        the compile settings with the optimizer state.
+
+        custom_objects: ``{name: class or function}`` for classes and functions that are neither
+            ember's nor registered (``ember.keras.saving.register_keras_serializable``), keyed by
+            their name (or registered name).  Nothing named in the file is ever imported.
+        safe_mode: True (default) refuses Python lambdas saved as bytecode (``Lambda`` layers,
+            lambda losses); pass False only for a file you trust."""
+        return _saving.load(cls, Model, path, compile=compile, custom_objects=custom_objects,
+                            safe_mode=safe_mode)
 
     def get_config(self):
         config = super().get_config()
@@ -951,60 +919,12 @@ def _install_conversion(source, convert):
         source.transform_y = convert
 
 
-def _read_description(path):
-    meta = serialization.read_metadata(path)
-    desc = meta.get("ember.train") if isinstance(meta, dict) else None
-    return desc if isinstance(desc, dict) else None
-
-
-def _import_class(module, name):
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as e:
-        raise ValueError(f"load_model: cannot find the model class {module}.{name} ({e}); import "
-                         "the module that defines it, or use load_weights") from None
-
-
-def _restore_compile(model, path, optimizer_state):
-    meta = serialization.read_metadata(path)
-    desc = meta.get("ember.train.compile")
-    if not isinstance(desc, dict):
-        return
-    opt_desc = desc.get("optimizer") or {}
-    optimizer = None
-    if "class_name" in opt_desc:
-        cls = _import_class(opt_desc["module"], opt_desc["class_name"])
-        from .. import optim
-        for klass in cls.__mro__:   # the class itself, or the ember.optim class it extends
-            if klass.__module__.startswith("ember.optim") and klass is not optim.Optimizer:
-                cls = klass
-                break
-        optimizer = _LazyOptimizer(cls)
-    elif "name" in opt_desc:
-        optimizer = opt_desc["name"]
-    if desc.get("loss") is None or optimizer is None:
-        if optimizer_state is not None:
-            object.__setattr__(model, "_pending_optimizer_state", optimizer_state)
-        return
-    object.__setattr__(model, "_pending_optimizer_state", optimizer_state)
-    model.compile(optimizer=optimizer, loss=desc["loss"], metrics=desc.get("metrics") or None,
-                  loss_weights=desc.get("loss_weights"))
-
-
-class _LazyOptimizer:
-    """``compile(optimizer=...)`` helper: builds ``cls(parameters)`` (its options come back with
-    the saved state)."""
-
-    def __init__(self, cls):
-        self.cls = cls
-
-    def build(self, parameters):
-        return self.cls(parameters)
-
-
-def load_model(path, compile=True):
-    """Rebuild a model saved by ``Model.save`` (see :meth:`Model.load`)."""
-    return Model.load(path, compile=compile)
+def load_model(path, compile=True, custom_objects=None, safe_mode=True):
+    """Rebuild a model saved by ``Model.save`` (see :meth:`Model.load`): ``custom_objects`` for
+    your own classes and functions that are not registered, ``safe_mode=False`` only for a trusted
+    file holding lambdas."""
+    return _saving.load(Model, Model, path, compile=compile, custom_objects=custom_objects,
+                        safe_mode=safe_mode, what="load_model")
 
 
 class Sequential(Model):

@@ -3,18 +3,64 @@
 verbose: 0 silent; 1 a bar per epoch with step count, rate, ETA, running loss and metrics (tqdm;
 without tqdm installed, the per-epoch lines of 2); 2 one line per epoch; 'auto' is 1 on a
 terminal and 2 otherwise (so CI logs get one line per epoch, not carriage-return noise).
+
+The bar never hides a metric: its line is laid out for the terminal's width
+(``shutil.get_terminal_size``, so ``COLUMNS`` too), dropping first the rate and percentage, then
+the bar, then the ETA, and at the end of an epoch the logs (``val_loss``, ``val_accuracy``, ...) go on the bar's
+line when they fit there and otherwise on lines of their own below it, wrapped at the width
+between two metrics (as Keras prints them: ``loss: ... - accuracy: ... - val_loss: ...``).
 """
 import os
+import shutil
 import sys
 import time
 
 from .callbacks import Callback
 
-__all__ = ["ProgbarLogger", "resolve_verbose", "format_logs"]
+__all__ = ["ProgbarLogger", "resolve_verbose", "format_logs", "wrap_logs", "terminal_columns"]
 
 # The bar's text is rebuilt at most this often (formatting every step would cost more than a
 # small model's step).
 _POSTFIX_INTERVAL = 0.25
+
+# Layouts of the live line (tqdm bar formats), fullest first: the first that fits the terminal
+# is used.  The rate goes first, then the bar, then the ETA; the metrics are never dropped from
+# the epoch's last line (they wrap onto lines of their own).  tqdm writes the postfix as ", ...".
+_LAYOUTS = (
+    "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]",
+    "{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining}{postfix}",
+    "{desc} {n_fmt}/{total_fmt} {elapsed}<{remaining}{postfix}",
+    "{desc} {n_fmt}/{total_fmt}{postfix}",
+    "{n_fmt}/{total_fmt}{postfix}",
+)
+#: Fewest characters of bar worth drawing (below that the layout without a bar is used).
+_MIN_BAR = 10
+#: Room kept for the counters growing while a layout is in use (rate, ETA, step count).
+_SLACK = 6
+
+
+def terminal_columns(default=80):
+    """The terminal's width in characters (``COLUMNS`` first, as ``shutil.get_terminal_size``)."""
+    try:
+        columns = shutil.get_terminal_size((default, 24)).columns
+    except (OSError, ValueError):
+        columns = default
+    return columns if columns > 0 else default
+
+
+def wrap_logs(logs, width, indent="  "):
+    """The logs as ``loss: ... - accuracy: ...`` lines of at most ``width`` characters (broken
+    between two metrics, never inside one; continuation lines start with ``indent``)."""
+    items = [f"{k}: {_number(v)}" for k, v in logs.items() if isinstance(v, (int, float))]
+    lines, line = [], ""
+    for item in items:
+        if line and len(line) + 3 + len(item) > width:
+            lines.append(line)
+            line = ""
+        line = f"{line} - {item}" if line else indent + item
+    if line:
+        lines.append(line)
+    return lines
 
 
 def resolve_verbose(verbose, stream=None):
@@ -97,15 +143,56 @@ class ProgbarLogger(Callback):
             pass
 
     def _open_bar(self, total, desc):
+        width = terminal_columns() - 1      # the last column left free: no terminal auto-wrap
         self._bar = self._tqdm(total=total, desc=desc, unit="step", file=self._out(),
-                               dynamic_ncols=True, leave=True, mininterval=0.1)
+                               ncols=width, leave=True, mininterval=0.1)
+        self._layout(self._bar, "", width)
         self._last_postfix = 0.0
 
+    @staticmethod
+    def _layout(bar, postfix, width=None, need_bar=False):
+        """Give ``bar`` the fullest layout of :data:`_LAYOUTS` whose line, with ``postfix``, fits
+        the terminal; returns whether one fits (with a bar, when ``need_bar``)."""
+        if width is None:
+            width = terminal_columns() - 1
+        bar.ncols = width
+        if not bar.total:
+            return not need_bar     # unknown length: tqdm's own counter line
+        values = dict(bar.format_dict, ncols=None, postfix=postfix)
+        for layout in _LAYOUTS:
+            with_bar = "{bar}" in layout
+            if need_bar and not with_bar:
+                break
+            text = bar.format_meter(**dict(values, bar_format=layout.replace("{bar}", "")))
+            if len(text) + _SLACK + (_MIN_BAR if with_bar else 0) <= width:
+                bar.bar_format = layout
+                return True
+        if not need_bar:
+            bar.bar_format = _LAYOUTS[-1]
+        return False
+
+    def _set_postfix(self, text):
+        self._layout(self._bar, text)
+        self._bar.set_postfix_str(text, refresh=False)
+
     def _close_bar(self, logs):
-        if self._bar is not None:
-            self._bar.set_postfix_str(format_logs(logs), refresh=False)
-            self._bar.close()
-            self._bar = None
+        """Close the bar with the final logs on its line when they fit there with a bar, else
+        close it without them and print them below, wrapped at the terminal's width."""
+        bar = self._bar
+        if bar is None:
+            return
+        self._bar = None
+        text = format_logs(logs)
+        width = terminal_columns() - 1
+        if not text or self._layout(bar, text, width, need_bar=True):
+            bar.set_postfix_str(text, refresh=False)
+            bar.close()
+            return
+        self._layout(bar, "", width)
+        bar.set_postfix_str("", refresh=False)
+        bar.close()
+        for line in wrap_logs(logs, width):
+            self._print(line)
 
     # -- fit ---------------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
@@ -141,7 +228,7 @@ class ProgbarLogger(Callback):
                 logs = reduce_logs() if reduce_logs is not None else None
             if logs:
                 self._last_postfix = now
-                bar.set_postfix_str(format_logs(logs), refresh=False)
+                self._set_postfix(format_logs(logs))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

@@ -1,19 +1,12 @@
-"""Helpers shared by the layer files: argument normalisation, the weight-regularizer base class."""
+"""Helpers shared by the layer files: argument checks, the weight-regularizer base class.
+(int-or-tuple arguments such as kernel_size: ``ember.ops.arguments.int_tuple``.)"""
+import math
+
+from ...backend import xp
+from .. import init
 from .. import regularizers as _reg
 from ..module import Module
-
-
-def ntuple(value, n, what, layer):
-    """``value`` (an int or a sequence of n ints) as an n-tuple of ints."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value,) * n
-    try:
-        out = tuple(int(v) for v in value)
-    except TypeError:
-        out = ()
-    if len(out) != n:
-        raise ValueError(f"{layer}: {what} must be an int or a sequence of {n} ints, got {value!r}")
-    return out
+from ..parameter import Parameter
 
 
 def positive_int(value, what, layer, allow_none=False):
@@ -34,6 +27,39 @@ class WeightLayer(Module):
     ``kernel_regularizer``); ``ember.nn.regularization_loss(model)`` sums the penalties."""
 
     weight_regularizer = None
+
+    def _init_weights(self, in_size, bias, weight_regularizer):
+        """The end of the constructor of a layer whose weight shape depends on its input size:
+        records ``use_bias`` and the regularizer, then creates the parameters
+        (``self._create(in_size)``), or leaves the layer lazy -- built from its first input --
+        when ``in_size`` is None."""
+        self.use_bias = bool(bias)
+        self.weight_regularizer = _reg.get(weight_regularizer)
+        self.register_parameter("weight", None)
+        self.register_parameter("bias", None)
+        if in_size is None:
+            self.built = False
+        else:
+            self._create(in_size)
+
+    def _new_parameters(self, weight_shape):
+        """A fresh float32 ``weight`` of ``weight_shape`` (..., in, out) and, with ``use_bias``,
+        ``bias`` (out,); then ``reset_parameters()``."""
+        self.weight = Parameter(xp.empty(weight_shape, dtype=xp.float32))
+        if self.use_bias:
+            self.bias = Parameter(xp.empty(tuple(weight_shape[-1:]), dtype=xp.float32))
+        self.reset_parameters()
+
+    def _reset_fan_in_uniform(self):
+        """PyTorch's default initialisation of Linear and convolution layers:
+        ``kaiming_uniform_(a=sqrt(5))`` for the weight, i.e. U(+-1/sqrt(fan_in)) with fan_in the
+        inputs per output (in_features, or C_in * the kernel window), and U(+-1/sqrt(fan_in)) for
+        the bias."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
 
     @property
     def kernel_regularizer(self):

@@ -1,23 +1,47 @@
 """Containers: Sequential, ModuleList, ModuleDict.
 
-Their ``get_config()`` describes every child (``{"class_name", "module", "config"}``), so
-``from_config`` rebuilds the whole tree (children's classes are found by module path and name).
+Their ``get_config()`` describes every child (``{"class_name", "module", "config",
+"registered_name"}``), so ``from_config`` rebuilds the whole tree.  A child's class is found
+safely (``ember.nn.registry``): one of ember's own Module classes, a registered class or one in
+``custom_objects`` -- never by importing a module named in the file.
 """
-import importlib
 from collections import OrderedDict
 
+from .. import registry
 from ..module import Module
 
 
 def serialize_module(module):
-    """A description of ``module`` from which ``deserialize_module`` rebuilds it (fresh weights)."""
-    return {"class_name": type(module).__name__, "module": type(module).__module__,
-            "config": module.get_config()}
+    """A description of ``module`` from which ``deserialize_module`` rebuilds it (fresh weights).
+
+    Raises TypeError when the module could not be rebuilt from it: its class is rebuilt by
+    ``cls(**config)`` and ``get_config()`` lacks a required constructor argument (typically one
+    that is not a JSON value, such as a layer or an array, which the automatic config leaves out).
+    """
+    cls = type(module)
+    config = module.get_config()
+    if registry.uses_constructor_from_config(cls):
+        missing = registry.missing_constructor_args(cls, config)
+        if missing:
+            name = getattr(module, "name", None)
+            label = f"layer {name!r} ({cls.__name__})" if isinstance(name, str) else f"layer {cls.__name__}"
+            raise TypeError(
+                f"save / get_config: cannot save {label}: {cls.__name__}(...) needs the argument(s) "
+                f"{', '.join(map(repr, missing))}, which its config {sorted(config)} does not hold "
+                "(arguments that are not plain JSON values -- layers, arrays, functions -- are not "
+                f"recorded automatically). Fix: define {cls.__name__}.get_config() returning every "
+                "constructor argument as JSON values (and from_config(config) if it must rebuild "
+                "objects from them)")
+    return {"class_name": cls.__name__, "module": cls.__module__, "config": config,
+            "registered_name": registry.get_registered_name(cls)}
 
 
-def deserialize_module(spec):
-    cls = getattr(importlib.import_module(spec["module"]), spec["class_name"])
-    return cls.from_config(spec["config"])
+def deserialize_module(spec, what="deserialize_module"):
+    """The module described by ``serialize_module`` (fresh weights).  Its class must be one of
+    ember's Module classes, registered (``ember.keras.saving.register_keras_serializable``) or
+    given in ``custom_objects`` / a ``CustomObjectScope``; nothing named in ``spec`` is imported."""
+    return registry.deserialize_object(spec, kind=Module, kind_name="layer (ember.nn.Module)",
+                                       what=what, allow_functions=False)
 
 
 def _check_module(container, name, module):
@@ -127,7 +151,8 @@ class Sequential(_ListBase):
 
     @classmethod
     def from_config(cls, config):
-        return cls(OrderedDict((spec["name"], deserialize_module(spec)) for spec in config["layers"]))
+        return cls(OrderedDict((spec["name"], deserialize_module(spec, f"{cls.__name__}.from_config"))
+                               for spec in config["layers"]))
 
 
 class ModuleList(_ListBase):
@@ -149,7 +174,7 @@ class ModuleList(_ListBase):
 
     @classmethod
     def from_config(cls, config):
-        return cls([deserialize_module(spec) for spec in config["modules"]])
+        return cls([deserialize_module(spec, f"{cls.__name__}.from_config") for spec in config["modules"]])
 
 
 class ModuleDict(Module):
@@ -207,7 +232,8 @@ class ModuleDict(Module):
 
     @classmethod
     def from_config(cls, config):
-        return cls(OrderedDict((k, deserialize_module(s)) for k, s in config["modules"].items()))
+        return cls(OrderedDict((k, deserialize_module(s, f"{cls.__name__}.from_config"))
+                               for k, s in config["modules"].items()))
 
     def extra_repr(self):
         return ""

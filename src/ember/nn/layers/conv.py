@@ -1,12 +1,7 @@
 """Convolutions over channels-last inputs: Conv1d on (N, L, C), Conv2d on (N, H, W, C)."""
-import math
-
 from ... import ops as F
-from ...backend import xp
-from .. import init
-from .. import regularizers as _reg
-from ..parameter import Parameter
-from ._utils import WeightLayer, ntuple, positive_int, set_lazy_config, shape_str
+from ...ops.arguments import int_tuple
+from ._utils import WeightLayer, positive_int, set_lazy_config, shape_str
 
 
 class _ConvNd(WeightLayer):
@@ -19,47 +14,25 @@ class _ConvNd(WeightLayer):
         name, n = type(self).__name__, self._spatial
         self.in_channels = positive_int(in_channels, "in_channels", name, allow_none=True)
         self.out_channels = positive_int(out_channels, "out_channels", name)
-        self.kernel_size = ntuple(kernel_size, n, "kernel_size", name)
-        if any(k <= 0 for k in self.kernel_size):
-            raise ValueError(f"{name}: kernel_size must be positive, got {kernel_size!r}")
-        self.stride = ntuple(stride, n, "stride", name)
-        if any(s <= 0 for s in self.stride):
-            raise ValueError(f"{name}: stride must be positive, got {stride!r}")
+        self.kernel_size = int_tuple(kernel_size, n, "kernel_size", name, minimum=1)
+        self.stride = int_tuple(stride, n, "stride", name, minimum=1)
         if isinstance(padding, str):
             if padding.lower() not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
             self.padding = padding.lower()
         else:
-            self.padding = ntuple(padding, n, "padding", name)
-            if any(p < 0 for p in self.padding):
-                raise ValueError(f"{name}: padding must be >= 0, got {padding!r}")
-        self.dilation = ntuple(dilation, n, "dilation", name)
-        if any(d <= 0 for d in self.dilation):
-            raise ValueError(f"{name}: dilation must be positive, got {dilation!r}")
-        self.use_bias = bool(bias)
-        self.weight_regularizer = _reg.get(weight_regularizer)
-        self.register_parameter("weight", None)
-        self.register_parameter("bias", None)
-        if in_channels is None:
-            self.built = False
-        else:
-            self._create(in_channels)
+            self.padding = int_tuple(padding, n, "padding", name, minimum=0)
+        self.dilation = int_tuple(dilation, n, "dilation", name, minimum=1)
+        self._init_weights(in_channels, bias, weight_regularizer)
 
     def _create(self, in_channels):
         self.in_channels = in_channels
-        self.weight = Parameter(xp.empty(self.kernel_size + (in_channels, self.out_channels), dtype=xp.float32))
-        if self.use_bias:
-            self.bias = Parameter(xp.empty((self.out_channels,), dtype=xp.float32))
-        self.reset_parameters()
+        self._new_parameters(self.kernel_size + (in_channels, self.out_channels))
 
     def reset_parameters(self):
         """PyTorch's default: kaiming_uniform(a=sqrt(5)) i.e. U(+-1/sqrt(fan_in)), fan_in =
         in_channels * prod(kernel_size); the bias U(+-1/sqrt(fan_in)) too."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        self._reset_fan_in_uniform()
 
     def _check_input(self, shape):
         name = type(self).__name__

@@ -1,7 +1,8 @@
 """Pooling over channels-last images (N, H, W, C)."""
 from ... import ops as F
+from ...ops.arguments import int_tuple
 from ..module import Module
-from ._utils import ntuple, shape_str
+from ._utils import shape_str
 
 
 def _check_image(layer, x):
@@ -16,13 +17,11 @@ class _Pool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         name = type(self).__name__
-        self.kernel_size = ntuple(kernel_size, 2, "kernel_size", name)
-        self.stride = None if stride is None else ntuple(stride, 2, "stride", name)
-        self.padding = ntuple(padding, 2, "padding", name)
-        if any(k <= 0 for k in self.kernel_size) or (self.stride and any(s <= 0 for s in self.stride)):
-            raise ValueError(f"{name}: kernel_size and stride must be positive, got {kernel_size!r}, {stride!r}")
-        if any(p < 0 or 2 * p > k for p, k in zip(self.padding, self.kernel_size)):
-            raise ValueError(f"{name}: padding must be between 0 and half the kernel size, got "
+        self.kernel_size = int_tuple(kernel_size, 2, "kernel_size", name, minimum=1)
+        self.stride = None if stride is None else int_tuple(stride, 2, "stride", name, minimum=1)
+        self.padding = int_tuple(padding, 2, "padding", name, minimum=0)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"{name}: padding must be at most half the kernel size, got "
                              f"padding={padding!r} for kernel_size={kernel_size!r}")
 
     def extra_repr(self):

@@ -38,7 +38,9 @@ import threading
 
 from .. import autograd as _ag
 from ..backend import xp
-from ..ops._base import as_tensor, make
+from ._base import as_tensor, make
+
+__all__ = ["rnn_layer", "lstm_layer", "gru_layer", "time_slice"]
 
 
 # -- scratch buffers --------------------------------------------------------------------------
