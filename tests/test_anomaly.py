@@ -139,8 +139,8 @@ def test_off_nothing_is_checked_or_recorded(monkeypatch):
 
     def boom(*args):
         raise AssertionError("anomaly code ran while the mode was off")
-    monkeypatch.setattr(ember.autograd, "_check_forward", boom)
-    monkeypatch.setattr(ember.autograd, "_backward_checked", boom)
+    monkeypatch.setattr(ember.autograd.anomaly, "check_forward", boom)
+    monkeypatch.setattr(ember.autograd.anomaly, "checked_backward", boom)
     x = leaf([0.0, -1.0])
     with np.errstate(all="ignore"):
         y = ember.log(x) + ember.sqrt(x)

@@ -68,5 +68,7 @@ def test_hint_only_where_avx512_kernels_are_one_variable_away(tmp_path):
 def test_describe_includes_the_hint(tmp_path):
     details = {"numpy": "2.0", "blas": {"corename": "Haswell", "OPENBLAS_CORETYPE": None,
                                         "threads": 1, "hint": "use SKYLAKEX"}}
-    assert ember.backend.describe(details) == ("NumPy 2.0, OpenBLAS Haswell kernels "
-                                              "(OPENBLAS_CORETYPE=unset), 1 thread; hint: use SKYLAKEX")
+    assert ember.backend.describe(details) == ("NumPy 2.0, OpenBLAS Haswell kernels, 1 thread, "
+                                              "OPENBLAS_CORETYPE unset; hint: use SKYLAKEX")
+    details["blas"]["OPENBLAS_CORETYPE"] = "Haswell"
+    assert "OPENBLAS_CORETYPE=Haswell; hint" in ember.backend.describe(details)

@@ -204,7 +204,7 @@ def _recorder():
     """A callback that overrides every hook and records the calls."""
     class Recorder(cb.Callback):
         pass
-    for hook in ember.train.callbacks._HOOKS:
+    for hook in ember.train.callback.HOOKS:
         def method(self, *args, _hook=hook):
             first = args[0] if args else None
             self.calls.append(f"{_hook}({first})" if isinstance(first, int) else _hook)

@@ -670,8 +670,8 @@ def _as_rank(monkeypatch, rank, size):
 
 @pytest.mark.parametrize("kind", ["arrays", "dataset"])
 def test_fit_sources_are_split_between_ranks(monkeypatch, kind):
-    from ember.distributed.model_fit import shard_batches
-    from ember.train import _data
+    from ember.distributed.sharding import shard_batches
+    from ember.train import data_adapters as _data
 
     class Plain:                  # a map-style dataset without arrays (read sample by sample)
         def __init__(self, x, y):

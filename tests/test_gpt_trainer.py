@@ -493,3 +493,27 @@ def test_cli_resume_of_a_finished_run_says_how_to_continue(tmp_path, text_file, 
     assert result.already_finished and result.iteration == 4
     assert main(["train-gpt", "--out-dir", str(out), "--resume", "--max-iters", "6", *flags]) == 0
     assert ember.load(last)["iteration"] == 6
+
+
+# -- what a run shows: ember.train's progress bar, or lines without tqdm ---------------------------
+def test_progress_bar_is_ember_trains_on_stderr(tmp_path, text_file, capsys):
+    pytest.importorskip("tqdm")
+    train_gpt(tiny(max_iters=4), text_file, tmp_path, progress=True, verbose=True,
+              handle_interrupt=False)
+    out, err = capsys.readouterr()
+    assert "step 0: train loss" in out and "step 4: train loss" in out    # evaluations: stdout
+    assert "train-gpt: done at iteration 4" in out
+    assert "Epoch 1/1" in err and "4/4" in err                            # ProgbarLogger's bar
+    assert "loss: " in err and "lr: " in err and "tok/s: " in err         # the last step's logs
+    assert "Epoch" not in out and "iter " not in out
+
+
+def test_progress_lines_without_tqdm(tmp_path, text_file, capsys, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "tqdm", None)            # `import tqdm` raises ImportError
+    train_gpt(tiny(max_iters=4, log_interval=2), text_file, tmp_path, progress=True, verbose=True,
+              handle_interrupt=False)
+    out, err = capsys.readouterr()
+    lines = [line for line in out.splitlines() if line.startswith("iter ")]
+    assert [line.split(":")[0] for line in lines] == ["iter 2", "iter 4"], out
+    assert "tok/s" in lines[0] and "Epoch" not in out + err

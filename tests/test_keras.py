@@ -297,6 +297,30 @@ def test_frozen_before_build_stays_frozen():
     d = L.Dense(3, trainable=False)
     d(arr(2, 4))
     assert not d.kernel.requires_grad and not d.get_config()["trainable"]
+    e = L.Embedding(5, 2, trainable=False)                       # built with the layer
+    assert not e.embeddings.requires_grad and e.trainable_weights == []
+
+
+@pytest.mark.parametrize("make,shape,keys", [
+    (lambda: L.Dense(2), (3, 4), ["weight", "bias"]),
+    (lambda: L.Dense(2, use_bias=False), (3, 4), ["weight"]),
+    (lambda: L.Conv2D(2, 3), (1, 5, 5, 1), ["weight", "bias"]),
+    (lambda: L.Conv1D(2, 3), (1, 5, 1), ["weight", "bias"]),
+    (lambda: L.BatchNormalization(), (4, 3), ["weight", "bias", "running_mean", "running_var",
+                                              "num_batches_tracked"]),
+    (lambda: L.BatchNormalization(scale=False), (4, 3), ["bias", "running_mean", "running_var",
+                                                         "num_batches_tracked"]),
+    (lambda: L.LayerNormalization(), (4, 3), ["weight", "bias"]),
+    (lambda: L.Embedding(5, 2), None, ["weight"]),
+    (lambda: L.SimpleRNN(2), (1, 3, 4), ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]),
+    (lambda: L.LSTM(2, use_bias=False), (1, 3, 4), ["weight_ih_l0", "weight_hh_l0"]),
+    (lambda: L.GRU(2), (1, 3, 4), ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]),
+])
+def test_state_dict_names_are_the_saved_files_names(make, shape, keys):
+    layer = make()
+    if shape is not None:
+        layer(arr(*shape))
+    assert list(layer.state_dict()) == keys             # what model files hold: never renamed
 
 
 # ================================================================================================

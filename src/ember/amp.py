@@ -30,6 +30,7 @@ import warnings
 
 import numpy as _np
 
+from . import cuda
 from . import dtypes as _dt
 from .backend import array_backends as _backends
 from .tensor import Tensor
@@ -102,7 +103,6 @@ class autocast:
         if not self.enabled:
             _state.dtype = None
             return self
-        from . import cuda
         if not cuda.is_available():
             warnings.warn("ember.autocast: CUDA is not available, so autocast is disabled and the "
                           "region runs in float32 (ember has no reduced-precision CPU path: NumPy "

@@ -34,7 +34,7 @@ def _new(array, dtype, requires_grad, default=_dt.float32, device=None):
     array = xp.asarray(array, dtype=dtype)
     if device is not None:
         array = _backends.to_device(array, device)
-    t = Tensor._wrap(array)
+    t = Tensor.wrap(array)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -46,7 +46,7 @@ def _filled(shape, value, dtype, requires_grad, device):
         # zeros: calloc'd pages (faster than filling for big arrays)
         array = xp.zeros(shape, dtype=dtype) if value == 0 else xp.full(shape, value, dtype=dtype)
         return _new(array, dtype, requires_grad)
-    t = Tensor._wrap(_backends.full(shape, value, dtype, device))
+    t = Tensor.wrap(_backends.full(shape, value, dtype, device))
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -79,7 +79,7 @@ def as_tensor(data, dtype=None, device=None):
         return data
     if isinstance(data, _np.ndarray) and (dtype is None or data.dtype == _dt.as_dtype(dtype)) \
             and data.dtype in (_dt.float32, _dt.float16, _dt.int64, _dt.int32, _dt.bool_, _dt.uint8):
-        return Tensor._wrap(data)
+        return Tensor.wrap(data)
     return Tensor(data, dtype=dtype)
 
 

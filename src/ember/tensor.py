@@ -3,10 +3,16 @@
 Arithmetic, reductions and the other array methods are attached by ``ember.ops`` (one floor up),
 so that every differentiable op is defined once, beside its backward, in ``ember/ops``.
 """
+import operator as _operator
+
 import numpy as _np
 
-from . import autograd as _ag
 from . import dtypes as _dt
+from .autograd import anomaly as _anomaly
+from .autograd import engine as _engine
+from .autograd.graph import Node as _Node
+from .autograd.graph import is_grad_enabled as _is_grad_enabled
+from .autograd.graph import op_name as _op_name
 from .backend import array_backends as _backends
 from .backend import xp
 from .backend.device import CPU as _CPU
@@ -26,7 +32,7 @@ def _set_single(single):
 _backends.on_backends_changed(_set_single)
 
 
-def _to_array(data, dtype, device=None):
+def to_array(data, dtype, device=None):
     """Convert user data to a fresh backend array following ember's dtype defaults, on ``device``
     (None: where ``data`` is -- the CPU for lists, numbers and NumPy arrays)."""
     if isinstance(data, Tensor):
@@ -57,7 +63,7 @@ def _to_array(data, dtype, device=None):
     return xp.array(arr, dtype=dtype, copy=True)
 
 
-def _parse_to_args(device, dtype, fn):
+def parse_to_args(device, dtype, fn):
     """``(Device or None, dtype or None)`` from ``to()``'s arguments: the first may be a device or
     a dtype (``x.to("cuda")``, ``x.to("float16")``, ``x.to(ember.float64)``)."""
     if device is None or isinstance(device, _Device):
@@ -93,6 +99,19 @@ def copy_to(t, device):
     return Tensor._make(arr, (t,), backward)
 
 
+def _wrap_array(cls, array):
+    """A ``cls`` around ``array`` as it is (no copy, no conversion), outside the graph:
+    ``Tensor.wrap``, and the start of ``Tensor._make`` (called as a function: no method lookup
+    on the path of every op)."""
+    t = object.__new__(cls)
+    t.data = array
+    t.grad = None
+    t._rg = False
+    t._node = None
+    t._retains_grad = False
+    return t
+
+
 class Tensor:
     """An n-dimensional array with optional gradient tracking.
 
@@ -109,7 +128,7 @@ class Tensor:
     __array_ufunc__ = None
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
-        self.data = _to_array(data, dtype, device)
+        self.data = to_array(data, dtype, device)
         self.grad = None
         self._rg = False
         self._node = None
@@ -118,51 +137,30 @@ class Tensor:
             self.requires_grad_(True)
 
     # -- construction helpers used by ops (no checks, no copies) ------------------------------
-    @classmethod
-    def _wrap(cls, array):
-        t = object.__new__(cls)
-        t.data = array
-        t.grad = None
-        t._rg = False
-        t._node = None
-        t._retains_grad = False
-        return t
+    #: ``Tensor.wrap(array)``: a Tensor around ``array`` as it is (no copy, no conversion), outside
+    #: the graph.  ``_wrap`` is its old name.
+    wrap = _wrap = classmethod(_wrap_array)
 
     @classmethod
     def _make(cls, array, parents, backward):
         """The output of an op: records a graph node when grad mode is on and a parent needs grad."""
-        t = object.__new__(cls)
-        t.data = array
-        t.grad = None
-        t._rg = False
-        t._node = None
-        t._retains_grad = False
-        if _ag.is_grad_enabled():
+        t = _wrap_array(cls, array)
+        if _is_grad_enabled():
             for p in parents:
                 if p._rg:
                     t._rg = True
-                    t._node = _ag.Node(backward, parents)
+                    t._node = _Node(backward, parents)
                     break
-        if _ag._anomaly:        # ember.autograd.detect_anomaly(): check the output, record the call
-            _ag._check_forward(t, parents)
+        if _anomaly.enabled:     # ember.autograd.detect_anomaly(): check the output, record the call
+            _anomaly.check_forward(t, parents)
         return t
 
     # -- attributes ------------------------------------------------------------------------------
-    @property
-    def shape(self):
-        return self.data.shape
-
-    @property
-    def dtype(self):
-        return self.data.dtype
-
-    @property
-    def ndim(self):
-        return self.data.ndim
-
-    @property
-    def size(self):
-        return self.data.size
+    # The array's own, read through (a C getter: faster than a property written out in Python).
+    shape = property(_operator.attrgetter("data.shape"), doc="The shape (a tuple of ints).")
+    dtype = property(_operator.attrgetter("data.dtype"), doc="The dtype (a NumPy dtype).")
+    ndim = property(_operator.attrgetter("data.ndim"), doc="The number of dimensions.")
+    size = property(_operator.attrgetter("data.size"), doc="The number of elements.")
 
     @property
     def device(self):
@@ -182,7 +180,7 @@ class Tensor:
         The first argument may be a device (``'cpu'``, ``'cuda'``, ``'cuda:1'``, an
         :class:`ember.device`) or a dtype (``'float16'``, ``ember.float64``).
         """
-        device, dtype = _parse_to_args(device, dtype, "Tensor.to")
+        device, dtype = parse_to_args(device, dtype, "Tensor.to")
         t = self
         if dtype is not None:
             t = t.astype(dtype)                       # a differentiable cast (ember.ops.cast)
@@ -268,7 +266,7 @@ class Tensor:
             if g.shape != self.data.shape:
                 raise ValueError(f"ember: backward() got grad of shape {g.shape} for a tensor of shape {self.shape}")
             g = g.astype(self.data.dtype, copy=False)
-        _ag.run_backward(self, g, retain_graph)
+        _engine.run_backward(self, g, retain_graph)
 
     # -- conversions -------------------------------------------------------------------------------
     def numpy(self):
@@ -297,11 +295,11 @@ class Tensor:
 
     def detach(self):
         """A new tensor sharing the data, cut from the graph (requires_grad=False)."""
-        return Tensor._wrap(self.data)
+        return Tensor.wrap(self.data)
 
     def clone(self):
         """A copy of the data (not recorded in the graph; use ``x * 1`` for a differentiable copy)."""
-        return Tensor._wrap(self.data.copy())
+        return Tensor.wrap(self.data.copy())
 
     def __array__(self, dtype=None, copy=None):
         if _multi:
@@ -339,7 +337,7 @@ class Tensor:
         return id(self)
 
     def __setitem__(self, index, value):
-        if self._rg and _ag.is_grad_enabled():
+        if self._rg and _is_grad_enabled():
             raise RuntimeError(
                 "ember: in-place assignment into a tensor that requires grad would corrupt its "
                 "gradient; do it under `with ember.no_grad():`, or on a .detach()ed copy")
@@ -352,7 +350,7 @@ class Tensor:
     # In-place arithmetic: changes ``data`` (for parameter updates); refused while recording a
     # graph through a tensor that requires grad, as that would corrupt its gradient.
     def _inplace(self, other, fn, op):
-        if self._rg and _ag.is_grad_enabled():
+        if self._rg and _is_grad_enabled():
             raise RuntimeError(
                 f"ember: in-place {op} on a tensor that requires grad would corrupt its gradient; "
                 "do it under `with ember.no_grad():` (e.g. a parameter update)")
@@ -382,10 +380,18 @@ class Tensor:
         if self.data.dtype != _dt.float32:
             extra += f", dtype={self.data.dtype}"
         if self._node is not None:
-            extra += f", grad_fn={self._node.name or _ag.op_name(self._node.backward)}"
+            extra += f", grad_fn={self._node.name or _op_name(self._node.backward)}"
         elif self._rg:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
 
-_ag._new_tensor = Tensor._wrap
+# The backward engine makes its gradient tensors with this class (it cannot import this module,
+# which imports it).
+_engine.set_tensor_class(Tensor)
+
+#: ``make(array, parents, backward)``: an op's output (``Tensor._make``), for other packages.
+make = Tensor._make
+# The old private names of ``to_array`` and ``parse_to_args``, still imported elsewhere.
+_to_array = to_array
+_parse_to_args = parse_to_args

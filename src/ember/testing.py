@@ -6,7 +6,7 @@ fixed random vector, i.e. the gradient of ``sum(fn(*inputs) * v)``, for every in
 """
 import numpy as np
 
-from .autograd import enable_grad
+from .autograd import enable_grad, no_grad
 from .tensor import Tensor
 
 
@@ -18,12 +18,12 @@ def _as_leaf(x):
     # C order: the finite differences perturb the leaf through a flat view of its data
     if isinstance(x, Tensor):
         if x.dtype.kind == "f":
-            return Tensor._wrap(np.array(x.data, dtype=np.float64, order="C")).requires_grad_(True)
+            return Tensor.wrap(np.array(x.data, dtype=np.float64, order="C")).requires_grad_(True)
         return x
     arr = np.asarray(x)
     if arr.dtype.kind == "f":
-        return Tensor._wrap(np.array(arr, dtype=np.float64, order="C")).requires_grad_(True)
-    return Tensor._wrap(arr)
+        return Tensor.wrap(np.array(arr, dtype=np.float64, order="C")).requires_grad_(True)
+    return Tensor.wrap(arr)
 
 
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=False, seed=0,
@@ -53,14 +53,13 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=False, seed
         raise GradcheckError(f"gradcheck: fn returned dtype {out.dtype}; the check needs float64 end to end")
     v = rng.standard_normal(out.shape)
     if out.requires_grad:
-        out.backward(Tensor._wrap(v))
+        out.backward(Tensor.wrap(v))
     if check_unmutated:
         for i, (leaf, orig) in enumerate(zip(leaves, originals)):
             if not np.array_equal(leaf.data, orig, equal_nan=True):
                 raise GradcheckError(f"gradcheck: fn modified input {i} in place")
 
     def objective():
-        from .autograd import no_grad
         with no_grad():
             y = fn(*leaves)
         return float(np.sum(y.data * v))

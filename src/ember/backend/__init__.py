@@ -63,17 +63,17 @@ def info():
 
 
 def describe(details=None):
-    """:func:`info` as one line, e.g. ``NumPy 2.4.6, OpenBLAS SkylakeX kernels (OPENBLAS_CORETYPE
-    unset), 2 threads``."""
+    """:func:`info` as one line, e.g. ``NumPy 2.4.6, OpenBLAS SkylakeX kernels, 2 threads,
+    OPENBLAS_CORETYPE unset`` (then ``; hint: ...`` when faster kernels are available)."""
     details = info() if details is None else details
     b = details.get("blas") or {}
     kernels = (f"OpenBLAS {b['corename']} kernels" if b.get("corename") else "BLAS kernels unknown "
                "(not NumPy's OpenBLAS)")
-    coretype = b.get("OPENBLAS_CORETYPE")
-    line = (f"NumPy {details.get('numpy')}, {kernels} (OPENBLAS_CORETYPE="
-            f"{coretype if coretype else 'unset'})")
+    line = f"NumPy {details.get('numpy')}, {kernels}"
     if b.get("threads"):
         line += f", {b['threads']} thread{'s' if b['threads'] != 1 else ''}"
+    coretype = b.get("OPENBLAS_CORETYPE")
+    line += f", OPENBLAS_CORETYPE={coretype}" if coretype else ", OPENBLAS_CORETYPE unset"
     if b.get("hint"):
         line += f"; hint: {b['hint']}"
     return line

@@ -68,6 +68,8 @@ class Device:
                 raise DeviceError(f"ember.device: there is one CPU device ('cpu'); got index {index}")
             index = None
         self = object.__new__(cls)
+        # object.__setattr__, not ``self.type = ...``: this class's __setattr__ refuses every
+        # assignment (a Device is immutable), so the slots are filled past it, here only.
         object.__setattr__(self, "type", kind)
         object.__setattr__(self, "index", index)
         return self

@@ -18,6 +18,7 @@ Writes into ``--out`` (default ``./ember-demo/``): ``history.png`` (loss and acc
 """
 import os
 import sys
+import textwrap
 import time
 
 #: Share of the training images held out (the last ones) to validate on after each epoch.
@@ -137,9 +138,8 @@ def run(args):
     # Under mpirun, fit trains data-parallel on every rank; only the first rank reports and saves.
     main_rank = ember.distributed.is_main()
     if main_rank:
-        describe = getattr(ember.backend, "describe", None)
-        if describe is not None:
-            print(f"Backend: {describe()}")
+        print(textwrap.fill(f"Backend: {ember.backend.describe()}", width=79,
+                            subsequent_indent="  ", break_on_hyphens=False))
         # (lines of at most 80 characters: a standard terminal shows them unbroken)
         print(f"ember demo: seed 000's CNN on Fashion-MNIST, {args.epochs} epoch(s), batch "
               f"{args.batch_size}, Adam\n"

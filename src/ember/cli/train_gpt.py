@@ -90,34 +90,8 @@ def add_arguments(parser):
 def run(args):
     from ..models import gpt_trainer as gt
     from ..serialization import CheckpointError
-    parser = args._train_gpt_parser
-    fields = [f.name for f in dataclasses.fields(gt.TrainConfig)]
-    overrides = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
-    text = args.text
     try:
-        if args.resume:
-            base = gt.PRESETS[args.preset] if args.preset else gt.checkpoint_config(args.out_dir)
-            if text is None:
-                text = gt.checkpoint_text_path(args.out_dir)
-        else:
-            if not text:
-                parser.error("--text PATH is required (unless --resume)")
-            base = gt.PRESETS[args.preset or "baby"]
-            if ("max_iters" in overrides and "lr_decay_iters" not in overrides
-                    and base.lr_decay_iters == base.max_iters):
-                # The preset's schedule ends with the run; keep it so for a shorter/longer run.
-                overrides["lr_decay_iters"] = overrides["max_iters"]
-            if "warmup_iters" not in overrides:
-                # The warmup scales down with a short run (and fits before the decay's end), so
-                # that no option the user did not set makes the config invalid.
-                warmup = base.warmup_iters
-                if "max_iters" in overrides and isinstance(overrides["max_iters"], int):
-                    warmup = min(warmup, max(overrides["max_iters"], 0) // 10)
-                if "lr_decay_iters" in overrides and isinstance(overrides["lr_decay_iters"], int):
-                    warmup = min(warmup, max(overrides["lr_decay_iters"], 0))
-                if warmup != base.warmup_iters:
-                    overrides["warmup_iters"] = warmup
-        config = base.replace(**overrides)
+        config, text = _config_and_text(args, gt)
         result = gt.train_gpt(config, text, args.out_dir, resume=args.resume,
                               overwrite=args.overwrite,
                               progress=not (args.no_progress or args.quiet),
@@ -134,3 +108,41 @@ def run(args):
     if result.interrupted:
         return 130   # the shell's code for "stopped by Ctrl-C"; the state is saved
     return 0
+
+
+def _config_and_text(args, gt):
+    """The run's TrainConfig (the base -- preset or checkpoint -- with the options given) and
+    text path.  ``gt`` is :mod:`ember.models.gpt_trainer`."""
+    fields = [f.name for f in dataclasses.fields(gt.TrainConfig)]
+    overrides = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
+    text = args.text
+    if args.resume:
+        base = gt.PRESETS[args.preset] if args.preset else gt.checkpoint_config(args.out_dir)
+        if text is None:
+            text = gt.checkpoint_text_path(args.out_dir)
+    else:
+        if not text:
+            args._train_gpt_parser.error("--text PATH is required (unless --resume)")
+        base = gt.PRESETS[args.preset or "baby"]
+        _scale_schedule(base, overrides)
+    return base.replace(**overrides), text
+
+
+def _scale_schedule(base, overrides):
+    """On a fresh run, make the schedule follow ``--max-iters`` unless it was given: adds
+    ``lr_decay_iters`` and ``warmup_iters`` to ``overrides`` (see the module docstring)."""
+    if ("max_iters" in overrides and "lr_decay_iters" not in overrides
+            and base.lr_decay_iters == base.max_iters):
+        # The preset's schedule ends with the run; keep it so for a shorter/longer run.
+        overrides["lr_decay_iters"] = overrides["max_iters"]
+    if "warmup_iters" in overrides:
+        return
+    # The warmup scales down with a short run (and fits before the decay's end), so that no
+    # option the user did not set makes the config invalid.
+    warmup = base.warmup_iters
+    if "max_iters" in overrides and isinstance(overrides["max_iters"], int):
+        warmup = min(warmup, max(overrides["max_iters"], 0) // 10)
+    if "lr_decay_iters" in overrides and isinstance(overrides["lr_decay_iters"], int):
+        warmup = min(warmup, max(overrides["lr_decay_iters"], 0))
+    if warmup != base.warmup_iters:
+        overrides["warmup_iters"] = warmup

@@ -60,7 +60,7 @@ def _to_tensor(value):
         value = value.astype(np.int64)   # ember holds uint8 but no wider unsigned ints
     elif kind not in "ib":
         return value   # strings / objects stay NumPy (e.g. raw texts for a tokenizer)
-    return Tensor._wrap(value)
+    return Tensor.wrap(value)
 
 
 def _check_int(value, name, minimum):

@@ -231,7 +231,7 @@ def _stratified(labels, n_test, rng, n):
 
 def _take(value, array, index):
     if isinstance(value, Tensor):
-        return Tensor._wrap(array[index])
+        return Tensor.wrap(array[index])
     if isinstance(value, list):
         return [value[i] for i in index.tolist()]
     return array[index]

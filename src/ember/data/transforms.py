@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..ops.arguments import int_tuple
 from ..tensor import Tensor
 from .sampler import as_generator, generator_for
 
@@ -34,7 +35,7 @@ def _unwrap(x, owner):
 
 
 def _rewrap(array, was_tensor):
-    return Tensor._wrap(array) if was_tensor else array
+    return Tensor.wrap(array) if was_tensor else array
 
 
 def _as_float(array):
@@ -207,16 +208,6 @@ def _check_images(array, owner):
                          f"shape {array.shape}; add a batch axis for a single image (x[None])")
 
 
-def _pair(value, name, owner):
-    if isinstance(value, numbers.Integral):
-        value = (int(value), int(value))
-    value = tuple(int(v) for v in value)
-    if len(value) != 2 or min(value) < 0:
-        raise ValueError(f"{owner}: {name} must be an int or a (height, width) pair of ints >= 0, "
-                         f"got {value!r}")
-    return value
-
-
 def crop(x, top, left, size, padding=0, fill=0):
     """Crop window ``size = (h, w)`` at per-image offsets from a batch padded by ``padding``.
 
@@ -225,8 +216,8 @@ def crop(x, top, left, size, padding=0, fill=0):
     """
     array, was_tensor = _unwrap(x, "crop")
     _check_images(array, "crop")
-    h, w = _pair(size, "size", "crop")
-    pad_h, pad_w = _pair(padding, "padding", "crop")
+    h, w = int_tuple(size, 2, "size", "crop", minimum=0)
+    pad_h, pad_w = int_tuple(padding, 2, "padding", "crop", minimum=0)
     if pad_h or pad_w:
         widths = ((0, 0), (pad_h, pad_h), (pad_w, pad_w)) + ((0, 0),) * (array.ndim - 3)
         array = np.pad(array, widths, constant_values=fill)
@@ -308,8 +299,8 @@ class RandomCrop(_RandomTransform):
     """
 
     def __init__(self, size, padding=0, fill=0, seed=None):
-        self.size = _pair(size, "size", "RandomCrop")
-        self.padding = _pair(padding, "padding", "RandomCrop")
+        self.size = int_tuple(size, 2, "size", "RandomCrop", minimum=0)
+        self.padding = int_tuple(padding, 2, "padding", "RandomCrop", minimum=0)
         self.fill = fill
         super().__init__(seed)
 

@@ -6,12 +6,11 @@ unsigned 32-bit sizes; then the values, row-major.  Type codes: 0x08 uint8, 0x09
 """
 import gzip
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..serialization import atomic_write
 from ._files import DatasetError, read_bytes
 
 __all__ = ["read_idx", "parse_idx", "write_idx", "DatasetError"]
@@ -72,7 +71,8 @@ def read_idx(path):
 
 
 def write_idx(path, array):
-    """Write ``array`` as an IDX file (gzipped when ``path`` ends in ``.gz``), atomically.
+    """Write ``array`` as an IDX file (gzipped when ``path`` ends in ``.gz``), atomically
+    (``ember.serialization.atomic_write``).
 
     Supported dtypes: uint8, int8, int16, int32, float32, float64; at least one dimension.
     """
@@ -89,14 +89,5 @@ def write_idx(path, array):
     path = Path(path)
     if path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(payload)
-        os.chmod(temporary, 0o644)   # mkstemp makes files private
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    atomic_write(path, lambda f: f.write(payload))
     return path

@@ -19,7 +19,7 @@ Start any script with an MPI launcher -- ``mpirun -n 2 python train.py`` -- and:
             print(...)
 
 ``Model.fit`` needs none of this: started under ``mpirun`` with several ranks it trains
-data-parallel by itself (``model_fit.py``; ``fit(..., shard_optimizer_state=True)`` for ZeRO-1).
+data-parallel by itself (``fit.py``; ``fit(..., shard_optimizer_state=True)`` for ZeRO-1).
 
 Without a launcher (or without ``mpi4py``) the same script runs as one process: ``world_size()``
 is 1 and every collective is the identity.  Importing this package never imports ``mpi4py``;
@@ -34,10 +34,13 @@ from .sampler import DistributedSampler
 from .zero import ZeroRedundancyOptimizer, is_sharded, optimizer_state_nbytes
 from .checkpoint import load_checkpoint, save_checkpoint, unwrap
 from .fit import FitSession, wrap_for_fit
-from .model_fit import ModelFitSession, install as _install_fit_engine
+from .fit import install as _install_fit_engine
 
 # Model.fit (ember.train) finds this package through the engine it registers.
 _install_fit_engine()
+
+#: The former name of :class:`FitSession` (Model.fit's session and wrap_for_fit's are one class).
+ModelFitSession = FitSession
 
 #: Short name for :class:`ZeroRedundancyOptimizer` (optimizer-state sharding, ZeRO stage 1).
 ShardedOptimizer = ZeroRedundancyOptimizer

@@ -328,10 +328,10 @@ class DistributedDataParallel(Module):
             g = p.grad
             if g is None:
                 view.fill(0)
-                p.grad = Tensor._wrap(view)
+                p.grad = Tensor.wrap(view)
             elif g.data is not view:
                 view[...] = g.data
-                p.grad = Tensor._wrap(view)
+                p.grad = Tensor.wrap(view)
         flat = bucket.flat
         flat *= flat.dtype.type(1.0 / comm.world_size())
         self._requests.append(comm.iallreduce(flat))

@@ -1,5 +1,6 @@
 """DistributedSampler: each rank iterates over its own disjoint shard of every epoch."""
 from ..backend import np
+from ..random import default_generator
 from . import comm
 
 __all__ = ["DistributedSampler"]
@@ -61,7 +62,6 @@ class DistributedSampler:
             raise ValueError(f"DistributedSampler: rank must be in [0, {num_replicas - 1}] for "
                              f"num_replicas={num_replicas}, got {rank!r}")
         if seed is None:
-            from ..random import default_generator
             drawn = int(default_generator().integers(0, 2**62)) if comm.rank() == 0 else 0
             seed = comm.broadcast_object(drawn) if comm.world_size() > 1 else drawn
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

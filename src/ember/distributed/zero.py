@@ -255,7 +255,7 @@ class ZeroRedundancyOptimizer(Optimizer):
             if target is None or target.shape != param.data.shape:
                 target = xp.empty_like(param.data)
             comm.reduce_scatter(flat.grad, out=target, op="mean")
-            param.grad = Tensor._wrap(target)
+            param.grad = Tensor.wrap(target)
             # The model's values are the truth (load_state_dict or user edits write them in place).
             param.data[...] = flat.data[shard.start:shard.stop]
         self._push_options()
@@ -301,7 +301,7 @@ class ZeroRedundancyOptimizer(Optimizer):
                     if "step" in mine:
                         entry["step"] = float(mine["step"])
                     for name in names:
-                        entry[name] = Tensor._wrap(full[name][a:b].reshape(shard.flat.shapes[k]))
+                        entry[name] = Tensor.wrap(full[name][a:b].reshape(shard.flat.shapes[k]))
                     state[start + k] = entry
             packed = {k: (list(v) if isinstance(v, list) else v)
                       for k, v in group.items() if k != "params"}
@@ -367,7 +367,7 @@ class ZeroRedundancyOptimizer(Optimizer):
                                          f"elements, the parameter {b - a}")
                     parts.append(xp.asarray(arr, dtype=shard.flat.dtype).reshape(-1))
                 full = xp.concatenate(parts)
-                st[name] = Tensor._wrap(full[shard.start:shard.stop].copy())
+                st[name] = Tensor.wrap(full[shard.start:shard.stop].copy())
             inner_state[gi] = st
         self._inner.load_state_dict({"state": inner_state, "param_groups": inner_groups})
 

@@ -6,8 +6,8 @@ Programs written for Keras run with only their imports changed::
     from ember.keras.layers import Dense, Conv2D, ...  # was: from keras.layers import ...
     import ember.keras.tf as tf                        # was: import tensorflow as tf
 
-Layers are ``ember.nn`` layers with Keras' arguments and default initialisation
-(``ember.keras.layers``); models are ``ember.train`` models with Keras' ``compile`` / ``fit`` /
+Layers are ``ember.nn`` modules written to Keras' layer contract, with Keras' arguments and
+default initialisation, computing with ``ember.functional`` (``ember.keras.layers``); models are ``ember.train`` models with Keras' ``compile`` / ``fit`` /
 ``evaluate`` / ``predict`` (``ember.keras.models``); optimizers follow Keras' formulas and
 defaults (``ember.keras.optimizers``); cross-entropy losses of softmax/sigmoid outputs are
 computed stably from the logits (``ember.keras.losses``); ``GradientTape`` loops work

@@ -1,5 +1,6 @@
 """A few of Keras' backend functions (``keras.backend.epsilon()`` and friends)."""
 from ..ops.probability_losses import EPSILON as _EPSILON
+from . import naming
 
 __all__ = ["epsilon", "floatx", "image_data_format", "clear_session", "backend"]
 
@@ -23,8 +24,7 @@ def backend():
 
 
 def clear_session():
-    """Reset the automatic layer names (Keras' ``clear_session``); models are ordinary objects."""
-    from . import layers, models
-    layers._name_counts.clear()
-    models._name_counts.clear()
+    """Reset the automatic layer and model names (Keras' ``clear_session``); models are ordinary
+    objects."""
+    naming.clear()
 

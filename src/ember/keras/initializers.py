@@ -12,6 +12,7 @@ from a normal truncated at two standard deviations, rescaled (/ 0.8796...) to ke
 import math
 
 from ..nn import init as _init
+from ._config import ConfigObject
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
            "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
@@ -28,22 +29,11 @@ def _generator(seed):
     return np.random.default_rng(int(seed))
 
 
-class Initializer:
+class Initializer(ConfigObject):
     """Base class: ``init(tensor)`` fills ``tensor`` in place and returns it."""
 
     def __call__(self, tensor):
         raise NotImplementedError
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class Zeros(Initializer):

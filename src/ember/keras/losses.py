@@ -23,6 +23,8 @@ import numpy as np
 from .. import functional as F
 from ..ops import probability_losses as _pl
 from ..tensor import Tensor
+from . import naming
+from ._config import ConfigObject
 
 __all__ = ["Loss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
            "MeanSquaredError", "MeanAbsoluteError", "Huber", "KLDivergence",
@@ -50,7 +52,7 @@ def _prediction(y_pred, op):
         p = y_pred
     else:
         try:
-            p = Tensor._wrap(np.asarray(y_pred, dtype=np.float32))
+            p = Tensor.wrap(np.asarray(y_pred, dtype=np.float32))
         except (TypeError, ValueError) as e:
             raise TypeError(f"{op}: y_pred must be numeric (a Tensor or an array), got "
                             f"{type(y_pred).__name__}: {e}") from None
@@ -68,7 +70,7 @@ def _target(y_true, op, dtype=None):
             raise TypeError(f"{op}: y_true must hold numbers, got an array of dtype {arr.dtype} "
                             "(convert the labels to numbers first, e.g. with numpy.unique(..., "
                             "return_inverse=True))")
-        t = Tensor._wrap(arr)
+        t = Tensor.wrap(arr)
     if dtype is not None and t.data.dtype != dtype:
         t = t.astype(dtype)
     return t
@@ -82,7 +84,7 @@ def _match_rank(t, p, op, what="targets of the prediction's shape"):
         t = F.squeeze(t, -1)
     if tuple(t.shape) != tuple(p.shape):
         raise ValueError(f"{op}: y_true has shape {_shape(t.shape)} but y_pred has shape "
-                         f"{_shape(p.shape)}; it takes {what}{_pl._flatten_hint(p.shape, t.shape)}")
+                         f"{_shape(p.shape)}; it takes {what}{_pl.flatten_hint(p.shape, t.shape)}")
     return t
 
 
@@ -130,7 +132,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
                 "loss), but fix the "
                 "program: pass the integer labels (drop to_categorical), or compile with "
                 "loss='categorical_crossentropy'.", OneHotLabelsWarning, stacklevel=2)
-        t = Tensor._wrap(t.data.argmax(axis=-1))
+        t = Tensor.wrap(t.data.argmax(axis=-1))
     if from_logits:
         labels = _pl.sparse_labels(t, tuple(p.shape), op)
         return F.cross_entropy(p, labels, reduction="none")
@@ -153,7 +155,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         raise ValueError(f"{op}: y_pred must have a class axis, got a 0-d value")
     t = _target(y_true, op, p.data.dtype)
     if from_logits:
-        _pl._float_target(t, p.shape, op, "categorical cross-entropy takes one-hot (or probability) "
+        _pl.float_target(t, p.shape, op, "categorical cross-entropy takes one-hot (or probability) "
                           "targets of the prediction's shape: one-hot encode integer labels "
                           f"(to_categorical(y, {p.shape[axis]})) or use sparse_categorical_crossentropy")
         z, tz = p, t
@@ -240,7 +242,7 @@ kld = KLD = kullback_leibler_divergence = kl_divergence
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none", "mean", "auto", None)
 
 
-class Loss:
+class Loss(ConfigObject):
     """Base class: ``call(y_true, y_pred)`` gives per-sample losses; calling the instance reduces
     them with ``reduction``: 'sum_over_batch_size' (the default: their mean), 'sum', or 'none'.
     ``sample_weight`` (one weight per sample, or per loss value) multiplies them first."""
@@ -252,7 +254,7 @@ class Loss:
             raise ValueError(f"{type(self).__name__}: reduction must be one of "
                              f"'sum_over_batch_size', 'sum', 'none', got {reduction!r}")
         self.reduction = "sum_over_batch_size" if reduction in ("auto", "mean") else (reduction or "none")
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or naming.snake(type(self).__name__)
 
     def call(self, y_true, y_pred):
         raise NotImplementedError
@@ -270,7 +272,7 @@ class Loss:
             except ValueError:
                 raise ValueError(f"{self.name}: sample_weight of shape {w.shape} does not fit the "
                                  f"per-sample losses of shape {tuple(values.shape)}") from None
-            values = values * Tensor._wrap(w)
+            values = values * Tensor.wrap(w)
         if self.reduction == "none":
             return values
         if self.reduction == "sum":
@@ -280,26 +282,13 @@ class Loss:
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-
-def _snake(name):
-    import re
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
 
 class SparseCategoricalCrossentropy(Loss):
     """Mean of :func:`sparse_categorical_crossentropy` (integer labels; one-hot labels warn once
     and train correctly, see there)."""
 
     loss_kind = "multiclass"
+    _fn = staticmethod(sparse_categorical_crossentropy)
 
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
                  name="sparse_categorical_crossentropy", **kwargs):
@@ -317,41 +306,42 @@ class SparseCategoricalCrossentropy(Loss):
         return dict(super().get_config(), from_logits=self.from_logits)
 
 
-class CategoricalCrossentropy(Loss):
-    """Mean of :func:`categorical_crossentropy` (one-hot or probability targets)."""
-
-    loss_kind = "multiclass"
+class _SmoothedCrossentropy(Loss):
+    """The cross-entropies taking ``from_logits``, ``label_smoothing`` and ``axis``: the mean of
+    ``_fn(y_true, y_pred, from_logits, label_smoothing, axis)``; ``loss_kind`` is
+    ``_kinds[from_logits]``."""
+    _fn = None
+    _kinds = (None, None)
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name="categorical_crossentropy", **kwargs):
+                 reduction="sum_over_batch_size", name=None, **kwargs):
         kwargs.pop("dtype", None)
         super().__init__(reduction, name)
         self.from_logits, self.label_smoothing, self.axis = bool(from_logits), float(label_smoothing), axis
+        self.loss_kind = self._kinds[self.from_logits]
 
     def call(self, y_true, y_pred):
-        return categorical_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing, self.axis)
+        return type(self)._fn(y_true, y_pred, self.from_logits, self.label_smoothing, self.axis)
 
     def get_config(self):
         return dict(super().get_config(), from_logits=self.from_logits,
                     label_smoothing=self.label_smoothing, axis=self.axis)
 
 
-class BinaryCrossentropy(Loss):
-    """Mean of :func:`binary_crossentropy` (probabilities, or logits with ``from_logits=True``)."""
+class CategoricalCrossentropy(_SmoothedCrossentropy):
+    """Mean of :func:`categorical_crossentropy` (one-hot or probability targets); the default
+    name is 'categorical_crossentropy'."""
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name="binary_crossentropy", **kwargs):
-        kwargs.pop("dtype", None)
-        super().__init__(reduction, name)
-        self.from_logits, self.label_smoothing, self.axis = bool(from_logits), float(label_smoothing), axis
-        self.loss_kind = "binary_logits" if self.from_logits else "binary"
+    _fn = staticmethod(categorical_crossentropy)
+    _kinds = ("multiclass", "multiclass")
 
-    def call(self, y_true, y_pred):
-        return binary_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing, self.axis)
 
-    def get_config(self):
-        return dict(super().get_config(), from_logits=self.from_logits,
-                    label_smoothing=self.label_smoothing, axis=self.axis)
+class BinaryCrossentropy(_SmoothedCrossentropy):
+    """Mean of :func:`binary_crossentropy` (probabilities, or logits with ``from_logits=True``);
+    the default name is 'binary_crossentropy'."""
+
+    _fn = staticmethod(binary_crossentropy)
+    _kinds = ("binary", "binary_logits")
 
 
 class _Wrapper(Loss):
@@ -389,6 +379,7 @@ class Huber(Loss):
     """Mean of :func:`huber` with threshold ``delta`` (default 1.0)."""
 
     loss_kind = "regression"
+    _fn = staticmethod(huber)
 
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", **kwargs):
         kwargs.pop("dtype", None)
@@ -412,16 +403,7 @@ _CLASSES = {
     "huber": Huber, "huber_loss": Huber,
     "kl_divergence": KLDivergence, "kld": KLDivergence, "kullback_leibler_divergence": KLDivergence,
 }
-_FUNCTIONS = {
-    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
-    "categorical_crossentropy": categorical_crossentropy,
-    "binary_crossentropy": binary_crossentropy,
-    "mean_squared_error": mean_squared_error, "mse": mean_squared_error,
-    "mean_absolute_error": mean_absolute_error, "mae": mean_absolute_error,
-    "huber": huber, "huber_loss": huber,
-    "kl_divergence": kl_divergence, "kld": kl_divergence,
-    "kullback_leibler_divergence": kl_divergence,
-}
+_FUNCTIONS = {name: cls._fn for name, cls in _CLASSES.items()}     # each class's function
 for _cls in set(_CLASSES.values()):
     _CLASSES[_cls.__name__] = _cls
 

@@ -187,13 +187,13 @@ def _labels(y_true, n_classes_shape):
 def sparse_categorical_accuracy(y_true, y_pred):
     """1.0 where argmax(y_pred, -1) equals the integer label, else 0.0 (per sample)."""
     p = _arr(y_pred)
-    return Tensor._wrap((p.argmax(axis=-1) == _labels(y_true, p.shape)).astype(np.float32))
+    return Tensor.wrap((p.argmax(axis=-1) == _labels(y_true, p.shape)).astype(np.float32))
 
 
 def categorical_accuracy(y_true, y_pred):
     """1.0 where argmax(y_pred, -1) equals argmax(y_true, -1), else 0.0 (per sample)."""
     p, t = _arr(y_pred), _arr(y_true)
-    return Tensor._wrap((p.argmax(axis=-1) == t.argmax(axis=-1)).astype(np.float32))
+    return Tensor.wrap((p.argmax(axis=-1) == t.argmax(axis=-1)).astype(np.float32))
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
@@ -202,7 +202,7 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     if t.size == p.size:
         t = t.reshape(p.shape)
     hits = ((p > threshold) == (t > 0.5)).astype(np.float32)
-    return Tensor._wrap(hits.mean(axis=-1) if hits.ndim > 1 else hits)
+    return Tensor.wrap(hits.mean(axis=-1) if hits.ndim > 1 else hits)
 
 
 def _top_k(p, labels, k):
@@ -215,13 +215,13 @@ def _top_k(p, labels, k):
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
     """1.0 where the one-hot target's class is among the k highest scores (per sample)."""
     p = _arr(y_pred)
-    return Tensor._wrap(_top_k(p, _arr(y_true).argmax(axis=-1), k))
+    return Tensor.wrap(_top_k(p, _arr(y_true).argmax(axis=-1), k))
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
     """1.0 where the integer label is among the k highest scores (per sample)."""
     p = _arr(y_pred)
-    return Tensor._wrap(_top_k(p, _labels(y_true, p.shape), k))
+    return Tensor.wrap(_top_k(p, _labels(y_true, p.shape), k))
 
 
 def _regression_values(y_true, y_pred, fn):
@@ -229,7 +229,7 @@ def _regression_values(y_true, y_pred, fn):
     if t.size == p.size:
         t = t.reshape(p.shape)
     v = fn(p - t)
-    return Tensor._wrap(v.mean(axis=-1) if v.ndim > 1 else v)
+    return Tensor.wrap(v.mean(axis=-1) if v.ndim > 1 else v)
 
 
 def mean_squared_error(y_true, y_pred):

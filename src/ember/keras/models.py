@@ -28,21 +28,14 @@ from ..nn import registry as _registry
 from ..nn.module import UnbuiltModuleError
 from . import losses as _losses
 from . import metrics as _metrics
+from . import naming
 from . import optimizers as _optimizers
-from .layers import Layer as _Layer
+from .layers.base import KerasWeights, Layer
 
 __all__ = ["Sequential", "Model", "load_model", "clone_model"]
 
-_name_counts = {}
 
-
-def _unique_name(base):
-    n = _name_counts.get(base, 0)
-    _name_counts[base] = n + 1
-    return base if n == 0 else f"{base}_{n}"
-
-
-class _KerasModel:
+class _KerasModel(KerasWeights):
     """Keras' model API on an ember.train model (mixin, first base)."""
 
     # -- calling --------------------------------------------------------------------------------------
@@ -54,7 +47,7 @@ class _KerasModel:
             return _train.Model.__call__(self, *args, **kwargs)
         finally:
             for m, flag in modes:
-                object.__setattr__(m, "training", flag)
+                m.training = flag
 
     def _forward(self, x):
         # fit / evaluate / predict set the modes themselves: call without forcing one
@@ -138,46 +131,26 @@ class _KerasModel:
                              line_length=line_length)
 
     # -- Keras' names -----------------------------------------------------------------------------------
-    def _parameters_or_empty(self):
+    def _own_params(self):
         try:
             return list(self.parameters())
         except UnbuiltModuleError:
             return []      # Keras: an unbuilt model has no weights yet
 
-    @property
-    def trainable(self):
-        """False freezes the whole model (every layer)."""
-        return self.__dict__.get("_trainable", True)
-
-    @trainable.setter
-    def trainable(self, value):
-        object.__setattr__(self, "_trainable", bool(value))
+    def _apply_trainable(self):
+        """``model.trainable = False`` freezes the whole model (every layer)."""
+        value = self.trainable
         for m in self.modules():
-            if m is not self and isinstance(m, _Layer):
+            if m is not self and isinstance(m, Layer):
                 m.trainable = value
-        for p in self._parameters_or_empty():
-            p.requires_grad_(bool(value))
-
-    @property
-    def trainable_variables(self):
-        """The parameters that train (a list, in layer order): what ``tape.gradient`` and
-        ``optimizer.apply_gradients`` take."""
-        return [p for p in self._parameters_or_empty() if p.requires_grad]
-
-    trainable_weights = trainable_variables
-
-    @property
-    def non_trainable_variables(self):
-        frozen = [p for p in self._parameters_or_empty() if not p.requires_grad]
-        return frozen + [b for b in self.buffers() if b.data.dtype.kind == "f"]
-
-    non_trainable_weights = non_trainable_variables
+        for p in self._own_params():
+            p.requires_grad_(value)
 
     @property
     def weights(self):
         """Layer by layer (Keras' order): each layer's parameters, then its float state (e.g.
         BatchNormalization's moving statistics)."""
-        if not self._parameters_or_empty() and not list(self.buffers()):
+        if not self._own_params() and not list(self.buffers()):
             return []
         out = [p for p in self._parameters.values() if p is not None]   # the model's own
         seen = {id(p) for p in out}
@@ -187,26 +160,6 @@ class _KerasModel:
                     seen.add(id(w))
                     out.append(w)
         return out
-
-    variables = weights
-
-    def get_weights(self):
-        """The weights as NumPy arrays (copies), in ``weights`` order."""
-        return [np.array(w.data) for w in self.weights]
-
-    def set_weights(self, weights):
-        """Copy NumPy arrays (in ``weights`` order; shapes must match) into the weights."""
-        own = self.weights
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise ValueError(f"set_weights: got {len(weights)} arrays for {len(own)} weights "
-                             f"(shapes {[tuple(w.shape) for w in own]})")
-        for i, (w, v) in enumerate(zip(own, weights)):
-            v = np.asarray(getattr(v, "data", v))
-            if v.shape != tuple(w.shape):
-                raise ValueError(f"set_weights: array {i} has shape {v.shape}, the weight has shape "
-                                 f"{tuple(w.shape)}")
-            w.data[...] = v
 
     def get_layer(self, name=None, index=None):
         """The layer called ``name`` (or at ``index``)."""
@@ -246,7 +199,7 @@ class Sequential(_KerasModel, _train.Sequential):
 
     def __init__(self, layers=None, trainable=True, name=None, input_shape=None):
         _train.Sequential.__init__(self, layers=layers, input_shape=input_shape,
-                                   name=name or _unique_name("sequential"))
+                                   name=name or naming.unique_name("sequential", "model"))
         if not trainable:
             self.trainable = False
 
@@ -271,8 +224,8 @@ class Model(_KerasModel, _train.Model):
 
     def __init__(self, *args, name=None, **kwargs):
         kwargs.pop("trainable", None)
-        _train.Model.__init__(self, *args, name=name or _unique_name(_snake(type(self).__name__)),
-                              **kwargs)
+        name = name or naming.unique_name(naming.snake(type(self).__name__), "model")
+        _train.Model.__init__(self, *args, name=name, **kwargs)
 
     def call(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define call(self, inputs)")
@@ -289,12 +242,6 @@ class Model(_KerasModel, _train.Model):
 
     def forward(self, *args, **kwargs):
         return self.call(*args, **kwargs)
-
-
-def _snake(name):
-    import re
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):

@@ -207,9 +207,9 @@ class Optimizer:
                 buf = getattr(v, "_grad_buffer", None)
                 if buf is not None:
                     buf[...] = arr             # the flat gradient buffer: the fast update path
-                    v.grad = Tensor._wrap(buf)
+                    v.grad = Tensor.wrap(buf)
                 else:
-                    v.grad = Tensor._wrap(np.array(arr, dtype=v.data.dtype))
+                    v.grad = Tensor.wrap(np.array(arr, dtype=v.data.dtype))
             self.step()
         finally:
             for _, v in live:

@@ -50,14 +50,14 @@ def _t(x, dtype=None):
         dtype = np.float32                     # TensorFlow's default float
     if dtype is None and arr.dtype == np.int64 and not isinstance(x, np.ndarray):
         dtype = np.int32                       # Python ints: TensorFlow's int32
-    return Tensor._wrap(np.array(arr, dtype=dtype))
+    return Tensor.wrap(np.array(arr, dtype=dtype))
 
 
 def constant(value, dtype=None, shape=None, name=None):
     """A constant tensor (no gradient) holding ``value`` (broadcast to ``shape`` if given)."""
     t = _t(value, dtype)
     if shape is not None:
-        t = Tensor._wrap(np.broadcast_to(t.data, tuple(shape)).copy())
+        t = Tensor.wrap(np.broadcast_to(t.data, tuple(shape)).copy())
     return t
 
 
@@ -102,7 +102,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     x = _t(input_tensor)
     if x.data.dtype.kind != "f":
         # TensorFlow keeps the dtype: the integer mean truncates
-        return Tensor._wrap(np.asarray(x.data.mean(axis=_axis(axis), keepdims=keepdims)).astype(x.dtype))
+        return Tensor.wrap(np.asarray(x.data.mean(axis=_axis(axis), keepdims=keepdims)).astype(x.dtype))
     return F.mean(x, axis=_axis(axis), keepdims=keepdims)
 
 
@@ -171,11 +171,11 @@ def cast(x, dtype, name=None):
 
 def argmax(input, axis=None, output_type=int64, name=None):   # noqa: A002
     """Index of the largest value along ``axis`` (TensorFlow: axis 0 when None)."""
-    return Tensor._wrap(np.argmax(_t(input).data, axis=0 if axis is None else axis).astype(output_type))
+    return Tensor.wrap(np.argmax(_t(input).data, axis=0 if axis is None else axis).astype(output_type))
 
 
 def argmin(input, axis=None, output_type=int64, name=None):   # noqa: A002
-    return Tensor._wrap(np.argmin(_t(input).data, axis=0 if axis is None else axis).astype(output_type))
+    return Tensor.wrap(np.argmin(_t(input).data, axis=0 if axis is None else axis).astype(output_type))
 
 
 def equal(x, y, name=None):
@@ -223,21 +223,21 @@ def squeeze(input, axis=None, name=None):   # noqa: A002
 
 
 def ones(shape, dtype=float32, name=None):
-    return Tensor._wrap(np.ones(tuple(shape) if not isinstance(shape, int) else (shape,), dtype=dtype))
+    return Tensor.wrap(np.ones(tuple(shape) if not isinstance(shape, int) else (shape,), dtype=dtype))
 
 
 def zeros(shape, dtype=float32, name=None):
-    return Tensor._wrap(np.zeros(tuple(shape) if not isinstance(shape, int) else (shape,), dtype=dtype))
+    return Tensor.wrap(np.zeros(tuple(shape) if not isinstance(shape, int) else (shape,), dtype=dtype))
 
 
 def ones_like(input, dtype=None, name=None):   # noqa: A002
     x = _t(input)
-    return Tensor._wrap(np.ones(x.shape, dtype=dtype or x.dtype))
+    return Tensor.wrap(np.ones(x.shape, dtype=dtype or x.dtype))
 
 
 def zeros_like(input, dtype=None, name=None):   # noqa: A002
     x = _t(input)
-    return Tensor._wrap(np.zeros(x.shape, dtype=dtype or x.dtype))
+    return Tensor.wrap(np.zeros(x.shape, dtype=dtype or x.dtype))
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
@@ -246,7 +246,7 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
 
 def where(condition, x=None, y=None, name=None):
     if x is None and y is None:
-        return Tensor._wrap(np.argwhere(_t(condition).data).astype(np.int64))
+        return Tensor.wrap(np.argwhere(_t(condition).data).astype(np.int64))
     return F.where(_t(condition), _t(x), _t(y))
 
 
@@ -259,7 +259,7 @@ def one_hot(indices, depth, on_value=1.0, off_value=0.0, axis=-1, dtype=float32,
     out[sel + (idx[ok],)] = on_value
     if axis != -1:
         out = np.moveaxis(out, -1, axis)
-    return Tensor._wrap(out)
+    return Tensor.wrap(out)
 
 
 def range(start, limit=None, delta=1, dtype=None, name=None):   # noqa: A001
@@ -270,7 +270,7 @@ def range(start, limit=None, delta=1, dtype=None, name=None):   # noqa: A001
 
 
 def shape(input, name=None):   # noqa: A002
-    return Tensor._wrap(np.asarray(_t(input).shape, dtype=np.int32))
+    return Tensor.wrap(np.asarray(_t(input).shape, dtype=np.int32))
 
 
 # -- tf.nn ---------------------------------------------------------------------------------
@@ -322,7 +322,7 @@ math = types.SimpleNamespace(
 # -- tf.random -------------------------------------------------------------------------------
 def _random_normal(shape, mean=0.0, stddev=1.0, dtype=float32, seed=None, name=None):
     gen = _random.default_generator() if seed is None else np.random.default_rng(seed)
-    return Tensor._wrap(gen.normal(mean, stddev, tuple(shape)).astype(dtype))
+    return Tensor.wrap(gen.normal(mean, stddev, tuple(shape)).astype(dtype))
 
 
 def _random_uniform(shape, minval=0, maxval=None, dtype=float32, seed=None, name=None):
@@ -331,8 +331,8 @@ def _random_uniform(shape, minval=0, maxval=None, dtype=float32, seed=None, name
     if dtype.kind in "iu":
         if maxval is None:
             raise ValueError("tf.random.uniform: integer dtypes need maxval")
-        return Tensor._wrap(gen.integers(minval, maxval, tuple(shape)).astype(dtype))
-    return Tensor._wrap(gen.uniform(minval, 1.0 if maxval is None else maxval, tuple(shape)).astype(dtype))
+        return Tensor.wrap(gen.integers(minval, maxval, tuple(shape)).astype(dtype))
+    return Tensor.wrap(gen.uniform(minval, 1.0 if maxval is None else maxval, tuple(shape)).astype(dtype))
 
 
 random = types.SimpleNamespace(set_seed=_random.manual_seed, normal=_random_normal,

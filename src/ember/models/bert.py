@@ -154,7 +154,7 @@ class BertEmbeddings(Module):
 
     def forward(self, input_ids, token_type_ids):
         T = input_ids.shape[1]
-        positions = Tensor._wrap(xp.arange(T, dtype=xp.int64))
+        positions = Tensor.wrap(xp.arange(T, dtype=xp.int64))
         x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
         x = x + self.position_embeddings(positions)
         return self.dropout(self.LayerNorm(x))
@@ -380,8 +380,8 @@ class BertModel(Module):
         mask = None
         if keep is not None and not keep.all():
             # (B, 1, 1, T): every query may look at the real tokens only (True = take part).
-            mask = Tensor._wrap(keep[:, None, None, :])
-        hidden = self.embeddings(Tensor._wrap(ids), Tensor._wrap(types))
+            mask = Tensor.wrap(keep[:, None, None, :])
+        hidden = self.embeddings(Tensor.wrap(ids), Tensor.wrap(types))
         return self.encoder(hidden, mask)
 
     # -- gradient checkpointing ------------------------------------------------------------------
@@ -474,24 +474,24 @@ def pool_hidden_states(hidden, attention_mask=None, modes=("mean",)):
     Differentiable.
     """
     m = _keep_mask(attention_mask, hidden.shape, hidden.dtype)          # (B, T)
-    m3 = Tensor._wrap(m[:, :, None])
+    m3 = Tensor.wrap(m[:, :, None])
     pieces = []
     for mode in modes:
         if mode == "cls":
             pieces.append(hidden[:, 0])
         elif mode == "max":
-            masked = F.where(Tensor._wrap(m[:, :, None] > 0), hidden, -1e9)
+            masked = F.where(Tensor.wrap(m[:, :, None] > 0), hidden, -1e9)
             pieces.append(F.max(masked, axis=1))
         elif mode in ("mean", "mean_sqrt_len"):
             total = F.sum(hidden * m3, axis=1)
             count = xp.maximum(m.sum(axis=1, keepdims=True), 1e-9)
             denom = count if mode == "mean" else xp.sqrt(count)
-            pieces.append(total / Tensor._wrap(denom.astype(hidden.dtype)))
+            pieces.append(total / Tensor.wrap(denom.astype(hidden.dtype)))
         elif mode == "weighted_mean":
             w = m * xp.arange(1, m.shape[1] + 1, dtype=m.dtype)[None, :]
-            total = F.sum(hidden * Tensor._wrap(w[:, :, None]), axis=1)
+            total = F.sum(hidden * Tensor.wrap(w[:, :, None]), axis=1)
             denom = xp.maximum(w.sum(axis=1, keepdims=True), 1e-9)
-            pieces.append(total / Tensor._wrap(denom))
+            pieces.append(total / Tensor.wrap(denom))
         elif mode == "last_token":
             last = xp.maximum(m.sum(axis=1).astype(xp.int64) - 1, 0)
             pieces.append(hidden[xp.arange(m.shape[0]), last])

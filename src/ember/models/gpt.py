@@ -152,9 +152,9 @@ class CausalSelfAttention(nn.Module):
             keys, values = cache
             keys[:, :, start:start + T] = heads[:, :, 1].transpose(0, 2, 1, 3)
             values[:, :, start:start + T] = heads[:, :, 2].transpose(0, 2, 1, 3)
-            q = Tensor._wrap(heads[:, :, 0].transpose(0, 2, 1, 3))
-            k = Tensor._wrap(keys[:, :, :start + T])
-            v = Tensor._wrap(values[:, :, :start + T])
+            q = Tensor.wrap(heads[:, :, 0].transpose(0, 2, 1, 3))
+            k = Tensor.wrap(keys[:, :, :start + T])
+            v = Tensor.wrap(values[:, :, :start + T])
             if start == 0:
                 y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             elif T == 1:
@@ -162,7 +162,7 @@ class CausalSelfAttention(nn.Module):
             else:   # query i (position start + i) sees keys j <= start + i
                 keep = xp.arange(start + T)[None, :] <= (start + xp.arange(T))[:, None]
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
-            y = Tensor._wrap(y.data.transpose(0, 2, 1, 3).reshape(B, T, C))
+            y = Tensor.wrap(y.data.transpose(0, 2, 1, 3).reshape(B, T, C))
         y = self.c_proj(y)
         if p:
             y = F.dropout(y, p)
@@ -206,7 +206,9 @@ class TiedLMHead(nn.Module):
 
     def __init__(self, embedding):
         super().__init__()
-        object.__setattr__(self, "_embedding", embedding)   # not registered: no second copy
+        # object.__setattr__, not `self._embedding = embedding`: that would register the embedding
+        # as a child, and the tied weight would appear twice in parameters() and state_dict()
+        object.__setattr__(self, "_embedding", embedding)
 
     @property
     def weight(self):
@@ -239,8 +241,8 @@ class GPT(nn.Module):
         if not isinstance(config, GPTConfig):
             raise TypeError(f"GPT: config must be a GPTConfig (or a dict of its fields), got "
                             f"{type(config).__name__}")
-        object.__setattr__(self, "config", config)
-        object.__setattr__(self, "gradient_checkpointing", False)
+        self.config = config
+        self.gradient_checkpointing = False
         c = config
         wte = nn.Embedding(c.vocab_size, c.n_embd)
         self.transformer = nn.ModuleDict({
@@ -370,11 +372,11 @@ class GPT(nn.Module):
         (``ember.nn.checkpoint``): peak memory holds one block's activations plus every block's
         input, for about one extra forward pass per step.  Gradients are unchanged (dropout
         masks are replayed).  Off by default; ``generate`` and ``no_grad`` ignore it."""
-        object.__setattr__(self, "gradient_checkpointing", True)
+        self.gradient_checkpointing = True
         return self
 
     def gradient_checkpointing_disable(self):
-        object.__setattr__(self, "gradient_checkpointing", False)
+        self.gradient_checkpointing = False
         return self
 
     @property
@@ -453,7 +455,7 @@ class GPT(nn.Module):
         new = nn.Embedding(block_size, self.config.n_embd)
         new.weight.data[...] = wpe.weight.data[:block_size]
         self.transformer["wpe"] = new
-        object.__setattr__(self, "config", dataclasses.replace(self.config, block_size=block_size))
+        self.config = dataclasses.replace(self.config, block_size=block_size)
         return self
 
     # -- generation ----------------------------------------------------------------------------------
@@ -522,12 +524,12 @@ class GPT(nn.Module):
                     else:
                         h = self._trunk(out[:, n - 1:n], caches, filled)
                         filled += 1
-                    logits = self.lm_head(Tensor._wrap(h.data[:, -1])).data
+                    logits = self.lm_head(Tensor.wrap(h.data[:, -1])).data
                     out[:, n] = _sample(logits, temperature, top_k, top_p, rng)
                     n += 1
         finally:
             self.train(was_training)
-        result = Tensor._wrap(out[0] if squeeze else out)
+        result = Tensor.wrap(out[0] if squeeze else out)
         return result
 
 

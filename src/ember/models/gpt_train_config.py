@@ -1,12 +1,14 @@
-"""The configuration of ember's GPT trainer: :class:`TrainConfig`, its presets and nanoGPT's
-learning-rate schedule (all re-exported by :mod:`ember.models.gpt_trainer`, where they are used)."""
+"""The configuration of ember's GPT trainer: :class:`TrainConfig`, its presets, nanoGPT's
+learning-rate schedule and the model config a TrainConfig gives (all re-exported by
+:mod:`ember.models.gpt_trainer`, where they are used)."""
 import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .gpt import GPT_PRESETS
+from ..optim.lr_scheduler import warmup_cosine_lr
+from .gpt import GPT_PRESETS, GPTConfig
 
 __all__ = ["TrainConfig", "PRESETS", "MODEL_FIELDS", "learning_rate_at"]
 
@@ -163,20 +165,31 @@ PRESETS = {
 def learning_rate_at(iteration, config):
     """nanoGPT's ``get_lr``: the learning rate of step ``iteration`` (0-based).
 
-    ``learning_rate * (it + 1) / (warmup_iters + 1)`` during warmup (``it < warmup_iters``), then
-    ``min_lr + 0.5 * (1 + cos(pi * r)) * (learning_rate - min_lr)`` with
-    ``r = (it - warmup_iters) / (lr_decay_iters - warmup_iters)``, and ``min_lr`` after
-    ``lr_decay_iters``.  With ``decay_lr=False`` it is ``learning_rate`` throughout.
-    (``ember.optim.lr_scheduler.LinearWarmupCosineDecay`` warms up as ``it / warmup`` -- nanoGPT's
-    older formula, which gives lr 0 at the first step -- hence this function.)
+    :func:`ember.optim.lr_scheduler.warmup_cosine_lr` with the config's ``learning_rate``,
+    ``warmup_iters``, ``lr_decay_iters`` and ``min_lr`` (linear warmup as ``(it + 1) /
+    (warmup_iters + 1)``, then a cosine down to ``min_lr`` at ``lr_decay_iters``, then ``min_lr``);
+    with ``decay_lr=False`` it is ``learning_rate`` throughout.
     """
     if not config.decay_lr:
         return config.learning_rate
-    it = iteration
-    if it < config.warmup_iters:
-        return config.learning_rate * (it + 1) / (config.warmup_iters + 1)
-    if it >= config.lr_decay_iters:        # (at == the cosine is exactly at min_lr)
-        return config.min_lr
-    ratio = (it - config.warmup_iters) / (config.lr_decay_iters - config.warmup_iters)
-    coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))
-    return config.min_lr + coeff * (config.learning_rate - config.min_lr)
+    return warmup_cosine_lr(iteration, config.learning_rate, config.warmup_iters,
+                            config.lr_decay_iters, config.min_lr)
+
+
+def _gpt_config(config, vocab_size):
+    """The :class:`ember.models.gpt.GPTConfig` of ``config``'s model for ``vocab_size`` tokens."""
+    return GPTConfig(vocab_size=int(vocab_size), block_size=config.block_size,
+                     n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
+                     dropout=float(config.dropout), bias=bool(config.bias))
+
+
+def _check_resume_config(config, saved, path):
+    """Refuse to resume the checkpoint ``path`` (config ``saved``) with a ``config`` that differs
+    in a field that fixes the model or the data (:attr:`TrainConfig.FIXED_ON_RESUME`)."""
+    differ = [f"{name}: checkpoint {getattr(saved, name)!r}, given {getattr(config, name)!r}"
+              for name in TrainConfig.FIXED_ON_RESUME
+              if getattr(saved, name) != getattr(config, name)]
+    if differ:
+        raise ValueError(f"train_gpt: cannot resume from {path}: the config differs in fields that "
+                         "fix the model or the data (" + "; ".join(differ) + "); resume with the "
+                         "checkpoint's values (leave them out) or start a new out_dir")

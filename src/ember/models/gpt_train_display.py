@@ -1,35 +1,45 @@
-"""What ember's GPT trainer shows and writes besides checkpoints: the progress bar, the Ctrl-C
-flag, the loss plot, text files and the final report (used by :mod:`ember.models.gpt_trainer`)."""
-import os
+"""What ember's GPT trainer shows and writes besides checkpoints: the progress display (ember.train's
+bar), the Ctrl-C flag, the loss plot (ember.train's ``History.plot``), text files and the final
+report (used by :mod:`ember.models.gpt_trainer`)."""
+import math
 import signal
+import sys
 import threading
 
 import numpy as np
 
+from ..serialization import atomic_write
+from ..train.history import History
+from ..train.progress import ProgbarLogger
+
 
 class _Progress:
-    """A tqdm bar when tqdm is installed (and ``enabled``), else a line every ``log_interval``."""
+    """The run's progress: ember.train's bar (:class:`ProgbarLogger`, on stderr, one "epoch" for
+    the whole run) when tqdm is installed and ``enabled``, else a line every ``log_interval``
+    steps; :meth:`message` prints above the bar (``verbose`` only)."""
 
     def __init__(self, enabled, verbose, start, total, log_interval):
-        self.bar = None
         self.enabled = enabled
         self.verbose = verbose
         self.log_interval = log_interval
+        self.start = start
+        self.logs = {}
+        self.bar = None
         if enabled:
-            try:
-                from tqdm.auto import tqdm
-                self.bar = tqdm(total=total, initial=start, unit="it", dynamic_ncols=True,
-                                desc="train-gpt", leave=True)
-            except ImportError:
-                self.bar = None
+            bar = ProgbarLogger(verbose=1, stream=sys.stderr)
+            if bar.verbose == 1:                 # (it falls back to 2 when tqdm is missing)
+                bar.set_params({"epochs": 1, "steps": max(total - start, 0)})
+                bar.on_train_begin()
+                bar.on_epoch_begin(0)
+                self.bar = bar
 
     def step(self, iteration, loss, lr, tokens_per_second):
         if not self.enabled:
             return
         if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(f"loss {loss:.4f}  lr {lr:.2e}  {tokens_per_second:,.0f} tok/s",
-                                     refresh=False)
+            rate = round(tokens_per_second) if math.isfinite(tokens_per_second) else tokens_per_second
+            self.logs = {"loss": loss, "lr": lr, "tok/s": rate}
+            self.bar.on_train_batch_end(iteration - self.start - 1, self.logs)
         elif iteration % self.log_interval == 0:
             print(f"iter {iteration}: loss {loss:.4f}, lr {lr:.2e}, {tokens_per_second:,.0f} tok/s",
                   flush=True)
@@ -38,13 +48,18 @@ class _Progress:
         if not self.verbose:
             return
         if self.bar is not None:
-            self.bar.write(text)
+            from tqdm import tqdm               # (installed: the bar is tqdm's)
+            tqdm.write(text)                    # clears the bar, prints, redraws it
+            sys.stdout.flush()
         else:
             print(text, flush=True)
 
     def close(self):
+        """Close the bar with the last step's loss, lr and tokens/s on its line."""
         if self.bar is not None:
-            self.bar.close()
+            self.bar.on_epoch_end(0, self.logs)
+            self.bar.on_train_end()
+            self.bar = None
 
 
 class _InterruptFlag:
@@ -73,41 +88,28 @@ class _InterruptFlag:
 
 
 def _plot_losses(path, train_losses, evals, title):
-    """Write the loss curves to ``path`` (PNG); returns False when matplotlib is missing."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    fig, ax = plt.subplots(figsize=(8, 5))
-    try:
-        steps = np.arange(len(train_losses))
-        if len(train_losses):
-            ax.plot(steps, train_losses, color="tab:blue", alpha=0.3, linewidth=0.8,
-                    label="train (per step)")
-        if evals:
-            its = [e["iteration"] for e in evals]
-            ax.plot(its, [e["train"] for e in evals], "o-", color="tab:blue", label="train (estimate)")
-            ax.plot(its, [e["val"] for e in evals], "o-", color="tab:orange", label="validation")
-        ax.set_xlabel("iteration")
-        ax.set_ylabel("cross-entropy loss (nats/token)")
-        ax.set_title(title)
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        tmp = f"{path}.tmp.png"
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-    return True
+    """Write the loss curves to ``path`` (PNG) with :meth:`History.plot`: the evaluations' train
+    and validation losses at their iterations, under the loss of every step.  Raises ImportError
+    when matplotlib is missing."""
+    history = History()
+    for e in evals:      # one "epoch" per evaluation: History's x axis (epoch + 1) is the iteration
+        history.on_epoch_end(e["iteration"] - 1, {"loss": e["train"], "val_loss": e["val"]})
+    fig = history.plot(title=title)
+    fig.set_size_inches(8, 5)
+    ax = fig.axes[0]
+    ax.set_title("")                     # (the figure's title says it)
+    if len(train_losses):
+        ax.plot(np.arange(len(train_losses)), train_losses, color="tab:blue", alpha=0.3,
+                linewidth=0.8, label="train (per step)", zorder=1)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cross-entropy loss (nats/token)")
+    ax.legend()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
 
 
 def _atomic_write_text(path, text):
-    from ..serialization import _atomic_write
     data = text.encode("utf-8", "surrogatepass")
-    _atomic_write(path, lambda f: f.write(data))
+    atomic_write(path, lambda f: f.write(data))
 
 
 def _report(result):

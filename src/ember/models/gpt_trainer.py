@@ -5,9 +5,15 @@ byte-level BPE trained on the training split), and trains :class:`ember.models.g
 nanoGPT's ``train.py`` does: AdamW from ``model.configure_optimizers`` (decay on 2-D weights
 only), linear warmup then cosine decay to ``min_lr`` (:func:`learning_rate_at`, nanoGPT's
 ``get_lr``), gradient clipping, gradient accumulation, batches of ``block_size`` tokens at random
-offsets, and a periodic estimate of the train and validation loss.  It shows a progress bar with
-the loss and tokens/s, writes checkpoints, a loss-curve PNG and a text sample, and returns a
-:class:`TrainResult`.
+offsets, and a periodic estimate of the train and validation loss.  It shows ember.train's progress
+bar with the loss and tokens/s, writes checkpoints, a loss-curve PNG (``History.plot``) and a text
+sample, and returns a :class:`TrainResult`.
+
+Layout.  :func:`train_gpt` reads as its steps: set up (:func:`_set_up`: config, data, model,
+restored state, output folder), then a loop of (maybe evaluate and save, maybe stop, one
+optimizer step), then the outputs and the report (:func:`_finish`); the state they share is a
+:class:`_Run`.  The configuration lives in :mod:`.gpt_train_config`, the progress display, Ctrl-C
+flag, plot and report in :mod:`.gpt_train_display`, the data in :mod:`.gpt_train_data`.
 
 Data.  The first ``1 - val_fraction`` of the text's characters (90% by default) is the training
 split, the rest the validation split (nanoGPT's ``shakespeare_char`` split); each split is encoded
@@ -53,8 +59,8 @@ or a save that finds a NaN or infinity in a parameter or in the optimizer's stat
 with :class:`TrainingDiverged` naming the iteration and the last good checkpoint, which is left as
 it was, so that ``resume`` continues from the last finite state (with a lower learning rate).
 """
+import contextlib
 import dataclasses
-import hashlib
 import math
 import os
 import sys
@@ -63,8 +69,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# The configuration, and the progress display / plot / report, live in modules of their own.
-from .gpt_train_config import MODEL_FIELDS, PRESETS, TrainConfig, learning_rate_at  # noqa: F401
+from ..autograd import no_grad
+from ..nn.utils import clip_grad_norm_
+from ..random import get_rng_state, manual_seed, set_rng_state
+from ..serialization import load, read_metadata, save
+from ..tensor import Tensor
+from ..text import tokenizer_from_json
+from .gpt import GPT
+# The configuration, the data, and the progress display / plot / report live in modules of their
+# own (their public names, and those tests and benchmarks use, are re-exported here).
+from .gpt_train_config import (MODEL_FIELDS, PRESETS, TrainConfig,  # noqa: F401
+                               _check_resume_config, _gpt_config, learning_rate_at)
+from .gpt_train_data import (_eval_generator, _load_data, _split_text,  # noqa: F401
+                             batch_generator, get_batch)
 from .gpt_train_display import (_atomic_write_text, _InterruptFlag, _plot_losses, _Progress,
                                 _report)
 
@@ -83,64 +100,8 @@ _FORMAT_VERSION = 1
 
 
 # ================================================================================================
-# Data
+# Steps, evaluation, sampling
 # ================================================================================================
-def _read_text(text_path):
-    path = os.fspath(text_path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"train_gpt: text file {path!r} does not exist")
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            text = f.read()
-    except UnicodeDecodeError as e:
-        raise ValueError(f"train_gpt: {path!r} is not UTF-8 text ({e}); convert it to UTF-8 "
-                         "first (e.g. iconv -t UTF-8)") from None
-    if not text:
-        raise ValueError(f"train_gpt: the corpus {path!r} is empty; give a text file with at "
-                         "least a few thousand characters")
-    return text
-
-
-def _split_text(text, val_fraction):
-    n = int(len(text) * (1.0 - val_fraction))
-    return text[:n], text[n:]
-
-
-def _build_tokenizer(config, train_text, full_text):
-    from ..text import ByteLevelBPETokenizer, CharTokenizer
-    if config.tokenizer == "char":
-        return CharTokenizer.from_text(full_text)
-    return ByteLevelBPETokenizer().train(train_text, vocab_size=config.bpe_vocab_size)
-
-
-def _encode_split(tokenizer, text):
-    dtype = np.uint16 if tokenizer.vocab_size <= 1 << 16 else np.int32
-    return tokenizer.encode_to_numpy(text, dtype=dtype)
-
-
-def _check_split_length(name, tokens, config, text_path):
-    if len(tokens) <= config.block_size:
-        raise ValueError(
-            f"train_gpt: the corpus {os.fspath(text_path)!r} is shorter than one block: its "
-            f"{name} split has {len(tokens)} tokens but block_size={config.block_size} needs at "
-            f"least {config.block_size + 1} (a block of inputs plus the next token); use a longer "
-            "text, a smaller block_size (--block-size)"
-            + (", or a larger val_fraction" if name == "validation" else ""))
-
-
-def get_batch(tokens, rng, batch_size, block_size):
-    """nanoGPT's ``get_batch``: ``batch_size`` windows of ``tokens`` at random offsets.
-
-    Offsets are drawn from ``rng.integers(0, len(tokens) - block_size, size=batch_size)``.
-    Returns ``(inputs, targets)``, C-contiguous int64 arrays of shape ``(batch_size, block_size)``;
-    the targets are the inputs shifted one token to the left.
-    """
-    offsets = rng.integers(0, len(tokens) - block_size, size=batch_size)
-    positions = offsets[:, None] + np.arange(block_size)
-    # Two gathers give two C-contiguous arrays (slices of one window array would not be).
-    return tokens[positions].astype(np.int64), tokens[positions + 1].astype(np.int64)
-
-
 def train_step(model, optimizer, batches, lr, grad_clip):
     """One optimizer step over the micro-batches ``batches`` (gradient accumulation).
 
@@ -149,8 +110,6 @@ def train_step(model, optimizer, batches, lr, grad_clip):
     global gradient norm is clipped to ``grad_clip`` (0 = no clipping), every group's lr is set to
     ``lr``, the optimizer steps and the gradients are dropped.  Returns the mean loss (a float).
     """
-    from ..nn.utils import clip_grad_norm_
-    from ..tensor import Tensor
     for group in optimizer.param_groups:
         group["lr"] = lr
     n = len(batches)
@@ -166,16 +125,15 @@ def train_step(model, optimizer, batches, lr, grad_clip):
     return loss_sum / n
 
 
-def batch_generator(seed):
-    """The generator of the training batches: a stream independent of ``ember.manual_seed(seed)``'s
-    (which draws the initial weights) and of the evaluation batches' streams."""
-    # [seed, 3]: not [seed, 0], whose SeedSequence equals plain ``seed``'s (trailing zero words
-    # do not change it); 1 and 2 are the evaluation streams.
-    return np.random.default_rng([int(seed), 3])
-
-
-def _eval_generator(seed, split):
-    return np.random.default_rng([int(seed), 2 if split == "val" else 1])
+@contextlib.contextmanager
+def _eval_mode(model):
+    """``model`` in eval mode for the block, then back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def estimate_loss(model, splits, config):
@@ -184,28 +142,37 @@ def estimate_loss(model, splits, config):
     ``splits`` maps a name ("train", "val") to its token array.  Deterministic: each split's
     batches come from a generator seeded from ``config.seed`` and the split name.
     """
-    from .. import no_grad
-    from ..tensor import Tensor
-    was_training = model.training
-    model.eval()
     out = {}
-    try:
-        with no_grad():
-            for name, tokens in splits.items():
-                rng = _eval_generator(config.seed, name)
-                losses = np.empty(config.eval_iters, dtype=np.float64)
-                for k in range(config.eval_iters):
-                    x, y = get_batch(tokens, rng, config.batch_size, config.block_size)
-                    _, loss = model(Tensor._wrap(x), Tensor._wrap(y))
-                    losses[k] = float(loss.item())
-                out[name] = float(losses.mean())
-    finally:
-        model.train(was_training)
+    with _eval_mode(model), no_grad():
+        for name, tokens in splits.items():
+            rng = _eval_generator(config.seed, name)
+            losses = np.empty(config.eval_iters, dtype=np.float64)
+            for k in range(config.eval_iters):
+                x, y = get_batch(tokens, rng, config.batch_size, config.block_size)
+                _, loss = model(Tensor._wrap(x), Tensor._wrap(y))
+                losses[k] = float(loss.item())
+            out[name] = float(losses.mean())
     return out
 
 
+def _sample(model, tokenizer, config, train_tokens):
+    """Generate ``sample_tokens`` tokens after ``sample_prompt`` (or the corpus's first token)."""
+    try:
+        prompt = tokenizer.encode_to_numpy(config.sample_prompt) if config.sample_prompt else None
+    except ValueError:
+        prompt = None                      # the prompt uses characters outside the alphabet
+    if prompt is None or prompt.size == 0:
+        prompt = np.asarray(train_tokens[:1], dtype=np.int64)
+    idx = Tensor._wrap(prompt.astype(np.int64)[None, :])
+    with _eval_mode(model):
+        out = model.generate(idx, config.sample_tokens, temperature=config.sample_temperature,
+                             top_k=config.sample_top_k or None, seed=config.seed)
+    ids = np.asarray(out.data if hasattr(out, "data") else out)[0]
+    return tokenizer.decode(ids)
+
+
 # ================================================================================================
-# Results and checkpoints
+# Results, divergence and checkpoints
 # ================================================================================================
 @dataclass
 class TrainResult:
@@ -237,76 +204,6 @@ class TrainResult:
         return self.evals[-1]["val"] if self.evals else None
 
 
-def checkpoint_config(path_or_out_dir):
-    """The :class:`TrainConfig` stored in a checkpoint (reads only its header).
-
-    Accepts a checkpoint file or an output folder (then its ``last.safetensors``).
-    """
-    from ..serialization import read_metadata
-    path = _checkpoint_path(path_or_out_dir)
-    meta = read_metadata(path)
-    if meta.get("format") != _FORMAT:
-        raise ValueError(f"{path}: not a checkpoint written by ember's GPT trainer")
-    return TrainConfig.from_dict(meta["config"])
-
-
-def checkpoint_text_path(path_or_out_dir):
-    """The text file a checkpoint was trained on (as given to ``train_gpt``)."""
-    from ..serialization import read_metadata
-    return read_metadata(_checkpoint_path(path_or_out_dir)).get("text_path")
-
-
-def _checkpoint_path(path_or_out_dir):
-    path = os.fspath(path_or_out_dir)
-    if os.path.isdir(path):
-        path = os.path.join(path, LAST_CHECKPOINT)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no checkpoint at {path!r}; train first (ember train-gpt ...) "
-                                "or give the path of a .safetensors checkpoint")
-    return path
-
-
-def _gpt_config(config, vocab_size):
-    from .gpt import GPTConfig
-    return GPTConfig(vocab_size=int(vocab_size), block_size=config.block_size,
-                     n_layer=config.n_layer, n_head=config.n_head, n_embd=config.n_embd,
-                     dropout=float(config.dropout), bias=bool(config.bias))
-
-
-def load_trained_gpt(path_or_out_dir):
-    """``(model, tokenizer, config)`` from a trainer checkpoint (``best`` or ``last``), with the
-    model in eval mode -- ready for ``model.generate``."""
-    from .. import load
-    from ..text import tokenizer_from_json
-    from .gpt import GPT
-    path = _checkpoint_path(path_or_out_dir)
-    ckpt = load(path)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != _FORMAT:
-        raise ValueError(f"{path}: not a checkpoint written by ember's GPT trainer")
-    config = TrainConfig.from_dict(ckpt["config"])
-    tokenizer = tokenizer_from_json(ckpt["tokenizer"])
-    model = GPT(_gpt_config(config, tokenizer.vocab_size))
-    model.load_state_dict(ckpt["model"])
-    model.eval()
-    return model, tokenizer, config
-
-
-def _text_digest(text):
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-# ================================================================================================
-# The run
-# ================================================================================================
-def finished_message(last_path, iteration, max_iters):
-    """What to say when ``resume`` finds the run already at (or past) ``max_iters``."""
-    out_dir = os.path.dirname(os.fspath(last_path)) or "."
-    more = max(2 * iteration, iteration + 1)
-    return (f"train-gpt: nothing to train: {last_path} is already at iteration {iteration} and "
-            f"max_iters is {max_iters}.  To train longer, resume with a larger max_iters, e.g. "
-            f"ember train-gpt --out-dir {out_dir} --resume --max-iters {more}")
-
-
 class TrainingDiverged(FloatingPointError):
     """Training produced a non-finite loss, parameter or optimizer state.
 
@@ -319,6 +216,62 @@ class TrainingDiverged(FloatingPointError):
         self.iteration = iteration
         self.last_checkpoint = last_checkpoint
         self.last_good_iteration = last_good_iteration
+
+
+def finished_message(last_path, iteration, max_iters):
+    """What to say when ``resume`` finds the run already at (or past) ``max_iters``."""
+    out_dir = os.path.dirname(os.fspath(last_path)) or "."
+    more = max(2 * iteration, iteration + 1)
+    return (f"train-gpt: nothing to train: {last_path} is already at iteration {iteration} and "
+            f"max_iters is {max_iters}.  To train longer, resume with a larger max_iters, e.g. "
+            f"ember train-gpt --out-dir {out_dir} --resume --max-iters {more}")
+
+
+def _checkpoint_path(path_or_out_dir):
+    path = os.fspath(path_or_out_dir)
+    if os.path.isdir(path):
+        path = os.path.join(path, LAST_CHECKPOINT)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {path!r}; train first (ember train-gpt ...) "
+                                "or give the path of a .safetensors checkpoint")
+    return path
+
+
+def _load_checkpoint(path, who=""):
+    """The contents of the trainer checkpoint ``path`` (a ValueError for any other file)."""
+    ckpt = load(path)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != _FORMAT:
+        raise ValueError(f"{who}{path}: not a checkpoint written by ember's GPT trainer")
+    return ckpt
+
+
+def checkpoint_config(path_or_out_dir):
+    """The :class:`TrainConfig` stored in a checkpoint (reads only its header).
+
+    Accepts a checkpoint file or an output folder (then its ``last.safetensors``).
+    """
+    path = _checkpoint_path(path_or_out_dir)
+    meta = read_metadata(path)
+    if meta.get("format") != _FORMAT:
+        raise ValueError(f"{path}: not a checkpoint written by ember's GPT trainer")
+    return TrainConfig.from_dict(meta["config"])
+
+
+def checkpoint_text_path(path_or_out_dir):
+    """The text file a checkpoint was trained on (as given to ``train_gpt``)."""
+    return read_metadata(_checkpoint_path(path_or_out_dir)).get("text_path")
+
+
+def load_trained_gpt(path_or_out_dir):
+    """``(model, tokenizer, config)`` from a trainer checkpoint (``best`` or ``last``), with the
+    model in eval mode -- ready for ``model.generate``."""
+    ckpt = _load_checkpoint(_checkpoint_path(path_or_out_dir))
+    config = TrainConfig.from_dict(ckpt["config"])
+    tokenizer = tokenizer_from_json(ckpt["tokenizer"])
+    model = GPT(_gpt_config(config, tokenizer.vocab_size))
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, tokenizer, config
 
 
 def _first_non_finite(model_state, optimizer_state, param_names):
@@ -340,14 +293,134 @@ def _first_non_finite(model_state, optimizer_state, param_names):
     return None
 
 
-def _check_resume_config(config, saved, path):
-    differ = [f"{name}: checkpoint {getattr(saved, name)!r}, given {getattr(config, name)!r}"
-              for name in TrainConfig.FIXED_ON_RESUME
-              if getattr(saved, name) != getattr(config, name)]
-    if differ:
-        raise ValueError(f"train_gpt: cannot resume from {path}: the config differs in fields that "
-                         "fix the model or the data (" + "; ".join(differ) + "); resume with the "
-                         "checkpoint's values (leave them out) or start a new out_dir")
+def _diverged(run, what):
+    """The error to raise: ``what`` is not finite at ``run.iteration``; nothing has been saved
+    over ``run.last_good``."""
+    config, last_good = run.config, run.last_good
+    lr_now = learning_rate_at(max(run.iteration - 1, 0), config)
+    if last_good is not None:
+        where = (f"the last good checkpoint, {last_good[0]} (iteration {last_good[1]}), is "
+                 "unchanged; resume from it with a lower learning rate or stronger gradient "
+                 f"clipping, e.g. ember train-gpt --out-dir {run.out_dir} --resume "
+                 f"--learning-rate {config.learning_rate / 10:g}")
+    else:
+        where = ("no checkpoint was written yet (the first is written at iteration "
+                 f"{config.eval_interval}); start again with a lower learning rate or "
+                 "stronger gradient clipping (--learning-rate "
+                 f"{config.learning_rate / 10:g}, --grad-clip) and --overwrite")
+    return TrainingDiverged(
+        f"train_gpt: training diverged at iteration {run.iteration}: {what} (learning rate "
+        f"{lr_now:g}, grad_clip {config.grad_clip:g}); nothing non-finite was saved: {where}",
+        run.iteration, last_good[0] if last_good else None, last_good[1] if last_good else None)
+
+
+def _checkpoint_state(run, model_state, optimizer_state):
+    """Everything a checkpoint holds (see the module docstring)."""
+    config, history = run.config, run.history
+    return {
+        "format": _FORMAT, "version": _FORMAT_VERSION,
+        "model": model_state,
+        "optimizer": optimizer_state,
+        "schedule": {"type": "nanogpt_warmup_cosine", "iteration": run.iteration,
+                     "lr": learning_rate_at(run.iteration, config),
+                     "learning_rate": config.learning_rate, "min_lr": config.min_lr,
+                     "warmup_iters": config.warmup_iters,
+                     "lr_decay_iters": config.lr_decay_iters, "decay_lr": config.decay_lr},
+        "iteration": run.iteration,
+        "rng": {"batches": run.batch_rng.bit_generator.state, "ember": get_rng_state()},
+        "data": {"text_path": os.path.abspath(os.fspath(run.text_path)),
+                 "text_sha256": run.digest, "train_tokens": len(run.train_tokens),
+                 "val_tokens": len(run.val_tokens),
+                 "sampling": "random offsets (nanoGPT get_batch); position = rng.batches"},
+        "config": config.to_dict(),
+        "model_config": dataclasses.asdict(run.gpt_config),
+        "tokenizer": run.tokenizer_json,
+        "history": {"train_loss": np.asarray(history["train_loss"], dtype=np.float64),
+                    "lr": np.asarray(history["lr"], dtype=np.float64),
+                    "evals": history["evals"], "best_val_loss": run.best_val_loss},
+    }
+
+
+def _save_checkpoint(run, path):
+    """Save the training state to ``path``, or raise :class:`TrainingDiverged` (saving nothing)
+    when a parameter or the optimizer's state is not finite."""
+    model_state, optimizer_state = run.model.state_dict(), run.optimizer.state_dict()
+    bad = _first_non_finite(model_state, optimizer_state, run.param_names)
+    if bad is not None:
+        raise _diverged(run, f"{bad} holds NaN or infinite values")
+    meta = {"format": _FORMAT, "iteration": run.iteration, "config": run.config.to_dict(),
+            "text_path": os.path.abspath(os.fspath(run.text_path))}
+    save(_checkpoint_state(run, model_state, optimizer_state), path, metadata=meta)
+    if path == run.last_path:
+        run.last_good = (path, run.iteration)
+
+
+def _restore(run, checkpoint):
+    """Continue from ``checkpoint``: weights, optimizer, iteration, RNG states, history."""
+    run.model.load_state_dict(checkpoint["model"])
+    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    run.iteration = int(checkpoint["iteration"])
+    run.batch_rng.bit_generator.state = checkpoint["rng"]["batches"]
+    set_rng_state(checkpoint["rng"]["ember"])
+    saved = checkpoint["history"]
+    run.history["train_loss"] = [float(v) for v in np.asarray(saved["train_loss"]).tolist()]
+    run.history["lr"] = [float(v) for v in np.asarray(saved["lr"]).tolist()]
+    run.history["evals"] = [dict(e) for e in saved["evals"]]
+    run.best_val_loss = float(saved["best_val_loss"])
+    run.resumed_at = run.iteration
+    run.last_good = (run.last_path, run.iteration)
+    run.best_written = os.path.isfile(run.best_path)
+
+
+# ================================================================================================
+# The run
+# ================================================================================================
+@dataclass
+class _Run:
+    """The state of one run of :func:`train_gpt`, shared by its steps."""
+
+    config: TrainConfig
+    text_path: object
+    out_dir: str
+    tokenizer: object
+    train_tokens: np.ndarray
+    val_tokens: np.ndarray
+    digest: str                                 # SHA-256 of the text
+    gpt_config: object = None
+    model: object = None
+    optimizer: object = None
+    batch_rng: object = None
+    param_names: dict = None                    # optimizer state index -> parameter name
+    tokenizer_json: str = None
+    history: dict = field(default_factory=lambda: {"train_loss": [], "lr": [], "evals": []})
+    best_val_loss: float = math.inf
+    iteration: int = 0
+    resumed_at: int = None                      # the iteration a resumed run started at
+    last_good: tuple = None                     # (path, iteration) of last.safetensors, or None
+    best_written: bool = False
+    step_times: list = field(default_factory=list)
+    throughput: float = None                    # tokens/s, smoothed over the steps
+    interrupted: bool = False
+
+    @property
+    def last_path(self):
+        return os.path.join(self.out_dir, LAST_CHECKPOINT)
+
+    @property
+    def best_path(self):
+        return os.path.join(self.out_dir, BEST_CHECKPOINT)
+
+    @property
+    def tokenizer_path(self):
+        return os.path.join(self.out_dir, TOKENIZER_FILE)
+
+    @property
+    def splits(self):
+        return {"train": self.train_tokens, "val": self.val_tokens}
+
+    @property
+    def already_finished(self):
+        return self.resumed_at is not None and self.resumed_at >= self.config.max_iters
 
 
 def train_gpt(config=None, text_path=None, out_dir="out-gpt", resume=False, overwrite=False,
@@ -365,7 +438,8 @@ def train_gpt(config=None, text_path=None, out_dir="out-gpt", resume=False, over
         overwrite: start a new run in an ``out_dir`` that holds a checkpoint (its ``best`` and
             ``last`` files are replaced); without it that is an error, so that a forgotten
             ``resume`` never destroys a run.
-        progress: show a progress bar (tqdm; lines every ``log_interval`` steps without it).
+        progress: show ember.train's progress bar (tqdm, on stderr; without tqdm, a line every
+            ``log_interval`` steps).
         verbose: print evaluations, where files went, and the sample.
         handle_interrupt: the first Ctrl-C saves ``last.safetensors`` at the end of the current
             step and returns (``result.interrupted``); a second one interrupts at once.
@@ -375,24 +449,54 @@ def train_gpt(config=None, text_path=None, out_dir="out-gpt", resume=False, over
     :class:`TrainingDiverged` when the loss, a parameter or the optimizer state stops being finite
     (nothing non-finite is saved: ``last.safetensors`` keeps the last finite state).
     """
-    import ember
-    from .. import load, save
-    from ..text import tokenizer_from_json
+    run = _set_up(config, text_path, out_dir, resume, overwrite)
+    if verbose:
+        _announce(run)
+    bar = _Progress(progress, verbose, run.iteration, run.config.max_iters, run.config.log_interval)
+    try:
+        with _InterruptFlag(handle_interrupt) as interrupt:
+            while True:
+                if _evaluation_due(run):
+                    _evaluate_and_save(run, bar)
+                if run.iteration >= run.config.max_iters:
+                    break
+                if interrupt.requested:
+                    _save_interrupted(run, bar)
+                    break
+                _step(run, bar)
+    finally:
+        bar.close()
+    return _finish(run, verbose)
 
+
+# -- set up ----------------------------------------------------------------------------------------
+def _set_up(config, text_path, out_dir, resume, overwrite):
+    """The run's state before its first step: config, data, model, optimizer, the checkpoint's
+    state when resuming, and the output folder (created only once every check has passed)."""
     out_dir = os.fspath(out_dir)
+    config, text_path, checkpoint = _start_from(config, text_path, out_dir, resume, overwrite)
+    tokenizer, train_tokens, val_tokens, digest = _load_data(
+        config, text_path, checkpoint, os.path.join(out_dir, LAST_CHECKPOINT))
+    run = _Run(config=config, text_path=text_path, out_dir=out_dir, tokenizer=tokenizer,
+               train_tokens=train_tokens, val_tokens=val_tokens, digest=digest)
+    _build_model(run, checkpoint)
+    del checkpoint            # the arrays are copied into the model and optimizer
+    _prepare_out_dir(run, fresh=not resume)
+    return run
+
+
+def _start_from(config, text_path, out_dir, resume, overwrite):
+    """``(config, text_path, checkpoint)``: the checked config and text of the run, and the
+    checkpoint it resumes (None for a fresh run)."""
     last_path = os.path.join(out_dir, LAST_CHECKPOINT)
-    best_path = os.path.join(out_dir, BEST_CHECKPOINT)
     checkpoint = None
     if resume:
         if not os.path.isfile(last_path):
             raise FileNotFoundError(f"train_gpt: resume=True but there is no checkpoint at "
                                     f"{last_path!r}; train without resume first")
-        checkpoint = load(last_path)
-        if not isinstance(checkpoint, dict) or checkpoint.get("format") != _FORMAT:
-            raise ValueError(f"train_gpt: {last_path} is not a checkpoint of ember's GPT trainer")
+        checkpoint = _load_checkpoint(last_path, who="train_gpt: ")
         saved_config = TrainConfig.from_dict(checkpoint["config"])
-        if config is None:
-            config = saved_config
+        config = saved_config if config is None else config
         _check_resume_config(config, saved_config, last_path)
         if text_path is None:
             text_path = checkpoint["data"]["text_path"]
@@ -400,237 +504,151 @@ def train_gpt(config=None, text_path=None, out_dir="out-gpt", resume=False, over
         raise FileExistsError(f"train_gpt: {out_dir!r} already holds a checkpoint ({LAST_CHECKPOINT}); "
                               "continue it with resume=True (--resume), start over with "
                               "overwrite=True (--overwrite), or choose another out_dir")
-    if config is None:
-        config = PRESETS["baby"]
+    config = PRESETS["baby"] if config is None else config
     if not isinstance(config, TrainConfig):
         raise TypeError(f"train_gpt: config must be a TrainConfig, got {type(config).__name__}")
     config.validate()
     if text_path is None:
         raise ValueError("train_gpt: text_path is required (a UTF-8 text file to train on)")
+    return config, text_path, checkpoint
 
-    # -- data and tokenizer (all checks before any training work) ---------------------------------
-    text = _read_text(text_path)
-    digest = _text_digest(text)
-    train_text, val_text = _split_text(text, config.val_fraction)
-    if checkpoint is not None:
-        if checkpoint["data"]["text_sha256"] != digest:
-            raise ValueError(f"train_gpt: {os.fspath(text_path)!r} is not the text the checkpoint "
-                             f"{last_path} was trained on (its SHA-256 differs); resume needs the "
-                             "same corpus")
-        tokenizer = tokenizer_from_json(checkpoint["tokenizer"])
-    else:
-        if len(train_text) <= config.block_size or len(val_text) <= config.block_size:
-            # Cheap early check before a BPE tokenizer is trained on a hopeless corpus.
-            which = "training" if len(train_text) <= config.block_size else "validation"
-            _check_split_length(which, train_text if which == "training" else val_text,
-                                config, text_path)
-        tokenizer = _build_tokenizer(config, train_text, text)
-    train_tokens = _encode_split(tokenizer, train_text)
-    val_tokens = _encode_split(tokenizer, val_text)
-    _check_split_length("training", train_tokens, config, text_path)
-    _check_split_length("validation", val_tokens, config, text_path)
 
-    # -- model and optimizer ----------------------------------------------------------------------
-    from .gpt import GPT
+def _build_model(run, checkpoint):
+    """The model (initial weights from ``manual_seed(config.seed)``), its AdamW and the batch
+    generator; then the checkpoint's state, when resuming."""
+    config = run.config
     if checkpoint is None:
-        ember.manual_seed(config.seed)
-    gpt_config = _gpt_config(config, tokenizer.vocab_size)
-    model = GPT(gpt_config)
+        manual_seed(config.seed)
+    run.gpt_config = _gpt_config(config, run.tokenizer.vocab_size)
+    run.model = GPT(run.gpt_config)
     if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-    model.train()
-    optimizer = model.configure_optimizers(config.weight_decay, config.learning_rate,
-                                           betas=(config.beta1, config.beta2))
-    batch_rng = batch_generator(config.seed)
-    history = {"train_loss": [], "lr": [], "evals": []}
-    best_val_loss = math.inf
-    iteration = 0
+        run.model.gradient_checkpointing_enable()
+    run.model.train()
+    run.optimizer = run.model.configure_optimizers(config.weight_decay, config.learning_rate,
+                                                   betas=(config.beta1, config.beta2))
+    run.batch_rng = batch_generator(config.seed)
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        iteration = int(checkpoint["iteration"])
-        batch_rng.bit_generator.state = checkpoint["rng"]["batches"]
-        ember.set_rng_state(checkpoint["rng"]["ember"])
-        saved = checkpoint["history"]
-        history["train_loss"] = [float(v) for v in np.asarray(saved["train_loss"]).tolist()]
-        history["lr"] = [float(v) for v in np.asarray(saved["lr"]).tolist()]
-        history["evals"] = [dict(e) for e in saved["evals"]]
-        best_val_loss = float(saved["best_val_loss"])
-        del checkpoint            # the arrays are copied into the model and optimizer
-    os.makedirs(out_dir, exist_ok=True)
-    if not resume:
-        for stale in (best_path, last_path):      # from an earlier run (overwrite=True)
+        _restore(run, checkpoint)
+    names_by_id = {id(p): name for name, p in run.model.named_parameters()}
+    run.param_names = dict(enumerate(names_by_id.get(id(p), "?")
+                                     for group in run.optimizer.param_groups
+                                     for p in group["params"]))
+
+
+def _prepare_out_dir(run, fresh):
+    """Create ``out_dir``, remove a fresh run's stale checkpoints, write ``tokenizer.json``."""
+    os.makedirs(run.out_dir, exist_ok=True)
+    if fresh:
+        for stale in (run.best_path, run.last_path):      # from an earlier run (overwrite=True)
             if os.path.isfile(stale):
                 os.remove(stale)
-    tokenizer_path = os.path.join(out_dir, TOKENIZER_FILE)
-    tokenizer.save(tokenizer_path)
-    tokenizer_json = tokenizer.to_json()
-    splits = {"train": train_tokens, "val": val_tokens}
-    tokens_per_iter = config.tokens_per_iteration
-    names_by_id = {id(p): name for name, p in model.named_parameters()}
-    param_names = dict(enumerate(names_by_id.get(id(p), "?")
-                                 for group in optimizer.param_groups for p in group["params"]))
-    # The last checkpoint known to be good: (path, iteration) of last.safetensors, or None.
-    last_good = (last_path, iteration) if resume else None
+    run.tokenizer.save(run.tokenizer_path)
+    run.tokenizer_json = run.tokenizer.to_json()
 
-    def diverged(what):
-        """Stop: ``what`` is not finite at ``iteration``; nothing has been saved over last_good."""
-        lr_now = learning_rate_at(max(iteration - 1, 0), config)
-        if last_good is not None:
-            where = (f"the last good checkpoint, {last_good[0]} (iteration {last_good[1]}), is "
-                     "unchanged; resume from it with a lower learning rate or stronger gradient "
-                     f"clipping, e.g. ember train-gpt --out-dir {out_dir} --resume "
-                     f"--learning-rate {config.learning_rate / 10:g}")
-        else:
-            where = ("no checkpoint was written yet (the first is written at iteration "
-                     f"{config.eval_interval}); start again with a lower learning rate or "
-                     "stronger gradient clipping (--learning-rate "
-                     f"{config.learning_rate / 10:g}, --grad-clip) and --overwrite")
-        return TrainingDiverged(
-            f"train_gpt: training diverged at iteration {iteration}: {what} (learning rate "
-            f"{lr_now:g}, grad_clip {config.grad_clip:g}); nothing non-finite was saved: {where}",
-            iteration, last_good[0] if last_good else None, last_good[1] if last_good else None)
 
-    def save_checkpoint(path):
-        nonlocal last_good
-        lr = learning_rate_at(iteration, config)
-        model_state, optimizer_state = model.state_dict(), optimizer.state_dict()
-        bad = _first_non_finite(model_state, optimizer_state, param_names)
-        if bad is not None:
-            raise diverged(f"{bad} holds NaN or infinite values")
-        state = {
-            "format": _FORMAT, "version": _FORMAT_VERSION,
-            "model": model_state,
-            "optimizer": optimizer_state,
-            "schedule": {"type": "nanogpt_warmup_cosine", "iteration": iteration, "lr": lr,
-                         "learning_rate": config.learning_rate, "min_lr": config.min_lr,
-                         "warmup_iters": config.warmup_iters,
-                         "lr_decay_iters": config.lr_decay_iters, "decay_lr": config.decay_lr},
-            "iteration": iteration,
-            "rng": {"batches": batch_rng.bit_generator.state, "ember": ember.get_rng_state()},
-            "data": {"text_path": os.path.abspath(os.fspath(text_path)), "text_sha256": digest,
-                     "train_tokens": len(train_tokens), "val_tokens": len(val_tokens),
-                     "sampling": "random offsets (nanoGPT get_batch); position = rng.batches"},
-            "config": config.to_dict(),
-            "model_config": dataclasses.asdict(gpt_config),
-            "tokenizer": tokenizer_json,
-            "history": {"train_loss": np.asarray(history["train_loss"], dtype=np.float64),
-                        "lr": np.asarray(history["lr"], dtype=np.float64),
-                        "evals": history["evals"], "best_val_loss": best_val_loss},
-        }
-        meta = {"format": _FORMAT, "iteration": iteration, "config": config.to_dict(),
-                "text_path": os.path.abspath(os.fspath(text_path))}
-        save(state, path, metadata=meta)
-        if path == last_path:
-            last_good = (path, iteration)
-
-    n_params = model.num_parameters()
-    if verbose:
-        print(f"train-gpt: {n_params / 1e6:.2f}M parameters, vocab {tokenizer.vocab_size} "
-              f"({config.tokenizer}), {len(train_tokens):,} train / {len(val_tokens):,} val "
-              f"tokens, {tokens_per_iter:,} tokens per iteration"
-              + (f", resuming at iteration {iteration}" if resume else ""), flush=True)
-    already_finished = bool(resume and iteration >= config.max_iters)
-    if already_finished and verbose:
-        print(finished_message(last_path, iteration, config.max_iters), file=sys.stderr,
+def _announce(run):
+    config = run.config
+    print(f"train-gpt: {run.model.num_parameters() / 1e6:.2f}M parameters, vocab "
+          f"{run.tokenizer.vocab_size} ({config.tokenizer}), {len(run.train_tokens):,} train / "
+          f"{len(run.val_tokens):,} val tokens, {config.tokens_per_iteration:,} tokens per "
+          "iteration" + (f", resuming at iteration {run.iteration}"
+                         if run.resumed_at is not None else ""), flush=True)
+    if run.already_finished:
+        print(finished_message(run.last_path, run.iteration, config.max_iters), file=sys.stderr,
               flush=True)
-    bar = _Progress(progress, verbose, iteration, config.max_iters, config.log_interval)
-    resumed_at = iteration if resume else None
-    step_times = []
-    interrupted = False
-    best_written = os.path.isfile(best_path) if resume else False
-    throughput = None
-    try:
-        with _InterruptFlag(handle_interrupt) as interrupt:
-            while True:
-                # -- evaluation and checkpoints at the iteration boundary --------------------------
-                at_end = iteration >= config.max_iters
-                if (iteration % config.eval_interval == 0 or at_end) and iteration != resumed_at:
-                    losses = estimate_loss(model, splits, config)
-                    history["evals"].append({"iteration": iteration, "train": losses["train"],
-                                             "val": losses["val"]})
-                    bar.message(f"step {iteration}: train loss {losses['train']:.4f}, "
-                                f"val loss {losses['val']:.4f}")
-                    if losses["val"] < best_val_loss:
-                        best_val_loss = losses["val"]
-                        if iteration > 0:
-                            save_checkpoint(best_path)
-                            best_written = True
-                    if iteration > 0:
-                        save_checkpoint(last_path)
-                if at_end:
-                    break
-                if interrupt.requested:
-                    save_checkpoint(last_path)
-                    interrupted = True
-                    bar.message(f"interrupted: saved iteration {iteration} to {last_path}; "
-                                "continue with resume=True (ember train-gpt --resume)")
-                    break
-                # -- one optimizer step -------------------------------------------------------------
-                t0 = time.perf_counter()
-                lr = learning_rate_at(iteration, config)
-                batches = [get_batch(train_tokens, batch_rng, config.batch_size, config.block_size)
-                           for _ in range(config.gradient_accumulation_steps)]
-                step_loss = train_step(model, optimizer, batches, lr, config.grad_clip)
-                history["train_loss"].append(step_loss)
-                history["lr"].append(lr)
-                iteration += 1
-                dt = time.perf_counter() - t0
-                step_times.append(dt)
-                rate = tokens_per_iter / dt if dt > 0 else float("inf")
-                throughput = rate if throughput is None else 0.9 * throughput + 0.1 * rate
-                bar.step(iteration, step_loss, lr, throughput)
-                if not math.isfinite(step_loss):
-                    raise diverged(f"the training loss became {step_loss}")
-    finally:
-        bar.close()
 
-    # -- outputs ------------------------------------------------------------------------------------
-    if not os.path.isfile(last_path):
-        save_checkpoint(last_path)   # e.g. max_iters == 0
-    plot_path = os.path.join(out_dir, PLOT_FILE)
-    title = (f"GPT {config.n_layer}x{config.n_embd}, {config.tokenizer} tokens, "
-             f"{os.path.basename(os.fspath(text_path))}")
-    if not _plot_losses(plot_path, history["train_loss"], history["evals"], title):
-        plot_path = None
-        if verbose:
-            print("train-gpt: matplotlib is not installed, so no loss plot was written "
-                  "(pip install matplotlib)", file=sys.stderr)
+
+# -- the loop ----------------------------------------------------------------------------------------
+def _evaluation_due(run):
+    """At iteration 0, every ``eval_interval`` iterations and at the end (not where a resumed run
+    starts: its checkpoint was written after that evaluation)."""
+    it = run.iteration
+    return ((it % run.config.eval_interval == 0 or it >= run.config.max_iters)
+            and it != run.resumed_at)
+
+
+def _evaluate_and_save(run, bar):
+    """Estimate the losses; save ``best`` on a new minimum of the validation loss and ``last``
+    (neither at iteration 0)."""
+    losses = estimate_loss(run.model, run.splits, run.config)
+    run.history["evals"].append({"iteration": run.iteration, "train": losses["train"],
+                                 "val": losses["val"]})
+    bar.message(f"step {run.iteration}: train loss {losses['train']:.4f}, "
+                f"val loss {losses['val']:.4f}")
+    if losses["val"] < run.best_val_loss:
+        run.best_val_loss = losses["val"]
+        if run.iteration > 0:
+            _save_checkpoint(run, run.best_path)
+            run.best_written = True
+    if run.iteration > 0:
+        _save_checkpoint(run, run.last_path)
+
+
+def _save_interrupted(run, bar):
+    _save_checkpoint(run, run.last_path)
+    run.interrupted = True
+    bar.message(f"interrupted: saved iteration {run.iteration} to {run.last_path}; "
+                "continue with resume=True (ember train-gpt --resume)")
+
+
+def _step(run, bar):
+    """One optimizer step on the next batches; a non-finite loss stops the run."""
+    config = run.config
+    t0 = time.perf_counter()
+    lr = learning_rate_at(run.iteration, config)
+    batches = [get_batch(run.train_tokens, run.batch_rng, config.batch_size, config.block_size)
+               for _ in range(config.gradient_accumulation_steps)]
+    loss = train_step(run.model, run.optimizer, batches, lr, config.grad_clip)
+    run.history["train_loss"].append(loss)
+    run.history["lr"].append(lr)
+    run.iteration += 1
+    dt = time.perf_counter() - t0
+    run.step_times.append(dt)
+    rate = config.tokens_per_iteration / dt if dt > 0 else float("inf")
+    run.throughput = rate if run.throughput is None else 0.9 * run.throughput + 0.1 * rate
+    bar.step(run.iteration, loss, lr, run.throughput)
+    if not math.isfinite(loss):
+        raise _diverged(run, f"the training loss became {loss}")
+
+
+# -- outputs -----------------------------------------------------------------------------------------
+def _finish(run, verbose):
+    """Write the last checkpoint (if no evaluation did), the loss plot and the sample; report."""
+    if not os.path.isfile(run.last_path):
+        _save_checkpoint(run, run.last_path)   # e.g. max_iters == 0
+    plot_path = _write_plot(run, verbose)
     sample_text = samples_path = None
-    if config.sample_tokens > 0 and not interrupted:
-        sample_text = _sample(model, tokenizer, config, train_tokens)
-        samples_path = os.path.join(out_dir, SAMPLES_FILE)
+    if run.config.sample_tokens > 0 and not run.interrupted:
+        sample_text = _sample(run.model, run.tokenizer, run.config, run.train_tokens)
+        samples_path = os.path.join(run.out_dir, SAMPLES_FILE)
         _atomic_write_text(samples_path, sample_text)
-    median = float(np.median(step_times)) if step_times else None
+    median = float(np.median(run.step_times)) if run.step_times else None
     result = TrainResult(
-        model=model, tokenizer=tokenizer, config=config, iteration=iteration,
-        train_losses=history["train_loss"], learning_rates=history["lr"], evals=history["evals"],
-        best_val_loss=best_val_loss, out_dir=out_dir, last_checkpoint=last_path,
-        best_checkpoint=best_path if best_written else None, tokenizer_path=tokenizer_path,
-        plot_path=plot_path, samples_path=samples_path, sample_text=sample_text,
-        seconds_per_step=median, tokens_per_second=(tokens_per_iter / median) if median else None,
-        interrupted=interrupted, already_finished=already_finished, step_times=step_times)
+        model=run.model, tokenizer=run.tokenizer, config=run.config, iteration=run.iteration,
+        train_losses=run.history["train_loss"], learning_rates=run.history["lr"],
+        evals=run.history["evals"], best_val_loss=run.best_val_loss, out_dir=run.out_dir,
+        last_checkpoint=run.last_path, best_checkpoint=run.best_path if run.best_written else None,
+        tokenizer_path=run.tokenizer_path, plot_path=plot_path, samples_path=samples_path,
+        sample_text=sample_text, seconds_per_step=median,
+        tokens_per_second=(run.config.tokens_per_iteration / median) if median else None,
+        interrupted=run.interrupted, already_finished=run.already_finished,
+        step_times=run.step_times)
     if verbose:
         _report(result)
     return result
 
 
-def _sample(model, tokenizer, config, train_tokens):
-    """Generate ``sample_tokens`` tokens after ``sample_prompt`` (or the corpus's first token)."""
-    from ..tensor import Tensor
+def _write_plot(run, verbose):
+    """``loss.png`` (train and validation loss); its path, or None without matplotlib."""
+    config = run.config
+    path = os.path.join(run.out_dir, PLOT_FILE)
+    title = (f"GPT {config.n_layer}x{config.n_embd}, {config.tokenizer} tokens, "
+             f"{os.path.basename(os.fspath(run.text_path))}")
     try:
-        prompt = tokenizer.encode_to_numpy(config.sample_prompt) if config.sample_prompt else None
-    except ValueError:
-        prompt = None                      # the prompt uses characters outside the alphabet
-    if prompt is None or prompt.size == 0:
-        prompt = np.asarray(train_tokens[:1], dtype=np.int64)
-    idx = Tensor._wrap(prompt.astype(np.int64)[None, :])
-    was_training = model.training
-    model.eval()
-    try:
-        out = model.generate(idx, config.sample_tokens, temperature=config.sample_temperature,
-                             top_k=config.sample_top_k or None, seed=config.seed)
-    finally:
-        model.train(was_training)
-    ids = np.asarray(out.data if hasattr(out, "data") else out)[0]
-    return tokenizer.decode(ids)
+        _plot_losses(path, run.history["train_loss"], run.history["evals"], title)
+    except ImportError:
+        if verbose:
+            print("train-gpt: matplotlib is not installed, so no loss plot was written "
+                  "(pip install matplotlib)", file=sys.stderr)
+        return None
+    return path

@@ -68,7 +68,7 @@ class SentenceEncoder(Module):
             max_seq_length = bert.config.max_position_embeddings
         self.max_seq_length = int(max_seq_length)
         self.do_lower_case = bool(do_lower_case)
-        pool_hidden_states(Tensor._wrap(xp.zeros((1, 1, 1), dtype=xp.float32)), None, self.pooling)
+        pool_hidden_states(Tensor.wrap(xp.zeros((1, 1, 1), dtype=xp.float32)), None, self.pooling)
 
     @classmethod
     def from_pretrained(cls, directory):

@@ -35,7 +35,7 @@ __all__ = ["MultiheadAttention"]
 def _mask_tensor(m):
     if m is None or isinstance(m, Tensor):
         return m
-    return Tensor._wrap(xp.asarray(m))
+    return Tensor.wrap(xp.asarray(m))
 
 
 class MultiheadAttention(Module):
@@ -66,13 +66,13 @@ class MultiheadAttention(Module):
                              f"integer dividing embed_dim ({embed_dim})")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"MultiheadAttention: dropout must be in [0, 1), got {dropout!r}")
-        object.__setattr__(self, "embed_dim", embed_dim)
-        object.__setattr__(self, "num_heads", num_heads)
-        object.__setattr__(self, "head_dim", embed_dim // num_heads)
-        object.__setattr__(self, "dropout", float(dropout))
-        object.__setattr__(self, "kdim", embed_dim if kdim is None else kdim)
-        object.__setattr__(self, "vdim", embed_dim if vdim is None else vdim)
-        object.__setattr__(self, "batch_first", bool(batch_first))
+        self.embed_dim = embed_dim
+        self.num_heads = num_heads
+        self.head_dim = embed_dim // num_heads
+        self.dropout = float(dropout)
+        self.kdim = embed_dim if kdim is None else kdim
+        self.vdim = embed_dim if vdim is None else vdim
+        self.batch_first = bool(batch_first)
         self.q_proj = Linear(embed_dim, embed_dim, bias=bias)
         self.k_proj = Linear(self.kdim, embed_dim, bias=bias)
         self.v_proj = Linear(self.vdim, embed_dim, bias=bias)
@@ -117,7 +117,7 @@ class MultiheadAttention(Module):
             if tuple(m.shape) != (N, S):
                 raise ValueError(f"MultiheadAttention: key_padding_mask must have shape ({N}, {S}) "
                                  f"(batch, source length), got {tuple(m.shape)}")
-            parts.append(F.reshape(m, (N, 1, 1, S)) if m.dtype.kind == "f" else Tensor._wrap(m.data[:, None, None, :]))
+            parts.append(F.reshape(m, (N, 1, 1, S)) if m.dtype.kind == "f" else Tensor.wrap(m.data[:, None, None, :]))
         for m in parts:
             if m.dtype == xp.bool_:
                 ok = ~m.data
@@ -129,7 +129,7 @@ class MultiheadAttention(Module):
                 raise TypeError(f"MultiheadAttention: masks must be boolean (True = masked out) or "
                                 f"floating (added to the scores), got dtype {m.dtype}")
         if additive is not None and allowed is not None:
-            additive = additive + Tensor._wrap(xp.where(allowed, 0.0, -xp.inf).astype(dtype))
+            additive = additive + Tensor.wrap(xp.where(allowed, 0.0, -xp.inf).astype(dtype))
             allowed = None
         return allowed, additive
 
@@ -193,7 +193,7 @@ class MultiheadAttention(Module):
                     scores = F.where(dead, 0.0, scores)
             p = F.softmax(scores, axis=-1)
             if dead is not None and dead.any():
-                p = p * Tensor._wrap((~dead).astype(p.dtype))
+                p = p * Tensor.wrap((~dead).astype(p.dtype))
             if dropout_p > 0:
                 p = F.dropout(p, dropout_p, training=True)
             o = F.matmul(p, v)

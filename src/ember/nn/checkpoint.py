@@ -21,9 +21,8 @@ Using it in a model (the transformer-block pattern)::
 """
 from ..autograd import enable_grad, is_grad_enabled, no_grad
 from ..backend import xp
-from ..ops import _base
 from ..random import get_rng_state, set_rng_state
-from ..tensor import Tensor
+from ..tensor import Tensor, make
 from .module import Module
 
 __all__ = ["checkpoint"]
@@ -93,7 +92,7 @@ def checkpoint(function, *args, preserve_rng_state=True, **kwargs):
             call_args = list(args)
             leaves = []
             for i in grad_positions:
-                leaf = Tensor._wrap(args[i].data)
+                leaf = Tensor.wrap(args[i].data)
                 leaf.requires_grad_(True)
                 call_args[i] = leaf
                 leaves.append(leaf)
@@ -107,7 +106,7 @@ def checkpoint(function, *args, preserve_rng_state=True, **kwargs):
                     target, offset = None, 0
                     for o, shape in zip(redone, shapes):
                         n = o.size
-                        piece = Tensor._wrap(g[offset:offset + n].reshape(shape))
+                        piece = Tensor.wrap(g[offset:offset + n].reshape(shape))
                         offset += n
                         term = (o * piece).sum()
                         target = term if target is None else target + term
@@ -122,9 +121,9 @@ def checkpoint(function, *args, preserve_rng_state=True, **kwargs):
 
     parents = tuple(inputs) + tuple(params)
     if single:
-        return _base.make(outputs[0].data, parents, backward)
+        return make(outputs[0].data, parents, backward)
     # Several outputs: one node over their concatenation, then differentiable slices of it.
-    flat = _base.make(xp.concatenate([o.data.reshape(-1) for o in outputs]), parents, backward)
+    flat = make(xp.concatenate([o.data.reshape(-1) for o in outputs]), parents, backward)
     pieces, offset = [], 0
     for shape in shapes:
         n = 1

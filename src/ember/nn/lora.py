@@ -32,6 +32,7 @@ from ..serialization import load_file, read_metadata, save_file
 from . import init
 from .freeze import name_matches
 from .layers import Dropout, Linear
+from .module import state_mismatches
 from .parameter import Parameter
 
 __all__ = ["LoRALinear", "apply_lora", "lora_state_dict", "save_lora", "load_lora", "merge_lora",
@@ -58,10 +59,10 @@ class LoRALinear(Linear):
             raise ValueError(f"{name}: r (the adapter rank) must be a positive int, got {r!r}")
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
             raise ValueError(f"{name}: alpha must be a positive number, got {alpha!r}")
-        object.__setattr__(self, "r", r)
-        object.__setattr__(self, "lora_alpha", alpha)
-        object.__setattr__(self, "scaling", alpha / r)
-        object.__setattr__(self, "merged", False)
+        self.r = r
+        self.lora_alpha = alpha
+        self.scaling = alpha / r
+        self.merged = False
         self.lora_dropout = Dropout(dropout)
         self.lora_A = Parameter(xp.empty((in_features, r), dtype=xp.float32))
         self.lora_B = Parameter(xp.zeros((r, out_features), dtype=xp.float32))
@@ -82,7 +83,7 @@ class LoRALinear(Linear):
         if linear.bias is not None:
             new.bias = linear.bias
         new.weight_regularizer = linear.weight_regularizer
-        object.__setattr__(new, "training", linear.training)
+        new.training = linear.training
         new.lora_dropout.train(linear.training)
         return new
 
@@ -94,7 +95,7 @@ class LoRALinear(Linear):
         if not self.merged:
             with no_grad():
                 self.weight.data += self._delta_weight()
-            object.__setattr__(self, "merged", True)
+            self.merged = True
         return self
 
     def unmerge(self):
@@ -102,7 +103,7 @@ class LoRALinear(Linear):
         if self.merged:
             with no_grad():
                 self.weight.data -= self._delta_weight()
-            object.__setattr__(self, "merged", False)
+            self.merged = False
         return self
 
     def forward(self, x):
@@ -253,17 +254,15 @@ def load_lora(model, path, freeze_base=True, trainable=()):
                 raise ValueError(f"load_lora: layer {name!r} already has a rank-{m.r} adapter; the "
                                  f"file's is rank {s['r']}")
             m.unmerge()
-            object.__setattr__(m, "lora_alpha", s["alpha"])
-            object.__setattr__(m, "scaling", s["alpha"] / s["r"])
+            m.lora_alpha = s["alpha"]
+            m.scaling = s["alpha"] / s["r"]
         else:
             _replace(model, name, LoRALinear.from_linear(m, r=s["r"], alpha=s["alpha"],
                                                          dropout=s["dropout"]))
     arrays = load_file(path)
     own = lora_state_dict(model)
-    unexpected = [k for k in arrays if k not in own]
-    wrong = [f"{k}: file {arrays[k].shape} vs model {tuple(own[k].shape)}"
-             for k in arrays if k in own and tuple(arrays[k].shape) != tuple(own[k].shape)]
-    absent = [k for k in own if k not in arrays and k.rsplit(".", 1)[0] in spec]
+    absent, unexpected, wrong = state_mismatches(own, arrays, "file", order=arrays)
+    absent = [k for k in absent if k.rsplit(".", 1)[0] in spec]
     if unexpected or wrong or absent:
         parts = []
         if unexpected:

@@ -4,6 +4,14 @@ Parameters, buffers and sub-modules assigned as attributes are registered automa
 assignment order).  A layer whose input size is not known yet (``Linear(None, 128)``) creates its
 weights in ``build(input_shape)`` on its first call, as Keras does.  Every Module records the
 arguments it was constructed with, so ``get_config()`` / ``from_config()`` can rebuild it.
+
+The config, in one place: ``Module.__init_subclass__`` wraps each subclass's ``__init__`` so that
+the outermost constructor call records its arguments (JSON values and None; other objects are
+left out) in ``_config``.  A lazily shaped layer names the argument that ``build`` sizes from its
+first input in ``_built_from_input`` (``in_features``, ``in_channels``, ...): when the layer
+becomes built, the size found replaces None in the config, so that ``from_config`` rebuilds the
+same weight shapes.  A class that holds objects the record leaves out (a regularizer, a child
+layer) overrides ``get_config`` to add them.
 """
 import inspect
 import json
@@ -13,7 +21,7 @@ import numpy as _np
 
 from ..backend import array_backends as _backends
 from ..backend import xp
-from ..tensor import Tensor, _parse_to_args
+from ..tensor import Tensor, parse_to_args
 from .parameter import Parameter
 
 
@@ -36,8 +44,28 @@ def _jsonable(value):
         return False
 
 
+def _constructor_config(signature, args):
+    """The config recorded from the bound constructor arguments ``args`` (``self`` first): values
+    that ``json.dumps`` accepts (tuples included, kept as tuples) and None as they are; other
+    objects are left out.  ``**kwargs`` are recorded as the keywords they hold (``from_config``
+    passes them back)."""
+    config = {}
+    for name, p in list(args.items())[1:]:
+        var_keyword = signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD
+        for key, value in (p.items() if var_keyword else [(name, p)]):
+            if value is None or _jsonable(value):
+                config[key] = value
+            elif isinstance(value, (tuple, list)) and all(_jsonable(i) for i in value):
+                config[key] = list(value)
+    return config
+
+
 class Module:
     """Base class for layers and models.  Subclasses define ``forward`` (and ``build`` if lazy)."""
+
+    #: The constructor argument that ``build`` takes from the first input (``in_features`` for
+    #: ``Linear``), for a layer whose weights are sized lazily; see the module docstring.
+    _built_from_input = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -48,24 +76,14 @@ class Module:
 
         def __init__(self, *args, **kw):
             outermost = "_config" not in self.__dict__
-            if outermost:
-                object.__setattr__(self, "_config", None)
+            if outermost:              # the outermost constructor of this object records the config
                 _setup(self)
+                self._config = None
             init(self, *args, **kw)
             if outermost:
                 bound = signature.bind(self, *args, **kw)
                 bound.apply_defaults()
-                config = {}
-                for name, p in list(bound.arguments.items())[1:]:
-                    # **kwargs are recorded as the keywords they hold (from_config passes them back)
-                    var_keyword = signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD
-                    items = p.items() if var_keyword else [(name, p)]
-                    for key, value in items:
-                        if value is None or _jsonable(value):
-                            config[key] = value
-                        elif isinstance(value, (tuple, list)) and all(_jsonable(i) for i in value):
-                            config[key] = list(value)
-                object.__setattr__(self, "_config", config)
+                self._config = _constructor_config(signature, bound.arguments)
         __init__.__wrapped__ = init
         __init__.__signature__ = signature
         __init__.__doc__ = init.__doc__
@@ -111,7 +129,7 @@ class Module:
         """Register ``param`` (a Parameter or None) under ``name``."""
         if param is None:
             self.__dict__["_parameters"][name] = None
-            object.__setattr__(self, name, None)
+            setattr(self, name, None)       # a registered parameter name: stays one, set to None
         else:
             setattr(self, name, param if isinstance(param, Parameter) else Parameter(param))
 
@@ -122,6 +140,7 @@ class Module:
         self.__dict__["_buffers"][name] = tensor
         if not persistent:
             self.__dict__["_non_persistent"].add(name)
+        # not `self.name = tensor`: __setattr__ would register a Parameter given here as a parameter
         object.__setattr__(self, name, tensor)
 
     def add_module(self, name, module):
@@ -135,7 +154,12 @@ class Module:
 
     @built.setter
     def built(self, value):
-        object.__setattr__(self, "_built", bool(value))
+        self._built = bool(value)
+        name = type(self)._built_from_input
+        config = self.__dict__.get("_config")
+        if value and name and config is not None and name in config and config[name] is None:
+            size = getattr(self, name)                  # the size build() found
+            config[name] = list(size) if isinstance(size, tuple) else size
 
     def build(self, input_shape):
         """Create the weights from the first input's shape (lazy layers override this)."""
@@ -226,7 +250,7 @@ class Module:
     # -- modes and gradients ---------------------------------------------------------------------
     def train(self, mode=True):
         for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+            m.training = bool(mode)
         return self
 
     def eval(self):
@@ -269,7 +293,7 @@ class Module:
         references to them remain valid, but an optimizer created before the move keeps its state
         on the old device: create optimizers after ``to()``, as in PyTorch.
         """
-        device, dtype = _parse_to_args(device, dtype, "Module.to")
+        device, dtype = parse_to_args(device, dtype, "Module.to")
         if device is not None and device.type != "cpu":
             _backends.backend_for(device)      # unusable device: fail before changing anything
         if dtype is not None:
@@ -295,7 +319,7 @@ class Module:
             # the flat optimizer gradient buffer (if any) lives on the old device
             p._grad_buffer = None
             if p.grad is not None:
-                p.grad = Tensor._wrap(_backends.to_device(p.grad.data, device))
+                p.grad = Tensor.wrap(_backends.to_device(p.grad.data, device))
         for m in self.modules():
             for name, b in m._buffers.items():
                 if b is not None:
@@ -321,15 +345,7 @@ class Module:
         wrongly shaped key; without it, matching keys are loaded and the lists are returned.
         """
         own = self.state_dict()
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        wrong = []
-        for k, t in own.items():
-            if k in state_dict:
-                v = state_dict[k]
-                shape = tuple(v.shape)
-                if shape != tuple(t.shape):
-                    wrong.append(f"{k}: checkpoint {shape} vs model {tuple(t.shape)}")
+        missing, unexpected, wrong = state_mismatches(own, state_dict, "checkpoint")
         if strict and (missing or unexpected or wrong):
             lines = [f"Error loading state_dict into {type(self).__name__}:"]
             if missing:
@@ -380,6 +396,23 @@ class Module:
             sub = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({name}): {sub}")
         return "\n".join(lines) + "\n)"
+
+
+def state_mismatches(own, given, label, order=None):
+    """How the tensors ``given`` (a checkpoint's) fail to fit a model's ``own`` (both mappings of
+    name to anything with a ``shape``): ``(missing, unexpected, wrong)``, the names of ``own`` that
+    ``given`` lacks, the names of ``given`` that ``own`` lacks, and ``"name: <label> (shape) vs
+    model (shape)"`` for each name whose shapes differ, in the order of ``order`` (default
+    ``own``)."""
+    missing = [k for k in own if k not in given]
+    unexpected = [k for k in given if k not in own]
+    wrong = []
+    for k in (own if order is None else order):
+        if k in own and k in given:
+            shape, model_shape = tuple(given[k].shape), tuple(own[k].shape)
+            if shape != model_shape:
+                wrong.append(f"{k}: {label} {shape} vs model {model_shape}")
+    return missing, unexpected, wrong
 
 
 def _setup(module):

@@ -31,6 +31,7 @@ from .. import random as _random
 from ..backend import xp
 from ..tensor import Tensor
 from ..ops import rnn as _R
+from .layers._utils import create_or_defer
 from .module import Module
 from .parameter import Parameter
 
@@ -41,6 +42,7 @@ _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
 class _RNNBase(Module):
     _mode = None
+    _built_from_input = "input_size"
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=True,
                  dropout=0.0, nonlinearity="tanh"):
@@ -55,20 +57,17 @@ class _RNNBase(Module):
             raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1), got {dropout!r}")
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"{type(self).__name__}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        object.__setattr__(self, "input_size", input_size)
-        object.__setattr__(self, "hidden_size", hidden_size)
-        object.__setattr__(self, "num_layers", num_layers)
-        object.__setattr__(self, "bias", bool(bias))
-        object.__setattr__(self, "batch_first", bool(batch_first))
-        object.__setattr__(self, "dropout", float(dropout))
-        object.__setattr__(self, "nonlinearity", nonlinearity)
-        if input_size is None:
-            self.built = False
-        else:
-            self._create(input_size)
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.nonlinearity = nonlinearity
+        create_or_defer(self, input_size)     # the parameters are registered by _create
 
     def _create(self, input_size):
-        object.__setattr__(self, "input_size", input_size)
+        self.input_size = input_size
         H, G = self.hidden_size, _GATES[self._mode] * self.hidden_size
         bound = 1.0 / math.sqrt(H)
         rng = _random.default_generator()
@@ -85,9 +84,6 @@ class _RNNBase(Module):
 
     def build(self, input_shape):
         self._create(int(input_shape[-1]))
-        cfg = self.__dict__.get("_config")
-        if cfg is not None and cfg.get("input_size") is None:
-            cfg["input_size"] = self.input_size     # from_config then rebuilds the same shapes
         self.built = True
 
     def _layer_params(self, k):

@@ -53,11 +53,9 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
-        object.__setattr__(self, "norm_first", bool(norm_first))
-        if isinstance(activation, Module):
-            self.activation = activation
-        else:
-            object.__setattr__(self, "activation", _activation(activation))
+        self.norm_first = bool(norm_first)
+        # a Module activation is registered as a child; a function (F.relu, ...) is an attribute
+        self.activation = activation if isinstance(activation, Module) else _activation(activation)
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
         x, _ = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
@@ -108,11 +106,11 @@ class DecoderBlock(Module):
         else:
             L = x.shape[-2]
             future = xp.triu(xp.ones((L, L), dtype=bool), 1)
-            m = attn_mask if isinstance(attn_mask, Tensor) else Tensor._wrap(xp.asarray(attn_mask))
+            m = attn_mask if isinstance(attn_mask, Tensor) else Tensor.wrap(xp.asarray(attn_mask))
             if m.dtype == xp.bool_:
-                m = Tensor._wrap(m.data | future)
+                m = Tensor.wrap(m.data | future)
             else:
-                m = m + Tensor._wrap(xp.where(future, -xp.inf, 0.0).astype(m.dtype))
+                m = m + Tensor.wrap(xp.where(future, -xp.inf, 0.0).astype(m.dtype))
             a, _ = self.attn(h, attn_mask=m)
         x = x + self.drop(a)
         return x + self.mlp(self.ln_2(x))

@@ -45,7 +45,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     grads = [p.grad.data for p in _as_list(parameters) if p.grad is not None]
     dtype = grads[0].dtype if grads else xp.float32
     if not grads:
-        return Tensor._wrap(xp.zeros((), dtype=xp.float32))
+        return Tensor.wrap(xp.zeros((), dtype=xp.float32))
     norms = [_array_norm(g, norm_type) for g in grads]
     if norm_type == math.inf:
         total = max(norms)
@@ -62,7 +62,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         with _np.errstate(invalid="ignore"):  # inf * 0 -> nan, as PyTorch, without a warning
             for g in grads:
                 g *= g.dtype.type(coef)
-    return Tensor._wrap(xp.asarray(total, dtype=dtype))
+    return Tensor.wrap(xp.asarray(total, dtype=dtype))
 
 
 def clip_grad_value_(parameters, clip_value):
@@ -77,7 +77,7 @@ def parameters_to_vector(parameters):
     """All parameters flattened and concatenated into one 1-D Tensor (differentiable, a copy)."""
     params = _as_list(parameters)
     if not params:
-        return Tensor._wrap(xp.zeros((0,), dtype=xp.float32))
+        return Tensor.wrap(xp.zeros((0,), dtype=xp.float32))
     return F.concatenate([F.reshape(p, -1) for p in params], axis=0)
 
 

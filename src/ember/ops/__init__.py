@@ -27,6 +27,7 @@ from .embedding import *       # noqa: F401,F403  (embedding, token_and_position
 from .linear import *          # noqa: F401,F403  (linear, tied_linear)
 from .rnn import *             # noqa: F401,F403  (rnn_layer, lstm_layer, gru_layer, time_slice)
 from .dropout import *         # noqa: F401,F403  (dropout)
+from . import _parallel as parallel  # noqa: F401  (the thread pool: ember.ops.parallel)
 
 true_divide = divide = div
 subtract = sub

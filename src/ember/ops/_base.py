@@ -4,10 +4,9 @@ import numbers
 from .. import dtypes as _dt
 from ..backend import array_backends as _backends
 from ..backend import xp
-from ..tensor import Tensor, _to_array
+from ..tensor import Tensor, make, to_array  # noqa: F401  (make: for the ops)
 
-make = Tensor._make
-wrap = Tensor._wrap
+wrap = Tensor.wrap
 
 # True once a second array backend (CuPy) is loaded: only then do ops look at devices, so the
 # CPU-only hot path pays one global test per binary op (see docs/gpu.md).
@@ -34,7 +33,7 @@ def as_tensor(x, op="op", name="input"):
     if isinstance(x, Tensor):
         return x
     try:
-        return wrap(_to_array(x, None))
+        return wrap(to_array(x, None))
     except TypeError as e:
         raise TypeError(f"ember.{op}: argument {name!r} {e}") from None
 

@@ -99,6 +99,9 @@ def _float_target(target, shape, op, what):
     return t
 
 
+flatten_hint, float_target = _flatten_hint, _float_target     # public names (ember.keras.losses)
+
+
 def categorical_crossentropy_from_probabilities(probs, target, axis=-1, reduction="mean",
                                                 label_smoothing=0.0, epsilon=EPSILON, op_name=None):
     """Cross-entropy ``-sum(target * log(probs), axis)`` of class probabilities ``probs``.

@@ -8,15 +8,14 @@ each group's Parameters of one dtype are moved into one contiguous array (``p.da
 of it, ``ember.optim.flat.FlatBuffer``) and their gradients into another, so a step is a few
 in-place NumPy calls over the whole group (see ``ember.optim.optimizer``).  ``clip_grads_`` clips
 gradients by value / per-tensor norm / global norm; ``set_num_threads`` sets the threads of ember's
-one pool (``ember.ops._parallel``), used by the ops and by the optimizers' sweeps.
+one pool (``ember.ops.parallel``), used by the ops and by the optimizers' sweeps.
 """
-from ..ops._parallel import get_num_threads, set_num_threads
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .clip import clip_grads_
 from .flat import FlatBuffer
-from .optimizer import Optimizer
+from .optimizer import Optimizer, get_num_threads, set_num_threads
 from .rmsprop import RMSprop
 from .sgd import SGD
 

@@ -71,7 +71,7 @@ class FlatBuffer:
                     if g is not None:
                         # Keep an existing gradient, now living in the buffer.
                         gv[...] = g.data
-                        p.grad = type(g)._wrap(gv)
+                        p.grad = type(g).wrap(gv)
 
     def __len__(self):
         return len(self.params)

@@ -10,7 +10,7 @@ own arrays and take the per-tensor path.
 Step.  When every parameter of a flat bank has a gradient that is its view of the gradient buffer,
 its data is still its view of the data buffer and all have taken the same number of steps, the
 update is one sweep of the rule over the whole flat arrays (the fast path; big buffers are swept in
-cache-sized chunks, split between the threads of ``ember.ops._parallel`` -- see
+cache-sized chunks, split between the threads of ``ember.ops.parallel`` -- see
 ``set_num_threads``).  Otherwise the bank is cut into runs of consecutive parameters that qualify
 (one sweep per run) and single parameters that do not (one rule call each, on the parameter's own
 arrays); parameters whose ``.grad`` is None are skipped and get no state.  Both paths run the same
@@ -25,17 +25,19 @@ from collections.abc import Mapping
 from ..autograd import enable_grad
 from ..backend import array_backends as _backends
 from ..backend import xp
-from ..ops import _parallel
-from ..ops._parallel import get_num_threads, set_num_threads  # noqa: F401  (names kept here)
+from ..ops import parallel as _parallel
 from ..tensor import Tensor
 from .flat import FlatBuffer, has_grad_buffer
+
+get_num_threads = _parallel.get_num_threads     # (also importable from here, as before)
+set_num_threads = _parallel.set_num_threads
 
 
 # -- how a flat range is swept ----------------------------------------------------------------------
 # A rule makes ~10-13 passes over its arrays.  On a big buffer each pass would stream every array
 # from main memory, so the range is cut into chunks of about _CHUNK elements (a few arrays of that
 # size stay in cache while the rule makes its passes over them), and split between the threads of
-# ember.ops._parallel (NumPy releases the GIL inside ufunc loops).  The rules are elementwise, so
+# ember.ops.parallel (NumPy releases the GIL inside ufunc loops).  The rules are elementwise, so
 # neither cut changes a single bit of the result.
 _CHUNK = 1 << 18                 # elements per chunk (1 MiB of float32)
 _MIN_PER_THREAD = 1 << 17        # below this, a thread hand-off costs more than it saves
@@ -237,7 +239,7 @@ class _Bank:
         if with_step:
             out["step"] = float(self.steps[j])
         for name, v in self.views(j).items():
-            out[name] = Tensor._wrap(v.copy())
+            out[name] = Tensor.wrap(v.copy())
         return out
 
     def load(self, j, saved):
@@ -310,7 +312,7 @@ class _StateView(Mapping):
                 out = {}
                 if self._opt._step_in_state:
                     out["step"] = float(bank.steps[j])
-                out.update({k: Tensor._wrap(v) for k, v in bank.views(j).items()})
+                out.update({k: Tensor.wrap(v) for k, v in bank.views(j).items()})
                 return out
         return {}
 

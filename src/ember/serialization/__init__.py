@@ -51,7 +51,9 @@ Writes are atomic: the file is written under a temporary name in the same folder
 fsync'ed, then renamed over the target, so a crash leaves either the old file or the new one.
 A writer killed mid-save (``kill -9``, power loss) leaves its temporary file behind; the next save
 to the same target removes it when it can prove that its writer is dead (see
-:func:`_atomic_write` for the rule).
+:func:`atomic_write` for the rule).  ``atomic_write(path, write)`` is public (also
+``ember.io.atomic_write``) for any other file: tokenizers, IDX files, training samples and
+plots are written with it too.
 
 The package: ``reader`` (header validation, reading, checksum verification), ``writer`` (bytes,
 checksums, metadata), ``crc`` (CRC-32 on several cores), ``atomic`` (atomic writes, leftovers);
@@ -66,7 +68,8 @@ import numpy as _np
 
 from ..backend import xp
 from ..tensor import Tensor
-from .atomic import _atomic_write  # noqa: F401  (used by ember.text and ember.models)
+from .atomic import atomic_write
+from .atomic import _atomic_write  # noqa: F401  (the former name, kept for outside callers)
 from .reader import (_BACKEND_KEY, _CHECKSUM_KEY, _EMBER_KEY, _FORMAT_VERSION,  # noqa: F401
                      _METADATA_KEY, _OWN_KEYS,
                      MAX_HEADER_SIZE, CheckpointError, _fail, _is_count, _parse_checksums, _read,
@@ -74,7 +77,7 @@ from .reader import (_BACKEND_KEY, _CHECKSUM_KEY, _EMBER_KEY, _FORMAT_VERSION,  
 from .writer import _check_named, _check_str_metadata, _host_array, _write_safetensors
 
 __all__ = ["CheckpointError", "save", "load", "save_file", "load_file", "read_metadata",
-           "save_state_dict", "load_state_dict"]
+           "save_state_dict", "load_state_dict", "atomic_write"]
 
 CheckpointError.__module__ = __name__       # ember.serialization.CheckpointError, where it is used
 
@@ -142,7 +145,7 @@ def save_state_dict(module_or_state_dict, path, metadata=None):
 
 
 def _to_tensor(arr):
-    return Tensor._wrap(xp.asarray(arr))
+    return Tensor.wrap(xp.asarray(arr))
 
 
 def load_state_dict(path, as_numpy=False, verify=True):

@@ -1,9 +1,13 @@
-"""Atomic file writes, and removal of the temporary files that killed writers leave behind."""
+"""Atomic file writes (:func:`atomic_write`, also ``ember.serialization.atomic_write`` and
+``ember.io.atomic_write``), and removal of the temporary files that killed writers leave behind."""
 import contextlib
 import os
 import re
 import socket
 import uuid
+
+__all__ = ["atomic_write"]
+
 
 def _fsync_directory(directory):
     if os.name != "posix":  # Windows cannot open a folder to fsync it
@@ -73,7 +77,7 @@ _TMP_NAME = re.compile(r"\.(?P<base>.*)\.[0-9a-f]{12}\.(?P<pid>[0-9]{1,10})\.(?P
 
 def _remove_stale_temporaries(directory, base, host, pidns):
     """Remove the temporary files of target ``base`` whose writer is provably dead (the rule is in
-    :func:`_atomic_write`'s docstring)."""
+    :func:`atomic_write`'s docstring)."""
     try:
         entries = list(os.scandir(directory))
     except OSError:
@@ -94,16 +98,25 @@ def _remove_stale_temporaries(directory, base, host, pidns):
                 os.unlink(entry.path)
 
 
-def _atomic_write(path, write):
-    """Call ``write(f)`` on a temporary file beside ``path``, then move it onto ``path``.
+def atomic_write(path, write):
+    """Write a file atomically: call ``write(f)`` on a temporary file beside ``path`` (``f`` is
+    a binary file object), then move it onto ``path``.
+
+    Guarantee: ``path`` holds either its old content or all of the new one, never a part, even
+    if the process is killed or the machine loses power mid-write.  The temporary file is created
+    in ``path``'s folder (so the rename never crosses file systems), flushed and fsync'ed, renamed
+    over ``path`` with ``os.replace`` (atomic on POSIX and Windows), and then the folder is
+    fsync'ed (POSIX) so that the rename itself is durable.  The new file's mode is
+    ``0o666 & ~umask``, as for a file opened with ``open()``.
 
     On any exception (KeyboardInterrupt included) the temporary file is removed and whatever was at
     ``path`` before is left untouched.  A symlink at ``path`` is written through, not replaced.
+    Example: ``atomic_write("vocab.json", lambda f: f.write(text.encode("utf-8")))``.
 
     Leftovers.  A writer that is killed (``kill -9``, OOM killer, power loss) cannot remove its
     temporary file, so the file's name says who wrote it:
     ``.<target>.<random>.<pid>.<start time>.<PID namespace>.<host name>.ember-tmp``.  Before
-    writing, every save removes the temporaries *of the same target* whose writer is provably
+    writing, every call removes the temporaries *of the same target* whose writer is provably
     dead: same host name and PID namespace as this process, and either no process with that PID
     exists (``os.kill(pid, 0)`` raises ProcessLookupError) or the process that has it started at
     another time than the writer (the PID was reused; Linux, from ``/proc/<pid>/stat``).  Without
@@ -141,3 +154,6 @@ def _atomic_write(path, write):
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+_atomic_write = atomic_write     # the former private name (ember itself calls atomic_write)

@@ -8,7 +8,7 @@ import numpy as _np
 
 from ..backend import to_host
 from ..tensor import Tensor
-from .atomic import _atomic_write
+from .atomic import atomic_write
 from .reader import (_BACKEND_KEY, _CHECKSUM_ALGORITHM, _CHECKSUM_KEY, _CODE, _METADATA_KEY,
                      _OWN_KEYS, MAX_HEADER_SIZE)
 
@@ -88,7 +88,7 @@ def _write_safetensors(path, named, metadata):
         f.seek(8)
         f.write(final)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _backend_info():

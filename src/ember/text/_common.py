@@ -3,6 +3,8 @@ import os
 
 import numpy as _np
 
+from ..serialization import atomic_write
+
 
 def _ids_array(ids, fn):
     """``ids`` (list, NumPy array or ember Tensor of integers) as a 1-D int64 array."""
@@ -23,9 +25,8 @@ class JsonFileMixin:
 
     def save(self, path):
         """Write ``to_json()`` to ``path`` as UTF-8 (atomically: the old file or the new one)."""
-        from ..serialization import _atomic_write
         data = self.to_json().encode("utf-8")
-        _atomic_write(path, lambda f: f.write(data))
+        atomic_write(path, lambda f: f.write(data))
 
     @classmethod
     def load(cls, path):

@@ -10,8 +10,9 @@ from .history import History
 from ._nonfinite import NonFiniteLossWarning
 from .losses import get_loss, register_loss
 from .metrics import Metric, get_metric, register_metric
-from .model import Model, Sequential, load_model
+from .model import Model, load_model
 from .progress import ProgbarLogger
+from .sequential import Sequential
 
 __all__ = ["Model", "Sequential", "load_model", "History", "Callback", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",

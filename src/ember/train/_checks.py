@@ -35,11 +35,11 @@ def save_modes(model):
 
 def restore_modes(modes):
     for m, flag in modes:
-        object.__setattr__(m, "training", flag)
+        m.training = flag
 
 
 def check_arrays(fn, structures):
-    """Validate the arrays of ``structures`` (x, y, ...: :class:`_data.Structure`) before work."""
+    """Validate the arrays of ``structures`` (x, y, ...: :class:`~ember.train.data_adapters.Structure`) before work."""
     counts = []
     for st in structures:
         if st is None:
@@ -278,7 +278,7 @@ def _check_label_range(fn, loss, kind, out, y_all, samples=None):
         if lo < 0 or hi >= C:
             bad = int(((vals < 0) | (vals >= C)).sum())
             fix = (f"labels must run from 0 to {C - 1}" + (
-                   f" (they look 1-based: use y - 1)" if lo >= 1 and hi == C else "")
+                   " (they look 1-based: use y - 1)" if lo >= 1 and hi == C else "")
                    + f", or give the last layer {hi + 1} units if there are {hi + 1} classes")
             shape = tuple(out.shape)
             shape = _in_user_terms(str(shape), _user_shapes([shape], shape[0], samples))
@@ -317,7 +317,7 @@ def preflight(model, fn, x, y, loss_fn, loss_kind, loss_name, y_all=None, sample
                 if not (isinstance(x, Tensor) and x.data.dtype.kind in "biu"):
                     raise _input_error(model, fn, x, e, trace, samples) from e
                 try:    # integer inputs for float layers: Keras casts them to float32
-                    out = model._forward(Tensor._wrap(x.data.astype(np.float32)))
+                    out = model._forward(Tensor.wrap(x.data.astype(np.float32)))
                 except Exception:   # noqa: BLE001 -- the first error is the one to report
                     raise _input_error(model, fn, x, e, trace, samples) from e
                 float_inputs = True
@@ -337,7 +337,7 @@ def preflight(model, fn, x, y, loss_fn, loss_kind, loss_name, y_all=None, sample
                 y_arr = y.data
                 for _, cand in _candidates(out.data, y_arr, loss_kind):
                     try:
-                        value = loss_fn(out, Tensor._wrap(cand(y_arr)))
+                        value = loss_fn(out, Tensor.wrap(cand(y_arr)))
                     except Exception:   # noqa: BLE001
                         continue
                     convert = cand

@@ -11,7 +11,6 @@ Provided: :class:`EarlyStopping`, :class:`ModelCheckpoint`, :class:`LearningRate
 :class:`ReduceLROnPlateau`, :class:`CSVLogger`, :class:`TerminateOnNaN`, :class:`LambdaCallback`,
 :class:`History` and :class:`ProgbarLogger` (the progress display ``fit`` adds by itself).
 """
-import copy
 import csv
 import math
 import os
@@ -20,98 +19,13 @@ import warnings
 import numpy as np
 
 from . import parallel
+from .callback import HOOKS, Callback, CallbackList
+from .history import History
+from .progress import ProgbarLogger
 
 __all__ = ["Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
            "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN", "LambdaCallback", "History",
            "ProgbarLogger"]
-
-_HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
-          "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
-          "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
-          "on_predict_batch_begin", "on_predict_batch_end")
-
-
-class Callback:
-    """Base class: every hook does nothing.  ``self.model`` and ``self.params`` are set by fit."""
-
-    def __init__(self):
-        self.model = None
-        self.params = {}
-
-    def set_model(self, model):
-        self.model = model
-
-    def set_params(self, params):
-        self.params = dict(params)
-
-    def on_train_begin(self, logs=None):
-        pass
-
-    def on_train_end(self, logs=None):
-        pass
-
-    def on_epoch_begin(self, epoch, logs=None):
-        pass
-
-    def on_epoch_end(self, epoch, logs=None):
-        pass
-
-    def on_train_batch_begin(self, batch, logs=None):
-        pass
-
-    def on_train_batch_end(self, batch, logs=None):
-        pass
-
-    def on_test_begin(self, logs=None):
-        pass
-
-    def on_test_end(self, logs=None):
-        pass
-
-    def on_test_batch_begin(self, batch, logs=None):
-        pass
-
-    def on_test_batch_end(self, batch, logs=None):
-        pass
-
-    def on_predict_begin(self, logs=None):
-        pass
-
-    def on_predict_end(self, logs=None):
-        pass
-
-    def on_predict_batch_begin(self, batch, logs=None):
-        pass
-
-    def on_predict_batch_end(self, batch, logs=None):
-        pass
-
-
-class CallbackList:
-    """Calls a hook on every callback, in order.  Hooks a callback does not override are skipped
-    (so the per-batch cost of ``fit`` is zero when no callback watches batches)."""
-
-    def __init__(self, callbacks, model=None, params=None):
-        self.callbacks = list(callbacks)
-        for cb in self.callbacks:
-            if model is not None and hasattr(cb, "set_model"):
-                cb.set_model(model)
-            if params is not None and hasattr(cb, "set_params"):
-                cb.set_params(params)
-        self._by_hook = {}
-        for hook in _HOOKS:
-            base = getattr(Callback, hook)
-            # an object that is not a Callback subclass needs only the hooks it uses
-            self._by_hook[hook] = [getattr(cb, hook) for cb in self.callbacks if hasattr(cb, hook) and (
-                getattr(type(cb), hook, None) is not base or hook in getattr(cb, "__dict__", {}))]
-
-    def watches(self, hook):
-        """True when some callback overrides ``hook``."""
-        return bool(self._by_hook[hook])
-
-    def call(self, hook, *args):
-        for fn in self._by_hook[hook]:
-            fn(*args)
 
 
 # -- helpers for monitored quantities -------------------------------------------------------------
@@ -447,16 +361,6 @@ class LambdaCallback(Callback):
     def __init__(self, **hooks):
         super().__init__()
         for name, fn in hooks.items():
-            if name not in _HOOKS:
-                raise TypeError(f"LambdaCallback: unknown hook {name!r}; hooks are {', '.join(_HOOKS)}")
+            if name not in HOOKS:
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}; hooks are {', '.join(HOOKS)}")
             setattr(self, name, fn)
-
-
-def copy_logs(logs):
-    """A shallow copy of a logs dict (callbacks may add keys to the one they get)."""
-    return copy.copy(logs) if logs is not None else {}
-
-
-# Defined in their own files, which import Callback from here.
-from .history import History  # noqa: E402
-from .progress import ProgbarLogger  # noqa: E402

@@ -69,8 +69,8 @@ class GradientTape:
         # Tensors the tape made differentiable go back to constants: the ops recorded meanwhile
         # keep their graph, so gradient() still reaches them.
         for t in self._switched_on:
-            if t._node is None:
-                t._rg = False
+            if t.is_leaf:
+                t.requires_grad_(False)
         self._switched_on = []
         return False
 
@@ -96,9 +96,9 @@ class GradientTape:
             if t.data.dtype.kind != "f":
                 continue
             self._watched[id(t)] = t
-            if not t._rg:
-                t._rg = True
-                if t._node is None:
+            if not t.requires_grad:
+                t.requires_grad_(True)
+                if t.is_leaf:
                     self._switched_on.append(t)
 
     def watched_variables(self):
@@ -151,21 +151,21 @@ class GradientTape:
         if outs and inputs:
             # A watched constant is differentiable again for this call (the tape turned it back
             # into a constant when its block ended).
-            off = [s for s in inputs if not s._rg]
+            off = [s for s in inputs if not s.requires_grad]
             for s in off:
-                s._rg = True
+                s.requires_grad_(True)
             try:
                 grads = list(_grad(outs, inputs, grad_outputs=seeds, retain_graph=self.persistent,
                                    allow_unused=True))
             finally:
                 for s in off:
-                    s._rg = False
+                    s.requires_grad_(False)
         it = iter(grads)
         result = []
         for s, ok in zip(flat_sources, wanted):
             g = next(it) if ok else None
             if g is None and unconnected_gradients == "zero":
-                g = Tensor._wrap(xp.zeros(s.shape, dtype=s.dtype if s.dtype.kind == "f" else xp.float32))
+                g = Tensor.wrap(xp.zeros(s.shape, dtype=s.dtype if s.dtype.kind == "f" else xp.float32))
             result.append(g)
         return _unflatten(sources, result)
 

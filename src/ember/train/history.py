@@ -3,7 +3,7 @@ import math
 import os
 
 from . import parallel
-from .callbacks import Callback
+from .callback import Callback
 
 __all__ = ["History"]
 

@@ -17,6 +17,7 @@ a name (the Keras facade registers Keras' names this way).  A function may also 
 with an attribute ``fn.loss_kind = 'multiclass'``.
 """
 from .. import nn
+from ._registry import lookup
 
 __all__ = ["register_loss", "get_loss", "loss_kind_of", "available_losses", "KINDS"]
 
@@ -85,12 +86,8 @@ def get_loss(identifier):
     """``(loss callable, kind, name)`` for a registered name, an ``ember.nn`` loss module, or any
     callable ``loss(y_pred, y_true)``."""
     if isinstance(identifier, str):
-        key = identifier if identifier in _REGISTRY else identifier.lower()
-        if key not in _REGISTRY:
-            raise ValueError(f"compile: unknown loss {identifier!r}; known names: "
-                             f"{', '.join(available_losses())} (or pass an ember.nn loss module or "
-                             "a function loss(y_pred, y_true) -> scalar Tensor)")
-        fn, kind = _REGISTRY[key]
+        fn, kind = lookup(_REGISTRY, identifier, "loss", "or pass an ember.nn loss module or a "
+                          "function loss(y_pred, y_true) -> scalar Tensor")
         if isinstance(fn, type):
             fn = fn()
         elif getattr(fn, "is_loss_factory", False):

@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from ..tensor import Tensor
+from ._registry import lookup
 
 __all__ = ["Metric", "Mean", "MeanMetricWrapper", "Accuracy", "SparseAccuracy", "CategoricalAccuracy",
            "BinaryAccuracy", "TopKAccuracy", "ConfusionMatrix", "Precision", "Recall", "F1",
@@ -146,14 +147,24 @@ class Metric:
 
 
 # -- averages -----------------------------------------------------------------------------------
-class Mean(Metric):
+class _Ratio(Metric):
+    """A metric whose result is ``state[numerator] / state['count']`` (0.0 before any update)."""
+
+    _numerator = "total"
+
+    def _new_state(self):
+        return {self._numerator: _zero(), "count": _zero()}
+
+    def result(self):
+        c = float(self.state["count"])
+        return float(self.state[self._numerator]) / c if c else 0.0
+
+
+class Mean(_Ratio):
     """Weighted running mean of the values passed to ``update(values, weight=1)`` (e.g. the loss:
     ``update(batch_loss, weight=batch_size)``).  Arrays contribute each of their elements."""
 
     default_name = "mean"
-
-    def _new_state(self):
-        return {"total": _zero(), "count": _zero()}
 
     def update(self, values, weight=1.0):
         if isinstance(values, (int, float)):
@@ -163,10 +174,6 @@ class Mean(Metric):
         v = _array(values)
         self.state["total"] += float(v.sum(dtype=np.float64)) * weight
         self.state["count"] += v.size * weight
-
-    def result(self):
-        c = float(self.state["count"])
-        return float(self.state["total"]) / c if c else 0.0
 
 
 class MeanMetricWrapper(Mean):
@@ -191,13 +198,10 @@ def _regression_pair(y_pred, y_true, metric):
     return pred, _match_target(pred, _array(y_true), metric)
 
 
-class MeanAbsoluteError(Metric):
+class MeanAbsoluteError(_Ratio):
     """mean(|y_pred - y_true|) over every element seen (sklearn's ``mean_absolute_error``)."""
 
     default_name = "mae"
-
-    def _new_state(self):
-        return {"total": _zero(), "count": _zero()}
 
     def update(self, y_pred, y_true):
         pred, true = _regression_pair(y_pred, y_true, type(self).__name__)
@@ -208,10 +212,6 @@ class MeanAbsoluteError(Metric):
     @staticmethod
     def _reduce(diff):
         return float(np.abs(diff).sum())
-
-    def result(self):
-        c = float(self.state["count"])
-        return float(self.state["total"]) / c if c else 0.0
 
 
 class MeanSquaredError(MeanAbsoluteError):
@@ -270,7 +270,7 @@ def _labels_from(pred, true, mode, threshold, metric):
 
 
 # -- accuracy -------------------------------------------------------------------------------------
-class Accuracy(Metric):
+class Accuracy(_Ratio):
     """Fraction of correct predictions.
 
     mode: 'auto' (binary when ``y_pred`` has one column, categorical when ``y_true`` has
@@ -280,6 +280,7 @@ class Accuracy(Metric):
     """
 
     default_name = "accuracy"
+    _numerator = "correct"
     _mode_default = "auto"
 
     def __init__(self, mode=None, threshold=0.5, name=None):
@@ -290,9 +291,6 @@ class Accuracy(Metric):
         self.mode = mode
         self.threshold = float(threshold)
         super().__init__(name)
-
-    def _new_state(self):
-        return {"correct": _zero(), "count": _zero()}
 
     def update(self, y_pred, y_true):
         pred, true = _array(y_pred), _array(y_true)
@@ -313,10 +311,6 @@ class Accuracy(Metric):
         p, t, _ = _labels_from(pred, true, mode, self.threshold, type(self).__name__)
         self.state["correct"] += int(np.count_nonzero(p == t))
         self.state["count"] += p.size
-
-    def result(self):
-        c = float(self.state["count"])
-        return float(self.state["correct"]) / c if c else 0.0
 
 
 class SparseAccuracy(Accuracy):
@@ -340,20 +334,18 @@ class BinaryAccuracy(Accuracy):
     _mode_default = "binary"
 
 
-class TopKAccuracy(Metric):
+class TopKAccuracy(_Ratio):
     """Fraction of samples whose true class is among the ``k`` highest scores
     (sklearn's ``top_k_accuracy_score``).  Labels are integers or one-hot rows."""
 
     default_name = "top_k_accuracy"
+    _numerator = "correct"
 
     def __init__(self, k=5, name=None):
         if int(k) < 1:
             raise ValueError(f"TopKAccuracy: k must be >= 1, got {k}")
         self.k = int(k)
         super().__init__(name)
-
-    def _new_state(self):
-        return {"correct": _zero(), "count": _zero()}
 
     def update(self, y_pred, y_true):
         pred, true = _array(y_pred), _array(y_true)
@@ -378,10 +370,6 @@ class TopKAccuracy(Metric):
             hits = (scores > true_score[:, None]).sum(axis=1) < k
         self.state["correct"] += int(np.count_nonzero(hits))
         self.state["count"] += labels.size
-
-    def result(self):
-        c = float(self.state["count"])
-        return float(self.state["correct"]) / c if c else 0.0
 
 
 # -- confusion-matrix metrics ---------------------------------------------------------------------
@@ -594,12 +582,9 @@ def get_metric(identifier, loss_kind=None):
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if isinstance(identifier, str):
-        key = identifier if identifier in _REGISTRY else identifier.lower()
-        if key not in _REGISTRY:
-            raise ValueError(f"compile: unknown metric {identifier!r}; known names: "
-                             f"{', '.join(available_metrics())} (or pass a Metric object or a "
-                             "function fn(y_pred, y_true))")
-        metric = _call_factory(_REGISTRY[key], loss_kind)
+        factory = lookup(_REGISTRY, identifier, "metric",
+                         "or pass a Metric object or a function fn(y_pred, y_true)")
+        metric = _call_factory(factory, loss_kind)
         metric.name = identifier
         return metric
     if callable(identifier):

@@ -15,7 +15,7 @@ import shutil
 import sys
 import time
 
-from .callbacks import Callback
+from .callback import Callback
 
 __all__ = ["ProgbarLogger", "resolve_verbose", "format_logs", "wrap_logs", "terminal_columns"]
 

@@ -162,7 +162,7 @@ def restore_compile(model, desc, optimizer_state, what):
     """Compile the loaded ``model`` as it was saved (``desc``: the ``ember.train.compile`` entry)
     and give it the saved optimizer state (applied when the optimizer is built)."""
     if optimizer_state is not None:
-        object.__setattr__(model, "_pending_optimizer_state", optimizer_state)
+        model._pending_optimizer_state = optimizer_state
     if not isinstance(desc, dict):
         return
     if desc.get("format") != _COMPILE_FORMAT:
@@ -216,8 +216,8 @@ def load(cls, base, path, compile=True, custom_objects=None, safe_mode=True, wha
                              "build the model yourself and use load_weights")
         model = target.from_config(desc["config"])
         if desc.get("input_shape") is not None and model._input_shape is None:
-            object.__setattr__(model, "_input_shape", tuple(desc["input_shape"]))
-            object.__setattr__(model, "_input_dtype", desc.get("input_dtype"))
+            model._input_shape = tuple(desc["input_shape"])
+            model._input_dtype = desc.get("input_dtype")
         if not model.built:
             if model._input_shape is None:
                 raise ValueError(f"{what}: the model has lazy layers and the file records no input "
@@ -225,8 +225,8 @@ def load(cls, base, path, compile=True, custom_objects=None, safe_mode=True, wha
             model.build()
         data = serialization.load(path)
         model.load_state_dict(data["model"])
-        object.__setattr__(model, "epochs_completed", int(desc.get("epoch") or 0))
-        object.__setattr__(model, "steps_completed", int(desc.get("step") or 0))
+        model.epochs_completed = int(desc.get("epoch") or 0)
+        model.steps_completed = int(desc.get("step") or 0)
         if compile:
             meta = serialization.read_metadata(path)
             restore_compile(model, meta.get("ember.train.compile"), data.get("optimizer"), what)

@@ -5,9 +5,10 @@ forward pass (and which module raised, if one did) by temporarily wrapping their
 """
 import numpy as np
 
+from ..nn.parameter import Parameter
 from ..tensor import Tensor
 
-__all__ = ["ModuleTrace", "format_summary", "format_bytes", "shape_of"]
+__all__ = ["ModuleTrace", "format_summary", "format_bytes", "shape_of", "count_params"]
 
 
 def shape_of(value):
@@ -55,7 +56,7 @@ class ModuleTrace:
             if id(module) in seen or "forward" in module.__dict__:
                 continue
             seen.add(id(module))
-            object.__setattr__(module, "forward", self._wrap(name, module, module.forward))
+            module.forward = self._wrap(name, module, module.forward)
         self._wrapped = [m for _, m in self.named if id(m) in seen]
         return self
 
@@ -91,25 +92,28 @@ def format_bytes(n):
     return f"{n:.2f} GiB"
 
 
+def _unique(tensors):
+    seen, out = set(), []
+    for t in tensors:
+        if id(t) not in seen:
+            seen.add(id(t))
+            out.append(t)
+    return out
+
+
 def _own_parameters(module):
     """Unique parameters of ``module`` and its sub-modules (unbuilt lazy layers have none yet)."""
-    seen, out = set(), []
-    for m in module.modules():
-        for p in m._parameters.values():
-            if p is not None and id(p) not in seen:
-                seen.add(id(p))
-                out.append(p)
-    return out
+    return _unique(t for t in module.state_dict().values() if isinstance(t, Parameter))
 
 
 def _buffers(module):
-    seen, out = set(), []
-    for m in module.modules():
-        for name, b in m._buffers.items():
-            if b is not None and id(b) not in seen and name not in m._non_persistent:
-                seen.add(id(b))
-                out.append(b)
-    return out
+    """Unique persistent buffers of ``module`` and its sub-modules."""
+    return _unique(t for t in module.state_dict().values() if not isinstance(t, Parameter))
+
+
+def count_params(module):
+    """Number of scalar parameters of ``module`` (0 for layers not built yet)."""
+    return sum(int(p.size) for p in _own_parameters(module))
 
 
 def format_summary(model, rows, output_shapes, title=None, line_length=None):
@@ -122,7 +126,7 @@ def format_summary(model, rows, output_shapes, title=None, line_length=None):
     for name, module in rows:
         label = getattr(module, "name", None)
         label = label if isinstance(label, str) and label else name
-        count = sum(int(p.size) for p in _own_parameters(module))
+        count = count_params(module)
         unbuilt = any(not m.built for m in module.modules())
         table.append((f"{label} ({type(module).__name__})",
                       _batchless(output_shapes.get(id(module))),

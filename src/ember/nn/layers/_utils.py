@@ -1,5 +1,6 @@
-"""Helpers shared by the layer files: argument checks, the weight-regularizer base class.
-(int-or-tuple arguments such as kernel_size: ``ember.ops.arguments.int_tuple``.)"""
+"""Helpers shared by the layer files: argument checks, lazily sized weights, the
+weight-regularizer base class.  (int-or-tuple arguments such as kernel_size:
+``ember.ops.arguments.int_tuple``.)"""
 import math
 
 from ...backend import xp
@@ -22,6 +23,22 @@ def shape_str(shape):
     return "(" + ", ".join(str(n) for n in shape) + ")"
 
 
+def create_or_defer(layer, size, parameters=(), buffers=()):
+    """The end of the constructor of a layer whose weights are sized by ``size`` (in_features,
+    num_features, ...): registers ``parameters`` and ``buffers`` as None, then creates them now
+    (``layer._create(size)``) or, when ``size`` is None, leaves the layer unbuilt: its ``build``
+    creates them from the first input (and the size found goes into its config, see
+    ``Module._built_from_input``)."""
+    for name in parameters:
+        layer.register_parameter(name, None)
+    for name in buffers:
+        layer.register_buffer(name, None)
+    if size is None:
+        layer.built = False
+    else:
+        layer._create(size)
+
+
 class WeightLayer(Module):
     """A layer with a ``weight`` that may carry a ``weight_regularizer`` (alias
     ``kernel_regularizer``); ``ember.nn.regularization_loss(model)`` sums the penalties."""
@@ -35,12 +52,7 @@ class WeightLayer(Module):
         when ``in_size`` is None."""
         self.use_bias = bool(bias)
         self.weight_regularizer = _reg.get(weight_regularizer)
-        self.register_parameter("weight", None)
-        self.register_parameter("bias", None)
-        if in_size is None:
-            self.built = False
-        else:
-            self._create(in_size)
+        create_or_defer(self, in_size, ("weight", "bias"))
 
     def _new_parameters(self, weight_shape):
         """A fresh float32 ``weight`` of ``weight_shape`` (..., in, out) and, with ``use_bias``,
@@ -70,6 +82,8 @@ class WeightLayer(Module):
         self.weight_regularizer = _reg.get(value)
 
     def get_config(self):
+        """The recorded constructor arguments, with the regularizer (an object, which the record
+        leaves out) described by ``ember.nn.regularizers.serialize``."""
         cfg = super().get_config()
         reg = self.weight_regularizer
         try:
@@ -78,10 +92,3 @@ class WeightLayer(Module):
             cfg["weight_regularizer"] = reg   # a custom callable: kept as is (not JSON-able)
         return cfg
 
-
-def set_lazy_config(module, name, value):
-    """Record a size found by ``build`` in the module's config, so that ``from_config`` rebuilds a
-    layer with the same weight shapes (and ``load_state_dict`` into it works)."""
-    cfg = module.__dict__.get("_config")
-    if cfg is not None and name in cfg and cfg[name] is None:
-        cfg[name] = value

@@ -1,12 +1,13 @@
 """Convolutions over channels-last inputs: Conv1d on (N, L, C), Conv2d on (N, H, W, C)."""
 from ... import ops as F
 from ...ops.arguments import int_tuple
-from ._utils import WeightLayer, positive_int, set_lazy_config, shape_str
+from ._utils import WeightLayer, positive_int, shape_str
 
 
 class _ConvNd(WeightLayer):
     _spatial = 0
     _layout = ""
+    _built_from_input = "in_channels"
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  bias=True, weight_regularizer=None):
@@ -53,7 +54,6 @@ class _ConvNd(WeightLayer):
     def build(self, input_shape):
         self._check_input(tuple(input_shape))
         self._create(int(input_shape[-1]))
-        set_lazy_config(self, "in_channels", self.in_channels)
         self.built = True
 
     def extra_repr(self):

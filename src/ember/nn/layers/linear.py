@@ -1,7 +1,7 @@
 """Linear (fully connected) layer and Identity."""
 from ... import ops as F
 from ..module import Module
-from ._utils import WeightLayer, positive_int, set_lazy_config, shape_str
+from ._utils import WeightLayer, positive_int, shape_str
 
 
 class Identity(Module):
@@ -33,6 +33,7 @@ class Linear(WeightLayer):
     ``nn.regularization_loss(model)``.  The forward is ``ember.functional.linear``: one graph
     node (subclasses such as LoRA adapters and Keras' ``Dense`` inherit it).
     """
+    _built_from_input = "in_features"
 
     def __init__(self, in_features, out_features, bias=True, weight_regularizer=None):
         super().__init__()
@@ -54,7 +55,6 @@ class Linear(WeightLayer):
             raise ValueError(f"{type(self).__name__}: expected an input with at least 1 dimension "
                              "(features on the last axis), got a 0-d tensor")
         self._create(int(input_shape[-1]))
-        set_lazy_config(self, "in_features", self.in_features)
         self.built = True
 
     def forward(self, x):

@@ -7,12 +7,13 @@ from ...tensor import Tensor
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
-from ._utils import positive_int, set_lazy_config, shape_str
+from ._utils import create_or_defer, positive_int, shape_str
 
 
 class _BatchNorm(Module):
     _ndims = ()
     _layout = ""
+    _built_from_input = "num_features"
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
         super().__init__()
@@ -24,15 +25,8 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        self.register_parameter("weight", None)
-        self.register_parameter("bias", None)
-        self.register_buffer("running_mean", None)
-        self.register_buffer("running_var", None)
-        self.register_buffer("num_batches_tracked", None)
-        if num_features is None:
-            self.built = False
-        else:
-            self._create(num_features)
+        create_or_defer(self, num_features, ("weight", "bias"),
+                        ("running_mean", "running_var", "num_batches_tracked"))
 
     def _create(self, c):
         self.num_features = c
@@ -40,9 +34,9 @@ class _BatchNorm(Module):
             self.weight = Parameter(xp.ones((c,), dtype=xp.float32))
             self.bias = Parameter(xp.zeros((c,), dtype=xp.float32))
         if self.track_running_stats:
-            self.running_mean = Tensor._wrap(xp.zeros((c,), dtype=xp.float32))
-            self.running_var = Tensor._wrap(xp.ones((c,), dtype=xp.float32))
-            self.num_batches_tracked = Tensor._wrap(xp.zeros((), dtype=xp.int64))
+            self.running_mean = Tensor.wrap(xp.zeros((c,), dtype=xp.float32))
+            self.running_var = Tensor.wrap(xp.ones((c,), dtype=xp.float32))
+            self.num_batches_tracked = Tensor.wrap(xp.zeros((), dtype=xp.int64))
 
     def reset_running_stats(self):
         if self.track_running_stats and self.running_mean is not None:
@@ -69,7 +63,6 @@ class _BatchNorm(Module):
     def build(self, input_shape):
         self._check_input(tuple(input_shape))
         self._create(int(input_shape[-1]))
-        set_lazy_config(self, "num_features", self.num_features)
         self.built = True
 
     def forward(self, x):
@@ -119,6 +112,19 @@ def _norm_shape(value, name):
 
 
 class _LastAxesNorm(Module):
+    """LayerNorm and RMSNorm: a ``weight`` (with ``elementwise_affine``) of the trailing
+    ``normalized_shape`` axes, taken from the first input's last axis when None."""
+    _built_from_input = "normalized_shape"
+
+    def _create(self, shape):
+        self.normalized_shape = tuple(shape)
+        if self.elementwise_affine:
+            self.weight = Parameter(xp.ones(self.normalized_shape, dtype=xp.float32))
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+
     def _check_input(self, shape):
         ns = self.normalized_shape
         if tuple(shape[len(shape) - len(ns):]) != ns or len(shape) < len(ns):
@@ -129,7 +135,6 @@ class _LastAxesNorm(Module):
         if len(input_shape) == 0:
             raise ValueError(f"{type(self).__name__}: cannot normalise a 0-d input")
         self._create((int(input_shape[-1]),))
-        set_lazy_config(self, "normalized_shape", list(self.normalized_shape))
         self.built = True
 
 
@@ -144,23 +149,15 @@ class LayerNorm(_LastAxesNorm):
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
         self.use_bias = bool(bias)
-        self.register_parameter("weight", None)
-        self.register_parameter("bias", None)
-        if self.normalized_shape is None:
-            self.built = False
-        else:
-            self._create(self.normalized_shape)
+        create_or_defer(self, self.normalized_shape, ("weight", "bias"))
 
     def _create(self, shape):
-        self.normalized_shape = tuple(shape)
-        if self.elementwise_affine:
-            self.weight = Parameter(xp.ones(self.normalized_shape, dtype=xp.float32))
-            if self.use_bias:
-                self.bias = Parameter(xp.zeros(self.normalized_shape, dtype=xp.float32))
+        super()._create(shape)
+        if self.elementwise_affine and self.use_bias:
+            self.bias = Parameter(xp.zeros(self.normalized_shape, dtype=xp.float32))
 
     def reset_parameters(self):
-        if self.weight is not None:
-            init.ones_(self.weight)
+        super().reset_parameters()
         if self.bias is not None:
             init.zeros_(self.bias)
 
@@ -183,20 +180,7 @@ class RMSNorm(_LastAxesNorm):
         self.normalized_shape = _norm_shape(normalized_shape, "RMSNorm")
         self.eps = None if eps is None else float(eps)
         self.elementwise_affine = bool(elementwise_affine)
-        self.register_parameter("weight", None)
-        if self.normalized_shape is None:
-            self.built = False
-        else:
-            self._create(self.normalized_shape)
-
-    def _create(self, shape):
-        self.normalized_shape = tuple(shape)
-        if self.elementwise_affine:
-            self.weight = Parameter(xp.ones(self.normalized_shape, dtype=xp.float32))
-
-    def reset_parameters(self):
-        if self.weight is not None:
-            init.ones_(self.weight)
+        create_or_defer(self, self.normalized_shape, ("weight",))
 
     def forward(self, x):
         self._check_input(tuple(x.shape))

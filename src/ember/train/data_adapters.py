@@ -1,7 +1,8 @@
 """How ``fit`` / ``evaluate`` / ``predict`` walk their input in batches.
 
 Three sources, one interface (``steps``, ``samples``, ``epoch(e)`` yielding ``(x, y)`` batches of
-Tensors, ``peek(n)`` for the pre-flight check):
+Tensors, ``peek(n)`` for the pre-flight check; the two map-style ones also ``take(positions)``, the
+batch of any samples, which is how ``ember.distributed`` deals them out between processes):
 
 * :class:`ArrayBatches` -- NumPy arrays / Tensors (or a tuple/list/dict of them for a model with
   several inputs).  Each batch is one slice (in order) or one fancy index with a slice of the
@@ -23,10 +24,13 @@ import numbers
 import numpy as np
 
 from .. import random as _random
+from ..data.dataset import batch_fetcher
 from ..tensor import Tensor
+from . import _checks
 
-__all__ = ["ArrayBatches", "DatasetBatches", "LoaderBatches", "make_batches", "as_array",
-           "resolve_seed", "Structure"]
+__all__ = ["ArrayBatches", "DatasetBatches", "LoaderBatches", "make_batches", "prepare",
+           "validation_source", "install_float_inputs", "install_target_conversion", "as_array",
+           "to_tensors", "float32", "resolve_seed", "epoch_permutation", "is_dataset", "Structure"]
 
 
 def resolve_seed(seed):
@@ -48,10 +52,6 @@ def as_array(value):
     if isinstance(value, np.ndarray):
         return value
     return np.asarray(value)
-
-
-def _wrap(array):
-    return Tensor._wrap(array)
 
 
 class Structure:
@@ -80,7 +80,7 @@ class Structure:
         return [self.what]
 
     def pack(self, parts):
-        parts = [_wrap(p) for p in parts]
+        parts = [Tensor.wrap(p) for p in parts]
         if self.kind == "array":
             return parts[0]
         if self.kind == "dict":
@@ -118,6 +118,13 @@ class ArrayBatches:
         x = self.x.pack([a[:n] for a in self.x.arrays])
         y = None if self.y is None else self.y.pack([a[:n] for a in self.y.arrays])
         return x, y
+
+    def take(self, positions):
+        """The batch ``(x, y)`` of the samples at ``positions`` (in this source's order)."""
+        x = self.x.pack([a.take(positions, axis=0) for a in self.x.arrays])
+        if self.y is None:
+            return x, None
+        return x, self.y.pack([a.take(positions, axis=0) for a in self.y.arrays])
 
     def epoch(self, epoch=0):
         xs = self.x.arrays
@@ -159,18 +166,20 @@ def _split_sample(sample):
     return sample, None
 
 
-def _to_tensors(value):
+def to_tensors(value):
+    """Tensors for an input or target: arrays wrapped (float64 becomes float32), structures
+    element-wise."""
     if value is None or isinstance(value, Tensor):
         return value
     if isinstance(value, np.ndarray):
         if value.dtype == np.float64:
             value = value.astype(np.float32)
-        return Tensor._wrap(value)
+        return Tensor.wrap(value)
     if isinstance(value, dict):
-        return {k: _to_tensors(v) for k, v in value.items()}
+        return {k: to_tensors(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
-        return type(value)(_to_tensors(v) for v in value)
-    return Tensor._wrap(np.asarray(value))
+        return type(value)(to_tensors(v) for v in value)
+    return Tensor.wrap(np.asarray(value))
 
 
 def _convert(source, x, y):
@@ -179,7 +188,7 @@ def _convert(source, x, y):
         x = source.transform_x(as_array(x))
     if source.transform_y is not None and y is not None:
         y = source.transform_y(as_array(y))
-    return _to_tensors(x), _to_tensors(y)
+    return to_tensors(x), to_tensors(y)
 
 
 def _stack(items):
@@ -189,17 +198,6 @@ def _stack(items):
     if isinstance(first, dict):
         return {k: _stack([it[k] for it in items]) for k in first}
     return np.stack([as_array(it) for it in items])
-
-
-def _batch_fetcher(dataset):
-    """``indices -> batch`` for datasets that gather many samples at once (``get_batch``, or a
-    Subset of such a dataset), else None."""
-    try:
-        from ..data.dataset import batch_fetcher
-    except ImportError:   # ember.data is optional for this module
-        get_batch = getattr(dataset, "get_batch", None)
-        return get_batch if callable(get_batch) else None
-    return batch_fetcher(dataset)
 
 
 class DatasetBatches:
@@ -214,9 +212,13 @@ class DatasetBatches:
         self.samples = len(self.indices)
         self.given_samples = len(dataset)
         self.steps = math.ceil(self.samples / self.batch_size) if self.samples else 0
-        self._get_batch = _batch_fetcher(dataset)
+        self._get_batch = batch_fetcher(dataset)   # gathers a batch at once, or None
         self.transform_x = None
         self.transform_y = None
+
+    def take(self, positions):
+        """The batch ``(x, y)`` of the samples at ``positions`` (in this source's order)."""
+        return self._fetch(self.indices[positions])
 
     def _fetch(self, idx):
         if self._get_batch is not None:
@@ -313,3 +315,97 @@ def make_batches(x, y, batch_size, shuffle, seed, fn):
                                 shuffle, seed)
         return DatasetBatches(x, batch_size, shuffle, seed)
     return ArrayBatches(x, y, batch_size, shuffle, seed)
+
+
+# -- what fit / evaluate / predict make of their arguments -----------------------------------------
+def float32(value):
+    """float64 arrays (NumPy's default) as float32, ember's default."""
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+        return value.astype(np.float32)
+    return value
+
+
+def _as_float32(structure):
+    structure.arrays = [a.astype(np.float32) if a.dtype == np.float64 else a
+                        for a in structure.arrays]
+
+
+def install_float_inputs(source):
+    """Integer inputs the model refuses become float32: once for arrays, per batch otherwise."""
+    if isinstance(source, ArrayBatches):
+        source.x.arrays = [a.astype(np.float32) for a in source.x.arrays]
+    else:
+        source.transform_x = lambda a: a.astype(np.float32)
+
+
+def install_target_conversion(source, convert):
+    """Targets pass through ``convert`` (found by the pre-flight check): once for arrays, per batch
+    otherwise."""
+    if isinstance(source, ArrayBatches):
+        source.set_targets([convert(source.y.arrays[0])])
+    else:
+        source.transform_y = convert
+
+
+def prepare(fn, x, y, batch_size, shuffle=False, seed=None, validation_split=0.0):
+    """Batch sources for ``x`` / ``y`` (training and, with ``validation_split``, validation),
+    after the array checks."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"{fn}: batch_size must be a positive int, got {batch_size!r}")
+    if x is None:
+        raise ValueError(f"{fn}: x is None; pass the input data")
+    source = make_batches(x, y, batch_size, shuffle, seed, fn)
+    if isinstance(source, ArrayBatches):
+        _checks.check_arrays(fn, [source.x, source.y])
+        _as_float32(source.x)
+        if source.y is not None:
+            _as_float32(source.y)
+    elif isinstance(source, DatasetBatches) and source.samples == 0:
+        raise ValueError(f"{fn}: the dataset is empty (len 0): there are no samples. Fix: "
+                         "check how the data was loaded or filtered")
+    elif isinstance(source, LoaderBatches) and source.steps == 0:
+        raise ValueError(f"{fn}: the data loader yields no batches (len 0). Fix: check its "
+                         "dataset, and drop_last with fewer samples than batch_size")
+    validation = None
+    if validation_split:
+        if not 0.0 < float(validation_split) < 1.0:
+            raise ValueError(f"{fn}: validation_split must be in [0, 1), got {validation_split}")
+        if isinstance(source, LoaderBatches):
+            raise ValueError(f"{fn}: validation_split needs arrays or a Dataset; with a data "
+                             "loader pass validation_data instead")
+        n = source.samples
+        split = int(np.floor(n * (1.0 - float(validation_split))))
+        if split <= 0 or split >= n:
+            raise ValueError(f"{fn}: validation_split={validation_split} of {n} samples leaves "
+                             f"{split} for training and {n - split} for validation; both need "
+                             "at least one")
+        # Keras: the LAST fraction of the samples, before shuffling.
+        if isinstance(source, ArrayBatches):
+            validation = ArrayBatches(source.x, source.y, batch_size, False, None,
+                                      indices=slice(split, n))
+            source = ArrayBatches(source.x, source.y, batch_size, shuffle, seed,
+                                  indices=slice(0, split))
+        else:
+            validation = DatasetBatches(source.dataset, batch_size, False, None,
+                                        indices=source.indices[split:])
+            source = DatasetBatches(source.dataset, batch_size, shuffle, seed,
+                                    indices=source.indices[:split])
+    return source, validation
+
+
+def validation_source(validation_data, batch_size):
+    """The batch source of ``fit(validation_data=...)``: ``(x_val, y_val)``, a Dataset or a
+    DataLoader (None for None)."""
+    if validation_data is None:
+        return None
+    fn = "Model.fit(validation_data)"
+    if isinstance(validation_data, (tuple, list)) and not is_dataset(validation_data):
+        if len(validation_data) == 2:
+            xv, yv = validation_data
+        elif len(validation_data) == 3:
+            raise ValueError(f"{fn}: sample weights (a third item) are not supported; pass "
+                             "(x_val, y_val)")
+        else:
+            raise ValueError(f"{fn}: expected (x_val, y_val), got {len(validation_data)} items")
+        return prepare(fn, xv, yv, batch_size)[0]
+    return prepare(fn, validation_data, None, batch_size)[0]

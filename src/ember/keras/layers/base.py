@@ -1,0 +1,253 @@
+"""``Layer``: the base class of every Keras layer (the built-in ones and yours), and
+``KerasWeights``: Keras' weight accessors, which layers and models share.
+
+A layer follows Keras' contract:
+
+* ``__init__(..., **kwargs)`` stores its arguments and passes the common keywords to
+  ``super().__init__(**kwargs)``: ``name``, ``trainable``, ``dtype`` ('float32' only),
+  ``input_shape`` / ``batch_input_shape`` / ``batch_size`` (the input of a model whose first layer
+  this is);
+* ``build(input_shape)`` creates the weights with ``self.add_weight(...)``; it runs once, on the
+  first input (the built-in layers end theirs with ``super().build(input_shape)``, which records
+  the input shape for ``get_config``);
+* ``call(inputs)`` computes the output;
+* ``get_config()`` returns what ``from_config(config)`` = ``cls(**config)`` rebuilds the layer
+  from (``{**super().get_config(), ...}``).
+
+A layer is an ``ember.nn.Module``: its weights are ``ember.nn.Parameter`` attributes (saved in
+``state_dict`` under their attribute names), ``layer.train()`` / ``layer.eval()`` switch Dropout
+and BatchNormalization, and it can sit in any ember model.
+"""
+import inspect
+
+import numpy as np
+
+from ... import nn
+from ...nn import registry as _registry
+from .. import initializers as _initializers
+from .. import naming
+
+__all__ = ["Layer", "KerasWeights"]
+
+
+class KerasWeights:
+    """Keras' ``trainable`` and weight accessors of a layer or a model: ``weights`` (parameters,
+    then float state such as BatchNormalization's moving statistics), ``trainable_weights``,
+    ``non_trainable_weights`` (and their ``*_variables`` names), ``get_weights()`` and
+    ``set_weights()`` with NumPy arrays.  The class defines ``_own_params()`` (the parameters that
+    exist: none before the weights are built) and ``_apply_trainable()`` (freezes or unfreezes
+    them as ``trainable`` says)."""
+
+    def _own_params(self):
+        raise NotImplementedError
+
+    def _apply_trainable(self):
+        raise NotImplementedError
+
+    @property
+    def trainable(self):
+        """False freezes every weight (Keras' ``layer.trainable = False``)."""
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        self._apply_trainable()
+
+    def _float_state(self):
+        return [b for b in self.buffers() if b.data.dtype.kind == "f"]
+
+    @property
+    def trainable_weights(self):
+        """The parameters that train (a list, in layer order): what ``tape.gradient`` and
+        ``optimizer.apply_gradients`` take."""
+        return [p for p in self._own_params() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self):
+        """Frozen parameters, then float state (e.g. BatchNormalization's moving statistics)."""
+        frozen = [p for p in self._own_params() if not p.requires_grad]
+        return frozen + self._float_state()
+
+    @property
+    def weights(self):
+        """Parameters, then float state (e.g. BatchNormalization's moving statistics)."""
+        return self._own_params() + self._float_state()
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
+
+    def get_weights(self):
+        """The weights as a list of NumPy arrays (copies), in ``weights`` order."""
+        return [np.array(w.data) for w in self.weights]
+
+    def set_weights(self, weights):
+        """Copy NumPy arrays (in ``weights`` order, shapes must match) into the weights."""
+        own = self.weights
+        weights = list(weights)
+        where = f"{type(self).__name__}.set_weights"
+        if len(weights) != len(own):
+            raise ValueError(f"{where}: got {len(weights)} arrays for {len(own)} weights "
+                             f"(shapes {[tuple(w.shape) for w in own]})")
+        for i, (w, v) in enumerate(zip(own, weights)):
+            v = np.asarray(getattr(v, "data", v))
+            if v.shape != tuple(w.shape):
+                raise ValueError(f"{where}: array {i} has shape {v.shape}, the weight has shape "
+                                 f"{tuple(w.shape)}")
+            w.data[...] = v
+
+
+class Layer(KerasWeights, nn.Module):
+    """What every Keras layer has: a name, ``trainable``, a declared input shape, Keras' config
+    and weight accessors, and ``add_weight``.
+
+    Your own layers subclass it as in Keras: ``__init__(**kwargs)`` calling
+    ``super().__init__(**kwargs)``, an optional ``build(input_shape)`` creating weights with
+    ``self.add_weight(shape=..., initializer=...)`` (called on the first input), ``call(inputs)``
+    and, for saving, ``get_config()``.
+    """
+
+    def __init__(self, trainable=True, name=None, dtype=None, **kwargs):
+        nn.Module.__init__(self)        # by name: Dense's next base is nn.Linear (see there)
+        layer = type(self).__name__
+        input_shape = kwargs.pop("input_shape", None)
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        batch_size = kwargs.pop("batch_size", None)
+        kwargs.pop("autocast", None)
+        kwargs.pop("input_length", None)        # Keras 2's (Embedding's): ignored elsewhere
+        if kwargs:
+            raise TypeError(f"{layer}: unexpected keyword argument(s) {', '.join(map(repr, kwargs))}")
+        if dtype not in (None, "float32", np.float32) and str(dtype) != "float32":
+            raise ValueError(f"{layer}: dtype={dtype!r} is not supported; ember.keras layers compute "
+                             "in float32")
+        shape = None
+        if batch_input_shape is not None:
+            shape = tuple(batch_input_shape)[1:]
+            batch_size = tuple(batch_input_shape)[0]
+        elif input_shape is not None:
+            shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+        if shape is not None and any(not (n is None or (isinstance(n, (int, np.integer)) and n > 0))
+                                     for n in shape):
+            raise ValueError(f"{layer}: input_shape must be a tuple of positive ints (None for a "
+                             f"variable size), without the batch axis, got {shape!r}")
+        self.name = name or naming.unique_name(naming.snake(layer))
+        self._trainable = bool(trainable)
+        self._declared_input_shape = None if shape is None else \
+            tuple(None if n is None else int(n) for n in shape)
+        self._declared_batch_size = batch_size
+        if type(self).build is not Layer.build:
+            self.built = False          # build(input_shape) runs on the first call
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define call(self, inputs)")
+
+    def forward(self, *args, **kwargs):
+        return self.call(*args, **kwargs)
+
+    def build(self, input_shape):
+        """Create the weights from the shape of the first input (a layer's own ``build`` ends with
+        ``super().build(input_shape)``: the input shape is then part of ``get_config``)."""
+        self._built_input_shape = tuple(input_shape)[1:]
+        self.built = True
+        if not self.trainable:
+            self._apply_trainable()
+
+    def add_weight(self, name=None, shape=None, initializer="glorot_uniform", dtype=None,
+                   trainable=True, regularizer=None, **kwargs):
+        """Create, initialise and register a weight (a Parameter) of ``shape``: Keras'
+        ``add_weight``.  ``regularizer`` is not supported."""
+        if regularizer is not None:
+            raise NotImplementedError("add_weight: regularizer is not supported by ember.keras")
+        if dtype not in (None, "float32", np.float32):
+            raise ValueError(f"add_weight: dtype={dtype!r} is not supported (float32 only)")
+        shape = () if shape is None else tuple(int(n) for n in shape)
+        count = len(self._parameters)
+        attr = name or f"weight_{count}"
+        if attr in self._parameters or attr in self.__dict__:
+            attr = f"{attr}_{count}"
+        w = nn.Parameter(np.zeros(shape, dtype=np.float32))
+        _initializers.get(initializer)(w)
+        if not trainable or not self.trainable:
+            w.requires_grad_(False)
+        setattr(self, attr, w)
+        return w
+
+    # -- shape declared at construction ---------------------------------------------------------------
+    @property
+    def declared_input_shape(self):
+        """The input shape (without the batch axis) given by input_shape / input_dim, or None."""
+        return self.__dict__.get("_declared_input_shape")
+
+    @property
+    def input_shape(self):
+        """The declared input shape (one sample, no batch axis), or None when not declared or
+        when it has a variable (None) size -- what ``Sequential`` reads from its first layer."""
+        shape = self.declared_input_shape
+        if shape is None or any(n is None for n in shape):
+            return None
+        return shape
+
+    # -- trainable and weights ------------------------------------------------------------------------
+    def _apply_trainable(self):
+        if not self.built:
+            return            # applied by build() once the weights exist
+        for _, m in self.named_modules():
+            for p in m._parameters.values():
+                if p is not None:
+                    p.requires_grad_(self.trainable)
+
+    def _own_params(self):
+        if not self.built:
+            return []
+        return list(self.parameters())
+
+    def count_params(self):
+        """The number of scalar parameters (raises while the layer has no weights yet)."""
+        if not self.built:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: count_params() before the layer "
+                             "is built; give input_shape or call the model on data first")
+        return self.num_parameters()
+
+    # -- config ---------------------------------------------------------------------------------------
+    def _user_config(self):
+        """The recorded (JSON) constructor arguments of a layer class defined outside ember --
+        Keras' automatic config for a subclass without ``get_config`` (its ``**kwargs`` go to the
+        base layer, whose own config covers them)."""
+        owner = next((k for k in type(self).__mro__ if "__init__" in k.__dict__), None)
+        if owner is None or _registry.is_ember_module(owner.__module__):
+            return {}
+        params = inspect.signature(owner.__init__).parameters
+        named = {n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        return {k: v for k, v in (self.__dict__.get("_config") or {}).items() if k in named}
+
+    def get_config(self):
+        """Keras' config: ``name``, ``trainable`` and the input shape when known; a layer adds its
+        own arguments (``{**super().get_config(), ...}``: built-in initializers, regularizers and
+        activations by name).  For your own subclass without ``get_config``, its constructor
+        arguments that are JSON values are included (as Keras does); others make ``model.save``
+        fail, asking for ``get_config``."""
+        cfg = {"name": self.name, "trainable": self.trainable}
+        cfg.update(self._user_config())
+        shape = self.__dict__.get("_built_input_shape") or self.declared_input_shape
+        if shape is not None:
+            cfg["input_shape"] = list(shape)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        """``cls(**config)``."""
+        return cls(**config)
+
+    from_config.__func__._calls_constructor = True
+
+    def extra_repr(self):
+        return f"name={self.name!r}"

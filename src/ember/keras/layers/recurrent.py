@@ -1,0 +1,229 @@
+"""Recurrent layers: ``SimpleRNN``, ``LSTM`` and ``GRU`` (one layer, batch-first (N, T, features)),
+with Keras' arguments and initialisation, on ``ember.functional``'s fused ``rnn_layer`` /
+``lstm_layer`` / ``gru_layer``.
+
+Weights (``state_dict`` names, as ``ember.nn``'s RNNs): ``weight_ih_l0`` (the kernel,
+(features, G * units)), ``weight_hh_l0`` (the recurrent kernel, (units, G * units)),
+``bias_ih_l0`` and ``bias_hh_l0`` (G * units), the G gate blocks in PyTorch's order (LSTM i, f,
+g, o; GRU r, z, n).
+"""
+import math
+
+import numpy as np
+
+from ... import functional as F
+from ...tensor import Tensor
+from .. import activations as _activations
+from .. import initializers as _initializers
+from ._arguments import as_float_input, no_unsupported, positive_int
+from .base import Layer
+
+__all__ = ["SimpleRNN", "LSTM", "GRU"]
+
+_IGNORED = ("seed", "use_cudnn", "zero_output_for_mask", "time_major")
+_UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+                "activity_regularizer", "kernel_constraint", "recurrent_constraint",
+                "bias_constraint")
+
+
+def _as_state(state):
+    return state if isinstance(state, Tensor) else Tensor.wrap(np.asarray(state, dtype=np.float32))
+
+
+class _Recurrent(Layer):
+    """Keras' recurrent-layer arguments on ember's fused recurrences.
+
+    ``return_sequences`` returns every step (N, T, units) instead of the last (N, units);
+    ``return_state`` also returns the final state(s) (a list: [output, h] or, for LSTM,
+    [output, h, c]); ``go_backwards`` reads the sequence in reverse (and returns the reversed
+    sequence, as Keras).  Keras' initialisation: Glorot-uniform input kernel, orthogonal recurrent
+    kernel, zero biases (LSTM: the forget gate's bias starts at 1, ``unit_forget_bias``).
+    """
+    _gates = 1
+
+    def __init__(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
+                 recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
+                 return_sequences, return_state, go_backwards, stateful, unroll,
+                 allowed_activations=("tanh",), **kwargs):
+        layer = type(self).__name__
+        for key in _IGNORED:
+            kwargs.pop(key, None)
+        for key in _UNSUPPORTED:
+            no_unsupported(layer, **{key: kwargs.pop(key, None)})
+        super().__init__(**kwargs)
+        self.units = positive_int(units, "units", layer)
+        act = _activations.serialize(_activations.get(activation))
+        if act not in allowed_activations:
+            raise NotImplementedError(f"{layer}: activation={activation!r} is not supported; ember's "
+                                      f"fused {layer} computes with {' or '.join(allowed_activations)}")
+        if recurrent_activation is not None and \
+                _activations.serialize(_activations.get(recurrent_activation)) != "sigmoid":
+            raise NotImplementedError(f"{layer}: recurrent_activation={recurrent_activation!r} is not "
+                                      "supported (only 'sigmoid')")
+        if dropout or recurrent_dropout:
+            raise NotImplementedError(f"{layer}: dropout / recurrent_dropout are not supported; put a "
+                                      "Dropout layer before the recurrent layer instead")
+        no_unsupported(layer, stateful=stateful)
+        self.activation_name = act
+        self.use_bias = bool(use_bias)
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.unroll = bool(unroll)
+        self.kernel_initializer = _initializers.get(kernel_initializer)
+        self.recurrent_initializer = _initializers.get(recurrent_initializer)
+        self.bias_initializer = _initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        H = self.units
+        G = self._gates * H
+        # ember.nn's RNNs, on which these layers used to be built, draw U(+-1/sqrt(units)) for
+        # every weight before Keras' initializers replace the values: the same draws keep the
+        # initial weights of a seeded model what they were.
+        drawn = _initializers.RandomUniform(-1.0 / math.sqrt(H), 1.0 / math.sqrt(H))
+        self.add_weight(name="weight_ih_l0", shape=(int(input_shape[-1]), G), initializer=drawn)
+        self.add_weight(name="weight_hh_l0", shape=(H, G), initializer=drawn)
+        if self.use_bias:
+            self.add_weight(name="bias_ih_l0", shape=(G,), initializer=drawn)
+            self.add_weight(name="bias_hh_l0", shape=(G,), initializer=drawn)
+        self.kernel_initializer(self.weight_ih_l0)
+        self.recurrent_initializer(self.weight_hh_l0)
+        if self.use_bias:
+            self._init_biases()
+        super().build(input_shape)
+
+    def _init_biases(self):
+        self.bias_initializer(self.bias_ih_l0)
+        self.bias_hh_l0.data[...] = 0
+
+    @property
+    def kernel(self):
+        return self.weight_ih_l0
+
+    @property
+    def recurrent_kernel(self):
+        return self.weight_hh_l0
+
+    def _weights(self):
+        p = self._parameters
+        return p["weight_ih_l0"], p["weight_hh_l0"], p.get("bias_ih_l0"), p.get("bias_hh_l0")
+
+    def call(self, inputs, initial_state=None):
+        x = as_float_input(inputs)
+        if x.ndim != 3:
+            raise ValueError(f"{type(self).__name__} {self.name!r} expects a 3-D input (batch, "
+                             f"timesteps, features), got shape {tuple(x.shape)}")
+        if self.go_backwards:
+            x = F.flip(x, axis=1)
+        y, final_states = self._recur(x, initial_state)
+        out = y if self.return_sequences else y[:, -1, :]
+        if not self.return_state:
+            return out
+        return [out] + final_states()
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation_name,
+                "use_bias": self.use_bias, "return_sequences": self.return_sequences,
+                "return_state": self.return_state, "go_backwards": self.go_backwards,
+                "kernel_initializer": _initializers.serialize(self.kernel_initializer),
+                "recurrent_initializer": _initializers.serialize(self.recurrent_initializer),
+                "bias_initializer": _initializers.serialize(self.bias_initializer)}
+
+    def extra_repr(self):
+        return f"{self.units}, return_sequences={self.return_sequences}, name={self.name!r}"
+
+
+class _OneState(_Recurrent):
+    """SimpleRNN and GRU: the state is h; the output of the last step is the final state."""
+
+    def _recur(self, x, initial_state):
+        h0 = None
+        if initial_state is not None:
+            h0 = _as_state(initial_state[0] if isinstance(initial_state, (list, tuple))
+                           else initial_state)
+        y = self._layer_op(x, h0, *self._weights())
+        return y, lambda: [F.time_slice(y, x.shape[1] - 1)]
+
+
+class SimpleRNN(_OneState):
+    """Fully connected RNN: ``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + b)``
+    (activation 'tanh' or 'relu')."""
+
+    def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros", dropout=0.0,
+                 recurrent_dropout=0.0, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, **kwargs):
+        super().__init__(units, activation, None, use_bias, kernel_initializer,
+                         recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
+                         return_sequences, return_state, go_backwards, stateful, unroll,
+                         allowed_activations=("tanh", "relu"), **kwargs)
+
+    def _layer_op(self, x, h0, w_ih, w_hh, b_ih, b_hh):
+        return F.rnn_layer(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity=self.activation_name)
+
+
+class GRU(_OneState):
+    """Gated recurrent unit in Keras' default ``reset_after=True`` form (which is PyTorch's, with
+    separate input and recurrent biases)."""
+    _gates = 3
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0,
+                 return_sequences=False, return_state=False, go_backwards=False, stateful=False,
+                 unroll=False, reset_after=True, **kwargs):
+        if not reset_after:
+            raise NotImplementedError("GRU: reset_after=False is not supported (ember's GRU is the "
+                                      "reset_after=True form, Keras' default)")
+        super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer,
+                         recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
+                         return_sequences, return_state, go_backwards, stateful, unroll, **kwargs)
+
+    def _init_biases(self):
+        # Keras' GRU bias (2, 3 * units) holds both the input and the recurrent bias
+        self.bias_initializer(self.bias_ih_l0)
+        self.bias_initializer(self.bias_hh_l0)
+
+    def _layer_op(self, x, h0, w_ih, w_hh, b_ih, b_hh):
+        return F.gru_layer(x, h0, w_ih, w_hh, b_ih, b_hh)
+
+    def get_config(self):
+        return {**super().get_config(), "recurrent_activation": "sigmoid", "reset_after": True}
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory (gates i, f, c, o; activation tanh, recurrent activation sigmoid)."""
+    _gates = 4
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", unit_forget_bias=True, dropout=0.0,
+                 recurrent_dropout=0.0, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, unroll=False, **kwargs):
+        super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer,
+                         recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
+                         return_sequences, return_state, go_backwards, stateful, unroll, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def _init_biases(self):
+        super()._init_biases()
+        if self.unit_forget_bias:
+            H = self.units
+            self.bias_ih_l0.data[H:2 * H] = 1.0     # gate order i, f, g, o: the forget block
+
+    def _recur(self, x, initial_state):
+        h0 = c0 = None
+        if initial_state is not None:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            if len(states) != 2:
+                raise TypeError(f"LSTM {self.name!r}: initial_state must be a list [h, c] of two "
+                                f"tensors shaped (batch, units), got {len(states)}")
+            h0, c0 = (_as_state(s) for s in states)
+        T = x.shape[1]
+        packed = F.lstm_layer(x, h0, c0, *self._weights())      # steps h_1..h_T, then c_T
+        y = F.time_slice(packed, slice(0, T))
+        return y, lambda: [F.time_slice(packed, T - 1), F.time_slice(packed, T)]
+
+    def get_config(self):
+        return {**super().get_config(), "recurrent_activation": "sigmoid",
+                "unit_forget_bias": self.unit_forget_bias}
