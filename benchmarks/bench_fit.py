@@ -151,7 +151,7 @@ def workload(name, x, y, t_x, make_ember, make_torch, rounds, batch_size=128, ke
         order = rng.permutation(n)
         for i in range(0, n, batch_size):
             idx = order[i:i + batch_size]
-            xb, yb = ember.Tensor._wrap(x.take(idx, axis=0)), ember.Tensor._wrap(y.take(idx, axis=0))
+            xb, yb = ember.Tensor.wrap(x.take(idx, axis=0)), ember.Tensor.wrap(y.take(idx, axis=0))
             bare_opt.zero_grad()
             loss = bare_loss(xb, yb)
             loss.backward()
@@ -220,7 +220,7 @@ def fixed_cost_per_step(x, y, rounds, batch_size=32):
         order = rng.permutation(n)
         for i in range(0, n, batch_size):
             idx = order[i:i + batch_size]
-            xb, yb = ember.Tensor._wrap(x.take(idx, axis=0)), ember.Tensor._wrap(y.take(idx, axis=0))
+            xb, yb = ember.Tensor.wrap(x.take(idx, axis=0)), ember.Tensor.wrap(y.take(idx, axis=0))
             bare_opt.zero_grad()
             loss = F.cross_entropy(bare_model(xb), yb)
             loss.backward()

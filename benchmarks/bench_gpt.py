@@ -220,7 +220,7 @@ def train_child(framework, iters, seed):
 
         def loss_of(x, y):
             with ember.no_grad():
-                return float(model(Tensor._wrap(x), Tensor._wrap(y))[1].item())
+                return float(model(Tensor.wrap(x), Tensor.wrap(y))[1].item())
     else:
         import torch as th
         ref = torch_gpt(model_config)
@@ -280,7 +280,7 @@ def nanogpt_child(iters, seed, framework="torch"):
 
         def forward_loss(x, y):
             with ember.no_grad():
-                return model(Tensor._wrap(x.numpy()), Tensor._wrap(y.numpy()))[1].item()
+                return model(Tensor.wrap(x.numpy()), Tensor.wrap(y.numpy()))[1].item()
 
         def train(x, y, lr):
             gt.train_step(model, optimizer, [(x.numpy(), y.numpy())], lr, config.grad_clip)

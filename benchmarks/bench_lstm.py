@@ -120,7 +120,7 @@ def _op_alone(model, x, rng):
     w_ih, w_hh, b_ih, b_hh = model._layer_params(0)
     N, T, _ = x.shape
     H = w_hh.shape[0]
-    g = ember.Tensor._wrap(rng.standard_normal((N, T + 1, H)).astype(np.float32))
+    g = ember.Tensor.wrap(rng.standard_normal((N, T + 1, H)).astype(np.float32))
 
     def step():
         for p in (w_ih, w_hh, b_ih, b_hh):
@@ -164,7 +164,7 @@ def main():
     except ImportError:
         e_opt = _NumpyAdam(e_model.parameters(), lr=1e-3)
         opt_name = "plain NumPy Adam (ember.optim.Adam not available)"
-    e_x, e_target = ember.Tensor._wrap(x), ember.Tensor._wrap(target)
+    e_x, e_target = ember.Tensor.wrap(x), ember.Tensor.wrap(target)
     mse = getattr(ember.functional, "mse_loss", None) or (lambda a, b: ((a - b) * (a - b)).mean())
 
     def ember_step():

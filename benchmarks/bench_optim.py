@@ -48,7 +48,7 @@ def main():
     opt = getattr(optim, args.opt)(params, lr=1e-3, weight_decay=args.wd)
     for p, g in zip(params, grads):       # what backward does: write into the flat gradient buffer
         p._grad_buffer[...] = g
-        p.grad = Tensor._wrap(p._grad_buffer)
+        p.grad = Tensor.wrap(p._grad_buffer)
 
     tparams = [torch.nn.Parameter(torch.tensor(a)) for a in init]
     topt = getattr(torch.optim, args.opt)(tparams, lr=1e-3, weight_decay=args.wd)

@@ -150,7 +150,7 @@ def check_parity(row, noncontig=False):
     """Forward and input gradients of ember vs PyTorch in float32; inputs must come back unchanged."""
     arrays = make_inputs(row, np.float32, noncontig)
     originals = [a.copy() for a in arrays]
-    e_in = [ember.Tensor._wrap(a).requires_grad_(True) if (s.grad and a.dtype.kind == "f") else ember.Tensor._wrap(a)
+    e_in = [ember.Tensor.wrap(a).requires_grad_(True) if (s.grad and a.dtype.kind == "f") else ember.Tensor.wrap(a)
             for a, s in zip(arrays, row.args)]
     t_in = [_to_torch(a, s.grad) for a, s in zip(arrays, row.args)]
     e_out = _out_tensors(row.ember_fn(*e_in))
@@ -176,7 +176,7 @@ def check_parity(row, noncontig=False):
             loss_t.backward()
             total = None
             for (eo, _), g in zip(pairs, gs):
-                term = (eo * ember.Tensor._wrap(g)).sum()
+                term = (eo * ember.Tensor.wrap(g)).sum()
                 total = term if total is None else total + term
             total.backward()
             for i, (ei, ti) in enumerate(zip(e_in, t_in)):
@@ -199,7 +199,7 @@ def check_gradcheck(row):
     arrays = make_inputs(row, np.float64)
     leaves = []
     for a, s in zip(arrays, row.args):
-        t = ember.Tensor._wrap(a)
+        t = ember.Tensor.wrap(a)
         if s.grad and a.dtype.kind == "f":
             t.requires_grad_(True)
         leaves.append(t)

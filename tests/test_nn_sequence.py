@@ -38,7 +38,7 @@ def close(e, t, what, **tol):
 def leaf_pair(a, grad=True):
     """The same float32 array as an ember leaf and a torch leaf."""
     a = np.asarray(a, dtype=np.float32)
-    return (ember.Tensor._wrap(a.copy()).requires_grad_(grad),
+    return (ember.Tensor.wrap(a.copy()).requires_grad_(grad),
             torch.tensor(a.copy(), requires_grad=grad))
 
 
@@ -48,7 +48,7 @@ def backward_both(e_outs, t_outs, seed=1):
     e_total = t_total = 0
     for eo, to in zip(e_outs, t_outs):
         w = rng.standard_normal(tuple(to.shape)).astype(np.float32)
-        e_total = e_total + (eo * ember.Tensor._wrap(w)).sum()
+        e_total = e_total + (eo * ember.Tensor.wrap(w)).sum()
         t_total = t_total + (to * torch.from_numpy(w)).sum()
     e_total.backward()
     t_total.backward()

@@ -115,7 +115,7 @@ def train_step(model, optimizer, batches, lr, grad_clip):
     n = len(batches)
     loss_sum = 0.0
     for x, y in batches:
-        _, loss = model(Tensor._wrap(x), Tensor._wrap(y))
+        _, loss = model(Tensor.wrap(x), Tensor.wrap(y))
         loss_sum += float(loss.item())
         (loss if n == 1 else loss / n).backward()
     if grad_clip > 0.0:
@@ -149,7 +149,7 @@ def estimate_loss(model, splits, config):
             losses = np.empty(config.eval_iters, dtype=np.float64)
             for k in range(config.eval_iters):
                 x, y = get_batch(tokens, rng, config.batch_size, config.block_size)
-                _, loss = model(Tensor._wrap(x), Tensor._wrap(y))
+                _, loss = model(Tensor.wrap(x), Tensor.wrap(y))
                 losses[k] = float(loss.item())
             out[name] = float(losses.mean())
     return out
@@ -163,7 +163,7 @@ def _sample(model, tokenizer, config, train_tokens):
         prompt = None                      # the prompt uses characters outside the alphabet
     if prompt is None or prompt.size == 0:
         prompt = np.asarray(train_tokens[:1], dtype=np.int64)
-    idx = Tensor._wrap(prompt.astype(np.int64)[None, :])
+    idx = Tensor.wrap(prompt.astype(np.int64)[None, :])
     with _eval_mode(model):
         out = model.generate(idx, config.sample_tokens, temperature=config.sample_temperature,
                              top_k=config.sample_top_k or None, seed=config.seed)

@@ -16,11 +16,10 @@ from .. import ops as _ops
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "regularization_loss"]
 
 
-class Regularizer:
-    """Base class: subclasses define ``__call__(weight) -> scalar Tensor`` and ``get_config()``."""
-
-    def __call__(self, weight):
-        raise NotImplementedError
+class ConfigObject:
+    """Base class of plain objects rebuilt from their config (regularizers here; Keras'
+    initializers and losses): ``get_config()`` returns the constructor arguments,
+    ``from_config(config)`` is ``cls(**config)``, and the repr shows them."""
 
     def get_config(self):
         return {}
@@ -32,6 +31,13 @@ class Regularizer:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+class Regularizer(ConfigObject):
+    """Base class: subclasses define ``__call__(weight) -> scalar Tensor`` and ``get_config()``."""
+
+    def __call__(self, weight):
+        raise NotImplementedError
 
     def __eq__(self, other):
         return type(self) is type(other) and self.get_config() == other.get_config()

@@ -131,7 +131,7 @@ def _to_float(x):
     if x.data.dtype.kind == "f":
         return x
     from ..tensor import Tensor
-    return Tensor._wrap(x.data.astype(xp.float32))
+    return Tensor.wrap(x.data.astype(xp.float32))
 
 
 def _unary(x, op, forward, local_grad):

@@ -292,7 +292,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
 
 
 # A constant stand-in parent for an absent weight/bias (keeps the backward tuples fixed-size).
-_NOGRAD = Tensor._wrap(xp.zeros(()))
+_NOGRAD = Tensor.wrap(xp.zeros(()))
 
 
 def _p(t):

@@ -8,7 +8,8 @@ from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ._arguments import (apply_activation, as_float_input, channels_last, kernel_regularizer_of,
                          no_unsupported, padding_arg, positive_int, same_pads,
-                         serialize_regularizer, shape_str, weight_penalty)
+                         serialize_regularizer, weight_penalty)
+from ...nn.layers.checks import check_channels_last
 from .base import Layer
 
 __all__ = ["Conv1D", "Conv2D"]
@@ -59,20 +60,9 @@ class _Conv(Layer):
         self.weight_regularizer = weight_penalty(self, kernel_regularizer, bias_regularizer)
 
     def _check_input(self, shape):
-        name, n = type(self).__name__, self.rank
-        if len(shape) != n + 2:
-            hint = " (add a batch axis for a single example: x[None])" if len(shape) == n + 1 else ""
-            raise ValueError(f"{name} expects a {n + 2}-D input of shape {self._layout} (channels "
-                             f"last), got a {len(shape)}-D input of shape {shape_str(shape)}{hint}")
-        if self.in_channels is not None and shape[-1] != self.in_channels:
-            hint = ""
-            if shape[1] == self.in_channels:
-                perm = "(0, 2, 1)" if n == 1 else "(0, 2, 3, 1)"
-                hint = (f"; the input looks channels-first: ember is channels-last {self._layout}, "
-                        f"transpose it with x.permute{perm}")
-            raise ValueError(f"{name}({self.extra_repr()}) got input of shape {shape_str(shape)} with "
-                             f"{shape[-1]} channels on the last axis, but in_channels is "
-                             f"{self.in_channels}{hint}")
+        name = type(self).__name__
+        check_channels_last(shape, name, (self.rank + 2,), self._layout, self.in_channels,
+                            "in_channels", f"{name}({self.extra_repr()})", spatial=self.rank)
 
     def build(self, input_shape):
         self._check_input(tuple(input_shape))

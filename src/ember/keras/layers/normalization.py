@@ -6,6 +6,7 @@ from ... import functional as F
 from ...tensor import Tensor
 from .. import initializers as _initializers
 from ._arguments import as_float_input, no_unsupported, shape_str
+from ...nn.layers.checks import check_channels_last
 from .base import Layer
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
@@ -84,13 +85,8 @@ class BatchNormalization(_Normalization):
 
     def _check_input(self, shape):
         name = type(self).__name__
-        if len(shape) not in (2, 3, 4, 5):
-            raise ValueError(f"{name} expects an input of shape (N, ..., C) (channels last), got a "
-                             f"{len(shape)}-D input of shape {shape_str(shape)}")
-        if self.num_features is not None and shape[-1] != self.num_features:
-            raise ValueError(f"{name}({self.num_features}) got input of shape {shape_str(shape)} with "
-                             f"{shape[-1]} channels on the last axis, but num_features is "
-                             f"{self.num_features} (ember is channels-last)")
+        check_channels_last(shape, name, (2, 3, 4, 5), "(N, ..., C)", self.num_features,
+                            "num_features", f"{name}({self.num_features})")
 
     def build(self, input_shape):
         self._check_input(tuple(input_shape))

@@ -1,7 +1,8 @@
 """Convolutions over channels-last inputs: Conv1d on (N, L, C), Conv2d on (N, H, W, C)."""
 from ... import ops as F
 from ...ops.arguments import int_tuple
-from ._utils import WeightLayer, positive_int, shape_str
+from ._utils import WeightLayer, positive_int
+from .checks import check_channels_last
 
 
 class _ConvNd(WeightLayer):
@@ -37,19 +38,8 @@ class _ConvNd(WeightLayer):
 
     def _check_input(self, shape):
         name = type(self).__name__
-        if len(shape) != self._spatial + 2:
-            hint = " (add a batch axis for a single example: x[None])" if len(shape) == self._spatial + 1 else ""
-            raise ValueError(f"{name} expects a {self._spatial + 2}-D input of shape {self._layout} "
-                             f"(channels last), got a {len(shape)}-D input of shape {shape_str(shape)}{hint}")
-        if self.in_channels is not None and shape[-1] != self.in_channels:
-            hint = ""
-            if shape[1] == self.in_channels:
-                perm = "(0, 2, 1)" if self._spatial == 1 else "(0, 2, 3, 1)"
-                hint = (f"; the input looks channels-first: ember is channels-last {self._layout}, "
-                        f"transpose it with x.permute{perm}")
-            raise ValueError(f"{name}({self.extra_repr()}) got input of shape {shape_str(shape)} with "
-                             f"{shape[-1]} channels on the last axis, but in_channels is "
-                             f"{self.in_channels}{hint}")
+        check_channels_last(shape, name, (self._spatial + 2,), self._layout, self.in_channels,
+                            "in_channels", f"{name}({self.extra_repr()})", spatial=self._spatial)
 
     def build(self, input_shape):
         self._check_input(tuple(input_shape))

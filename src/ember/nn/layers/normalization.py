@@ -8,6 +8,7 @@ from .. import init
 from ..module import Module
 from ..parameter import Parameter
 from ._utils import create_or_defer, positive_int, shape_str
+from .checks import check_channels_last
 
 
 class _BatchNorm(Module):
@@ -52,13 +53,8 @@ class _BatchNorm(Module):
 
     def _check_input(self, shape):
         name = type(self).__name__
-        if len(shape) not in self._ndims:
-            raise ValueError(f"{name} expects an input of shape {self._layout} (channels last), got a "
-                             f"{len(shape)}-D input of shape {shape_str(shape)}")
-        if self.num_features is not None and shape[-1] != self.num_features:
-            raise ValueError(f"{name}({self.num_features}) got input of shape {shape_str(shape)} with "
-                             f"{shape[-1]} channels on the last axis, but num_features is "
-                             f"{self.num_features} (ember is channels-last)")
+        check_channels_last(shape, name, self._ndims, self._layout, self.num_features,
+                            "num_features", f"{name}({self.num_features})")
 
     def build(self, input_shape):
         self._check_input(tuple(input_shape))
