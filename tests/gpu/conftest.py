@@ -3,10 +3,11 @@ the reason is printed at the end of the run (and per test with ``pytest -rs``)."
 import os
 import sys
 
-# op_harness, the op tables and the PyTorch GPT reference live in tests/
-_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
+# the op tables (tests/ops/test_ops_*.py) are reused here; op_harness and the PyTorch GPT reference
+# are in tests/support, which tests/conftest.py puts on sys.path
+_OPS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ops")
+if _OPS not in sys.path:
+    sys.path.insert(0, _OPS)
 
 
 def pytest_terminal_summary(terminalreporter):

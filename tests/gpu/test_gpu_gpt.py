@@ -1,5 +1,5 @@
 """GPT on the GPU: logits, loss and gradients against the PyTorch CUDA reference of
-tests/test_gpt.py; 200 training steps on the GPU against the same 200 on the CPU; bf16 autocast
+tests/models/test_gpt.py; 200 training steps on the GPU against the same 200 on the CPU; bf16 autocast
 against float32 (same loss curve within noise); a float16 run with the loss scaler."""
 import numpy as np
 import pytest

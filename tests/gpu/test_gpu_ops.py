@@ -1,4 +1,4 @@
-"""The op parity suite on the GPU: every row of the foundation tables (tests/test_ops_core.py,
+"""The op parity suite on the GPU: every row of the foundation tables (tests/ops/test_ops_core.py,
 test_ops_nn.py, test_ops_loss.py) run with ember tensors on ``cuda`` against PyTorch CUDA, forward
 and input gradients, float32 tolerances (the rows' own; TF32 is off on both sides).  Also: outputs
 and gradients stay on the GPU, and inputs are not mutated."""

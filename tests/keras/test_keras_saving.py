@@ -20,7 +20,7 @@ from ember.keras import optimizers as O
 from ember.keras import saving
 from ember.nn import registry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ import ember.datasets.mnist
 from ember.datasets import DatasetError
 from ember.keras import losses as keras_losses
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 FASHION_MNIST_INSTALLED = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").exists()
 

@@ -4,7 +4,7 @@ Checkpointed runs must give the plain run's gradients (dropout included: the ran
 replayed) with a lower peak memory.  Run this file as a script to print the peak-memory numbers
 for a GPT-style stack with a long block::
 
-    python tests/test_checkpointing.py [--seq 1024] [--layers 6] [--width 128] [--batch 2]
+    python tests/nn/test_checkpointing.py [--seq 1024] [--layers 6] [--width 128] [--batch 2]
 """
 import tracemalloc
 

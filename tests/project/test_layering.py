@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-SRC = os.path.join(os.path.dirname(__file__), "..", "src", "ember")
+SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src", "ember")
 
 #: Floor of each top-level module or package of ember (README.md, "Layout").
 FLOORS = {

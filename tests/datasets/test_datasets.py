@@ -18,7 +18,7 @@ from ember.datasets.idx import parse_idx
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 FORTUNES = Path(fortunes.DEFAULT_PATH)
-SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare" / "input.txt"
+SHAKESPEARE = Path(__file__).resolve().parents[3] / "shared" / "data" / "tinyshakespeare" / "input.txt"
 
 
 @pytest.fixture(autouse=True)

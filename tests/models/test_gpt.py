@@ -1,5 +1,5 @@
 """The GPT model (ember.models.gpt): parity with a PyTorch reference GPT in nanoGPT's structure
-(tests/nanogpt_reference.py; same weights -> same logits, loss, gradients and AdamW steps), the
+(tests/support/nanogpt_reference.py; same weights -> same logits, loss, gradients and AdamW steps), the
 packed causal attention op, generation (KV cache == no cache, sampling controls, seeds),
 overfitting a short string, bad input, and the memory / graph-size properties of the attention."""
 import math

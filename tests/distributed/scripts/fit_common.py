@@ -1,5 +1,5 @@
 """Model and data shared by fit_model.py (2 ranks) and its single-process reference in
-tests/test_distributed.py.  One epoch is 400 / BATCH = 20 optimizer steps."""
+tests/distributed/test_distributed.py.  One epoch is 400 / BATCH = 20 optimizer steps."""
 import numpy as np
 
 import ember

@@ -1,6 +1,6 @@
 """Devices without a GPU: ``ember.device`` names, CPU bookkeeping (``Tensor.device``, ``to``,
 ``Module.to``, ``device=`` on creation), the errors for unknown and unusable devices, and -- with a
-fake second device (tests/fake_cuda.py) -- the multi-device paths: moves and their gradients,
+fake second device (tests/support/fake_cuda.py) -- the multi-device paths: moves and their gradients,
 mixing devices in one op, modules, optimizers, checkpoints and ``ember.cuda``."""
 import copy
 import importlib.util

@@ -193,7 +193,7 @@ def test_demo_model_is_the_seed_cnn_the_readme_describes():
     from ember.cli.demo import build_model
     layers = [type(layer).__name__ for layer in build_model().layers]
     assert layers == ["Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     paragraph = readme[:readme.index("<!-- main-command -->")].rsplit("\n\n", 2)[-2]
     assert "(Conv2D 32 - MaxPooling - Dense 128 - Dense 10" in paragraph, paragraph
 

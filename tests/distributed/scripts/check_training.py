@@ -1,7 +1,7 @@
 """Run under ``mpirun -n 2``: collectives, sampler, DDP and ZeRO-1 against single-process training.
 
 Usage: ``python check_training.py RESULT.json``.  Rank 0 writes a JSON dict of measurements that
-tests/test_distributed.py checks (so that a failure shows numbers, not a hung job).
+tests/distributed/test_distributed.py checks (so that a failure shows numbers, not a hung job).
 """
 import json
 import sys

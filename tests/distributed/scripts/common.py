@@ -1,4 +1,4 @@
-"""Shared pieces of the scripts that tests/test_distributed.py runs under ``mpirun``.
+"""Shared pieces of the scripts that tests/distributed/test_distributed.py runs under ``mpirun``.
 
 The reference for every check is single-process training on the same global batches: with ``p``
 ranks of per-rank batch ``B``, global batch ``k`` is positions ``[k*p*B, (k+1)*p*B)`` of the
