@@ -17,7 +17,7 @@ FLOORS = {
     "data": 5, "datasets": 5,
     "train": 6, "metrics": 6, "callbacks": 6,
     "keras": 7,
-    "models": 8, "text": 8, "io": 8, "distributed": 8, "cli": 8,
+    "models": 8, "text": 8, "io": 8, "distributed": 8, "cli": 8, "onnx": 8,
 }
 
 
