@@ -12,6 +12,7 @@ SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src", "ember")
 FLOORS = {
     "backend": 1, "dtypes": 1, "random": 1, "cuda": 1,
     "tensor": 2, "autograd": 2, "creation": 2, "amp": 2, "serialization": 2, "testing": 2,
+    "dlpack": 2,
     "ops": 3, "functional": 3,
     "nn": 4, "optim": 4,
     "data": 5, "datasets": 5,
