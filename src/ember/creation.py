@@ -138,16 +138,79 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, device=Non
     return _new(xp.arange(start, stop, step, dtype=d), d, requires_grad, device=device)
 
 
-def linspace(start, stop, num=50, endpoint=True, dtype=None, requires_grad=False, device=None):
+def _spaced(start, stop, steps, d, op):
+    """PyTorch's range kernel: values from ``start`` (the first half, by ``step * i``) and back from
+    ``stop`` (the second half), in double, truncated toward zero for integer dtypes (whose
+    ``start``/``stop`` are first converted to integers too).  Floats may differ from PyTorch's
+    (computed in the dtype itself) in the last bit."""
+    steps = int(steps)
+    if steps < 0:
+        raise ValueError(f"ember.{op}: number of steps must be non-negative, got {steps}")
+    work = _np.dtype(_np.float64)
+    if d.kind in "iub":
+        start, stop = int(start), int(stop)
+    elif d.kind != "f":
+        raise TypeError(f"ember.{op}: unsupported dtype {d}")
+    start, stop = work.type(start), work.type(stop)
+    if steps == 1:
+        return _np.full(1, start, dtype=work)
+    step = (stop - start) / work.type(steps - 1)
+    i = _np.arange(steps, dtype=work)
+    half = steps // 2
+    return _np.where(i < half, start + step * i, stop - step * (steps - 1 - i)).astype(work)
+
+
+def linspace(start, stop, num=50, endpoint=True, dtype=None, requires_grad=False, device=None, *,
+             steps=None):
+    """``num`` (PyTorch: ``steps``) evenly spaced values from ``start`` to ``stop``.  With the
+    default ``endpoint=True`` the values are PyTorch's (exactly for integer dtypes: truncated
+    toward zero (``linspace(0, 10, 7, dtype=int64)`` is
+    ``[0, 1, 3, 5, 6, 8, 10]``)."""
     device = _device(device)
     d = _dt.as_dtype(dtype) or _dt.float32
-    return _new(xp.linspace(start, stop, num, endpoint=endpoint, dtype=d), d, requires_grad, device=device)
+    num = num if steps is None else steps
+    if not endpoint:
+        return _new(xp.linspace(start, stop, num, endpoint=False).astype(d), d, requires_grad, device=device)
+    return _new(_spaced(start, stop, num, d, "linspace").astype(d), d, requires_grad, device=device)
+
+
+def logspace(start, stop, num=50, base=10.0, dtype=None, requires_grad=False, device=None, *,
+             steps=None):
+    """``base ** linspace(start, stop, num)`` (PyTorch's ``steps``), as torch.logspace: for integer
+    dtypes the exponents are PyTorch's (in double, integer ends) and the powers truncated."""
+    device = _device(device)
+    d = _dt.as_dtype(dtype) or _dt.float32
+    num = num if steps is None else steps
+    exps = _spaced(start, stop, num, d, "logspace")
+    with _np.errstate(over="ignore", invalid="ignore"):     # out of the dtype's range: as C casts
+        vals = _np.power(exps.dtype.type(base), exps).astype(d)
+    return _new(vals, d, requires_grad, device=device)
 
 
 def eye(n, m=None, k=0, dtype=None, requires_grad=False, device=None):
+    """The n x m (default n x n) identity; ``k`` shifts the diagonal of ones (NumPy's ``k``)."""
     device = _device(device)
     d = _dt.as_dtype(dtype) or _dt.float32
+    for name, v in (("n", n), ("m", m)):
+        if v is not None and (not isinstance(v, _numbers.Integral) or v < 0):
+            raise ValueError(f"ember.eye: {name} must be a non-negative integer, got {v!r}")
     return _new(xp.eye(n, m, k, dtype=d), d, requires_grad, device=device)
+
+
+def empty(*shape, dtype=None, requires_grad=False, device=None):
+    """A tensor of ``shape`` with unspecified values (ember fills it with zeros: NumPy's
+    uninitialised memory would make runs irreproducible)."""
+    return zeros(*shape, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def empty_like(t, dtype=None, requires_grad=False, device=None):
+    """``empty`` shaped like ``t`` (zeros; see ``empty``)."""
+    return _like(t, 0, dtype, requires_grad, device)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False, device=None):
+    """``fill_value`` everywhere, shaped like ``t``, of its dtype and on its device unless given."""
+    return _like(t, fill_value, dtype, requires_grad, device)
 
 
 def _float_dtype(dtype, fn):

@@ -160,7 +160,9 @@ class Tensor:
     shape = property(_operator.attrgetter("data.shape"), doc="The shape (a tuple of ints).")
     dtype = property(_operator.attrgetter("data.dtype"), doc="The dtype (a NumPy dtype).")
     ndim = property(_operator.attrgetter("data.ndim"), doc="The number of dimensions.")
-    size = property(_operator.attrgetter("data.size"), doc="The number of elements.")
+    size = property(_operator.attrgetter("data.size"),
+                    doc="The number of elements (NumPy's ``size``, a property; PyTorch's "
+                        "``size()`` method returns the shape: use ``shape`` for that).")
 
     @property
     def device(self):
@@ -306,6 +308,52 @@ class Tensor:
             self._require_host("numpy.asarray()")
         a = _np.asarray(self.data)
         return a if dtype is None else a.astype(dtype)
+
+    # -- DLPack: zero-copy exchange with NumPy, PyTorch, CuPy, JAX (import side: ember.from_dlpack)
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """This tensor's memory as a DLPack capsule, for another library's ``from_dlpack``
+        (``torch.from_dlpack(t)``, ``np.from_dlpack(t)``, ``cupy.from_dlpack(t)``).
+
+        The Python array API signature; every keyword given is passed to the underlying array's
+        own ``__dlpack__`` (NumPy's on the CPU, CuPy's on a GPU), which does the export:
+        ``stream`` (must be None on the CPU), ``max_version`` (the newest DLPack version the
+        consumer understands), ``dl_device`` (NumPy accepts only the CPU) and ``copy`` (None:
+        share when possible, True: export a copy, False: share or raise).  Consumers call this;
+        users call their library's ``from_dlpack``.
+
+        Zero copy: the consumer sees the same memory, shape and strides (views and transposes
+        included), so a write on either side shows on the other.  DLPack carries memory, not
+        autograd history: a tensor that requires grad is exported as its data, as
+        ``t.detach()`` would be (unlike PyTorch, which refuses; ``t.numpy()`` shares a tensor
+        that requires grad in the same way), and writes through the consumer bypass autograd.
+        Limits, raised by NumPy as ``BufferError``: non-native byte order (convert first:
+        ``t.astype(t.dtype.newbyteorder('='))``); a read-only array goes only to consumers that
+        ask for DLPack >= 1.0 (NumPy 2, PyTorch), flagged read-only (PyTorch ignores the flag).
+        A tensor holding a NumPy scalar (some reductions) is exported as a 0-d copy.
+        """
+        arr = self.data
+        if isinstance(arr, _np.generic):   # a NumPy scalar (immutable): a 0-d array holding it
+            arr = _np.asarray(arr)
+        elif not hasattr(arr, "__dlpack__"):
+            raise TypeError(f"ember: Tensor.__dlpack__: this tensor's {type(arr).__name__} array "
+                            f"(on {self.device}) cannot be exported through DLPack")
+        kwargs = {}
+        for name, value in (("stream", stream), ("max_version", max_version),
+                            ("dl_device", dl_device), ("copy", copy)):
+            if value is not None:       # pass on only what was given: older producers lack some
+                kwargs[name] = value
+        return arr.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        """``(DLPack device type, device index)`` of the data: ``(1, 0)`` on the CPU, ``(2, N)``
+        for ``cuda:N`` (CuPy's answer)."""
+        arr = self.data
+        if isinstance(arr, _np.generic):
+            return (1, 0)
+        if not hasattr(arr, "__dlpack_device__"):
+            raise TypeError(f"ember: Tensor.__dlpack_device__: this tensor's {type(arr).__name__} "
+                            "array does not support DLPack")
+        return arr.__dlpack_device__()
 
     def __len__(self):
         if self.data.ndim == 0:

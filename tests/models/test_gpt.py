@@ -505,7 +505,7 @@ def test_memory_per_step_is_linear_in_batch():
 
 # -- splitting an op between threads does not change a bit ---------------------------------------------
 def test_thread_split_gives_identical_results(monkeypatch):
-    from ember.ops import _parallel, attention, elementwise
+    from ember.ops import _parallel, activation, attention
     rng = np.random.default_rng(0)
     qkv = rng.standard_normal((5, 6, 24)).astype(np.float32)
     h = rng.standard_normal((5, 6, 40)).astype(np.float32)
@@ -523,7 +523,7 @@ def test_thread_split_gives_identical_results(monkeypatch):
     whole = run()
     monkeypatch.setattr(_parallel, "_num_threads", 3)
     monkeypatch.setattr(attention, "_SPLIT_MIN", 1)
-    monkeypatch.setattr(elementwise, "_SPLIT_MIN", 7)
+    monkeypatch.setattr(activation, "_SPLIT_MIN", 7)
     calls = []
     real = _parallel._get_pool
 

@@ -13,7 +13,7 @@ FLOORS = {
     "backend": 1, "dtypes": 1, "random": 1, "cuda": 1,
     "tensor": 2, "autograd": 2, "creation": 2, "amp": 2, "serialization": 2, "testing": 2,
     "dlpack": 2,
-    "ops": 3, "functional": 3,
+    "ops": 3, "functional": 3, "linalg": 3,
     "nn": 4, "optim": 4,
     "data": 5, "datasets": 5,
     "train": 6, "metrics": 6, "callbacks": 6,

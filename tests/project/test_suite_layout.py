@@ -7,7 +7,7 @@ TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_test_folders_do_not_shadow_packages_of_the_same_name():
     for name in ("keras", "data", "datasets", "models", "text", "nn", "ops", "optim", "train",
-                 "distributed", "serialization", "examples", "benchmarks"):
+                 "distributed", "serialization", "examples", "benchmarks", "onnx", "io"):
         spec = importlib.util.find_spec(name)
         where = [spec.origin] if spec and spec.origin else list(spec.submodule_search_locations
                                                                 if spec else [])

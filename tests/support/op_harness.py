@@ -67,6 +67,27 @@ def mask(*shape, p=0.5):
     return Spec(lambda rng, dt: rng.random(shape) < p, grad=False)
 
 
+SPECIAL_VALUES = (-0.0, 0.0, float("nan"), float("inf"), -float("inf"))
+
+
+def special(*shape, scale=1.0, values=SPECIAL_VALUES):
+    """Normal floats (times ``scale``) with IEEE edge cases mixed in at random places: by default
+    -0.0, 0.0, nan, inf and -inf (pass ``values`` to add domain edges such as 1.0 or -1.0).  The
+    comparisons treat nan as equal to nan.  Rows using it skip the float64 gradcheck (finite
+    differences through inf / nan mean nothing): ``is_special`` marks the spec."""
+    n = int(np.prod(shape))
+    if n < len(values):
+        raise ValueError(f"special{shape}: needs at least {len(values)} elements for {values}")
+
+    def make(rng, dt):
+        x = (rng.standard_normal(n) * scale)
+        x[rng.permutation(n)[:len(values)]] = values
+        return x.reshape(shape).astype(dt)
+    spec = Spec(make)
+    spec.is_special = True
+    return spec
+
+
 def const(spec):
     """The same values, but as a non-differentiable input."""
     if getattr(spec, "is_fixed", False):

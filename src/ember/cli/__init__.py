@@ -12,6 +12,7 @@ import sys
 COMMANDS = {
     "demo": ("demo", "train the seed CNN on Fashion-MNIST, print accuracy, save history.png and a checkpoint"),
     "train-gpt": ("train_gpt", "pretrain a GPT on a text file (char-level or byte-level BPE)"),
+    "export": ("export", "export a saved model or an `ember train-gpt` checkpoint to ONNX"),
 }
 
 

@@ -12,7 +12,8 @@ from . import transforms
 from .dataloader import DataLoader, default_collate
 from .dataset import Dataset, Subset, TensorDataset, random_split, train_test_split
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from .workers import get_worker_info
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "random_split", "train_test_split", "DataLoader",
            "default_collate", "Sampler", "SequentialSampler", "RandomSampler", "BatchSampler",
-           "transforms"]
+           "transforms", "get_worker_info"]

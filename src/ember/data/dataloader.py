@@ -7,6 +7,10 @@ read item by item and stacked by ``default_collate`` (or your ``collate_fn``).
 Reproducibility: with ``shuffle=True`` the order of epoch ``e`` is a pure function of
 ``(seed, e)``; ``set_epoch(e)`` selects the epoch (to resume a run exactly where it stopped) and
 each iteration otherwise moves on to the next epoch.
+
+Worker processes: ``num_workers=N`` builds batches in N processes (``ember.data.workers``), with
+the same batches in the same order as ``num_workers=0``; big arrays come back through shared
+memory.  ``get_worker_info()`` works inside workers as in PyTorch.
 """
 import numbers
 import queue
@@ -16,8 +20,9 @@ import numpy as np
 
 from ..tensor import Tensor
 from .dataset import TensorDataset, batch_fetcher
-from .sampler import (RandomSampler, SequentialSampler, epoch_indices, number_of_batches,
-                      resolve_seed, split_batches)
+from .sampler import (RandomSampler, SequentialSampler, epoch_indices, generator_for,
+                      number_of_batches, resolve_seed, split_batches)
+from .workers import MultiProcessIterator, WorkerPool
 
 __all__ = ["DataLoader", "default_collate"]
 
@@ -90,7 +95,32 @@ class DataLoader:
         transform: callable applied to the whole first field of each batch (a NumPy array, e.g.
             images (N, H, W, C)) before it becomes a Tensor; its ``set_epoch`` is called each epoch
             when it has one, so seeded augmentation is reproducible per epoch too.
-        prefetch: if > 0, prepare up to this many batches ahead in one background thread.
+        prefetch: if > 0, prepare up to this many batches ahead in one background thread
+            (``num_workers=0`` only).
+        num_workers: build batches in this many worker processes (0: in the main process).
+            Batch ``k`` goes to worker ``k % num_workers`` and batches come back in order, so an
+            epoch is the same as with ``num_workers=0``.  Arrays of 16 KiB or more come back
+            through shared memory.  With ``fork`` (Linux) the dataset is inherited; with
+            ``spawn`` it must be picklable.  ``transform`` still runs in the main process, so its
+            seeded random stream matches ``num_workers=0``; put per-sample work that should run
+            in parallel in the dataset's ``__getitem__`` or in ``collate_fn``.
+        pin_memory: accepted for PyTorch compatibility; a no-op (ember's arrays live in
+            ordinary host memory and there is no separate device copy to speed up).
+        persistent_workers: keep the worker processes between epochs (until ``close()`` or the
+            loader is garbage-collected) instead of starting them each epoch.
+        worker_init_fn: ``worker_init_fn(worker_id)`` runs in each worker after seeding.
+        prefetch_factor: batches each worker prepares ahead (default 2; needs num_workers > 0).
+        timeout: if > 0, seconds to wait for a batch from the workers before raising.
+        multiprocessing_context: ``'fork'``, ``'spawn'``, ``'forkserver'`` or a context; default
+            ``fork`` where available.
+
+    Worker seeds: each start of the workers (every epoch; once with ``persistent_workers``) draws
+    a base seed (from ``(seed, epoch)`` when ``seed`` is given, else from ember's global
+    generator); worker ``i`` seeds Python's ``random``, NumPy's global state and ember's generator
+    with ``base_seed + i``.  An error in a worker is raised again in
+    the main process, naming the worker and the sample index; workers and their shared memory are
+    released when the epoch ends, on an error or KeyboardInterrupt, and when the iterator is
+    dropped.
 
     Iterating yields a tuple of Tensors, one per dataset field (a single Tensor when the dataset's
     samples are single arrays); float64 data becomes float32.  ``len(loader)`` is the number of
@@ -98,7 +128,9 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None,
-                 sampler=None, seed=None, transform=None, prefetch=0):
+                 sampler=None, seed=None, transform=None, prefetch=0, num_workers=0,
+                 pin_memory=False, persistent_workers=False, worker_init_fn=None,
+                 prefetch_factor=None, timeout=0, multiprocessing_context=None):
         self._single_field = False
         if isinstance(dataset, (np.ndarray, Tensor)):
             dataset = TensorDataset(dataset)
@@ -113,6 +145,26 @@ class DataLoader:
         self.batch_size = _check_int(batch_size, "batch_size", 1)
         self.drop_last = bool(drop_last)
         self.prefetch = _check_int(prefetch, "prefetch", 0)
+        self.num_workers = _check_int(num_workers, "num_workers", 0)
+        self.pin_memory = bool(pin_memory)   # no-op: see the class docstring
+        if self.num_workers == 0 and (persistent_workers or prefetch_factor is not None):
+            raise ValueError("DataLoader: persistent_workers and prefetch_factor need "
+                             "num_workers > 0 (they configure worker processes)")
+        if self.num_workers and self.prefetch:
+            raise ValueError("DataLoader: prefetch= (a background thread) is for num_workers=0; "
+                             "with worker processes use prefetch_factor=")
+        if worker_init_fn is not None and not callable(worker_init_fn):
+            raise TypeError(f"DataLoader: worker_init_fn must be callable, got "
+                            f"{type(worker_init_fn).__name__}")
+        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or timeout < 0:
+            raise ValueError(f"DataLoader: timeout must be a number >= 0, got {timeout!r}")
+        self.persistent_workers = bool(persistent_workers)
+        self.prefetch_factor = 2 if prefetch_factor is None else _check_int(prefetch_factor,
+                                                                            "prefetch_factor", 1)
+        self.worker_init_fn = worker_init_fn
+        self.timeout = float(timeout)
+        self.multiprocessing_context = multiprocessing_context
+        self._pool = None
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: collate_fn must be callable, got {type(collate_fn).__name__}")
         if transform is not None and not callable(transform):
@@ -188,22 +240,59 @@ class DataLoader:
         return number_of_batches(len(self.sampler), self.batch_size, self.drop_last)
 
     def __iter__(self):
-        self._begin_epoch()
+        epoch = self._begin_epoch()
         batches = split_batches(epoch_indices(self.sampler), self.batch_size, self.drop_last)
+        if self.num_workers:
+            return self._iterate_workers(batches, epoch)
         if self.prefetch:
             return self._iterate_prefetching(batches)
         return (self._make_batch(indices) for indices in batches)
 
+    def _iterate_workers(self, batches, epoch):
+        if self.seed is not None:
+            base_seed = int(generator_for(self.seed, epoch, 0x3D).integers(0, 2**62))
+        else:
+            base_seed = resolve_seed(None, "DataLoader")
+        if self.persistent_workers:
+            if self._pool is None or self._pool.closed:
+                self._pool = WorkerPool(self, self.num_workers, base_seed, self.worker_init_fn,
+                                        self.multiprocessing_context)
+            pool, own = self._pool, False
+        else:
+            pool, own = WorkerPool(self, self.num_workers, base_seed, self.worker_init_fn,
+                                   self.multiprocessing_context), True
+        return MultiProcessIterator(self, pool, batches, self.prefetch_factor, own, self.timeout)
+
+    def close(self):
+        """Stop the persistent worker processes, if any (also done when the loader is collected)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __getstate__(self):   # a loader pickled (e.g. for spawn workers) travels without its pool
+        state = dict(self.__dict__)
+        state["_pool"] = None
+        return state
+
     def _make_batch(self, indices):
+        return self._finish_batch(self._fetch_batch(indices))
+
+    def _fetch_batch(self, indices, samples=None):
+        """The batch at ``indices`` as NumPy arrays (the part a worker process does)."""
         if self._fetch is not None:
             batch = self._fetch(indices)
         else:
-            samples = [self.dataset[i] for i in indices.tolist()]
+            if samples is None:
+                samples = [self.dataset[i] for i in indices.tolist()]
             batch = (self.collate_fn or default_collate)(samples)
         if self._single_field:
             batch = batch[0]
         if isinstance(batch, list) and batch and not isinstance(batch[0], str):
             batch = tuple(batch)
+        return batch
+
+    def _finish_batch(self, batch):
+        """Apply ``transform`` and wrap the arrays as Tensors (always in the main process)."""
         if self.transform is not None:
             if isinstance(batch, tuple):
                 batch = (self.transform(batch[0]),) + batch[1:]

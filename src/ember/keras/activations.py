@@ -26,7 +26,7 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
 
 
 def relu6(x):
-    return F.clip(F.relu(x), None, 6.0)
+    return F.relu6(x)
 
 
 def sigmoid(x):
@@ -54,13 +54,9 @@ def elu(x, alpha=1.0):
     return F.elu(x, alpha)
 
 
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
-
-
 def selu(x):
     """scale * elu(x, alpha) with the self-normalising constants."""
-    return F.elu(x, _SELU_ALPHA) * _SELU_SCALE
+    return F.selu(x)
 
 
 def softplus(x):
@@ -68,7 +64,7 @@ def softplus(x):
 
 
 def softsign(x):
-    return x / (F.abs(x) + 1.0)
+    return F.softsign(x)
 
 
 def gelu(x, approximate=False):
@@ -94,11 +90,11 @@ def exponential(x):
 
 def hard_sigmoid(x):
     """relu6(x + 3) / 6 (Keras 3's definition)."""
-    return F.clip(x * (1.0 / 6.0) + 0.5, 0.0, 1.0)
+    return F.hardsigmoid(x)
 
 
 def mish(x):
-    return x * F.tanh(F.softplus(x))
+    return F.mish(x)
 
 
 _BY_NAME = {name: globals()[name] for name in __all__

@@ -18,3 +18,4 @@ from .utils import clip_grad_norm_, clip_grad_value_, parameters_to_vector, vect
 from .attention import MultiheadAttention
 from .recurrent import GRU, LSTM, RNN
 from .transformer import DecoderBlock, TransformerEncoderLayer
+from .quantized import QuantizedLinear, quantize_dynamic

@@ -343,7 +343,20 @@ class Module:
 
         With ``strict`` a mismatch raises one error listing every missing key, unexpected key and
         wrongly shaped key; without it, matching keys are loaded and the lists are returned.
+
+        Values are taken in ember's layouts.  PyTorch tensors (recognised by type, without
+        importing torch) are refused: ember stores Linear, Conv and RNN weights transposed
+        relative to PyTorch, and a square weight would otherwise load silently in the wrong
+        layout.  Use ``ember.io.load_torch_state_dict(model, state_dict)``, which converts them,
+        or pass NumPy arrays already in ember's layouts.
         """
+        torch_keys = [k for k, v in state_dict.items() if _is_torch_tensor(v)]
+        if torch_keys:
+            raise TypeError(
+                f"{type(self).__name__}.load_state_dict got PyTorch tensors (e.g. {torch_keys[0]!r}); "
+                "ember's Linear/Conv/RNN weights are laid out differently from PyTorch's, so use "
+                "ember.io.load_torch_state_dict(model, state_dict), which converts each layer, or "
+                "pass NumPy arrays already in ember's layout")
         own = self.state_dict()
         missing, unexpected, wrong = state_mismatches(own, state_dict, "checkpoint")
         if strict and (missing or unexpected or wrong):
@@ -396,6 +409,12 @@ class Module:
             sub = repr(m).replace("\n", "\n  ")
             lines.append(f"  ({name}): {sub}")
         return "\n".join(lines) + "\n)"
+
+
+def _is_torch_tensor(value):
+    """True for a torch.Tensor or torch.nn.Parameter, by type name (torch is not imported)."""
+    return any(c.__module__.split(".")[0] == "torch" and c.__name__ in ("Tensor", "Parameter")
+               for c in type(value).__mro__)
 
 
 def state_mismatches(own, given, label, order=None):

@@ -6,27 +6,47 @@ NumPy has one.  Images are channels-last: (N, H, W, C).
 """
 from ..tensor import Tensor
 from .cast import cast
-from .elementwise import (abs, add, clip, cos, div, elu, equal, exp, expm1, floor_divide, gelu,
-                          greater, greater_equal, isfinite, isnan, leaky_relu, less, less_equal,
-                          log, log1p, logical_and, logical_not, logical_or, logical_xor, maximum,
-                          minimum, mul, neg, not_equal, pow, relu, remainder, rsqrt, sigmoid, sign,
-                          silu, sin, softplus, sqrt, sub, tanh, where)
+from .elementwise import (abs, add, arctan2, atan2, clip, copysign, cos, div, equal, exp, expm1,
+                          floor_divide, fmod, greater, greater_equal, hypot, isclose, isfinite,
+                          isinf, isnan, lerp, less, less_equal, log, log1p, logaddexp, logical_and,
+                          logical_not, logical_or, logical_xor, maximum, minimum, mul, nan_to_num,
+                          neg, not_equal, pow, remainder, rsqrt, sigmoid, sign, sin, sqrt, sub,
+                          tanh, where, xlogy)
+from .elementwise_math import *   # noqa: F401,F403  (tan, asin, ..., erf, erfinv, floor, round)
+from .bitwise import *            # noqa: F401,F403  (bitwise_and, ..., bitwise_right_shift)
+from .activation import *         # noqa: F401,F403  (relu, gelu, silu, softplus, selu, mish, ...)
+from .distance import *           # noqa: F401,F403  (normalize, cosine_similarity, ...)
 from .linalg import dot, einsum, matmul, outer
 from .reduction import (all, any, argmax, argmin, logsumexp, max, mean, min, norm, prod, std, sum,
                         var)
 from .shape import (broadcast_to, cat, chunk, concatenate, expand_dims, flatten, flip, getitem,
-                    moveaxis, pad, permute, repeat, reshape, roll, split, squeeze, stack, swapaxes,
+                    moveaxis, permute, repeat, reshape, roll, split, squeeze, stack, swapaxes,
                     take, tile, transpose, tril, triu, unsqueeze)
 from .softmax import log_softmax, softmax
 from .loss import *            # noqa: F401,F403  (cross_entropy, nll_loss, mse_loss, ...)
 from .conv import *            # noqa: F401,F403  (conv1d, conv2d)
 from .pooling import *         # noqa: F401,F403  (max_pool2d, avg_pool2d, global_avg_pool2d)
+from .conv_transpose import *  # noqa: F401,F403  (conv_transpose1d, conv_transpose2d)
+from .conv3d import *          # noqa: F401,F403  (conv3d, conv_transpose3d)
+from .pool_adaptive import *   # noqa: F401,F403  (adaptive_*_pool*, max_unpool*, lp_pool*)
+from .padding import pad        # noqa: F401  (constant/reflect/replicate/circular; replaces shape.pad)
+from .resample import *        # noqa: F401,F403  (interpolate, upsample, pixel_shuffle, pixel_unshuffle)
+from .unfold import *          # noqa: F401,F403  (unfold, fold)
+from .grid_sample import *     # noqa: F401,F403  (grid_sample, affine_grid)
 from .normalization import *   # noqa: F401,F403  (layer_norm, batch_norm)
 from .attention import *       # noqa: F401,F403  (scaled_dot_product_attention)
 from .embedding import *       # noqa: F401,F403  (embedding, token_and_position_embedding, one_hot)
 from .linear import *          # noqa: F401,F403  (linear, tied_linear)
 from .rnn import *             # noqa: F401,F403  (rnn_layer, lstm_layer, gru_layer, time_slice)
 from .dropout import *         # noqa: F401,F403  (dropout)
+from .indexing import *        # noqa: F401,F403  (gather, scatter*, index_*, masked_*, nonzero, put)
+from .scan import *            # noqa: F401,F403  (cumsum, cumprod, cummax, cummin, logcumsumexp)
+from .sorting import *         # noqa: F401,F403  (sort, argsort, topk, kthvalue, median, mode, unique)
+from .quantized import *       # noqa: F401,F403  (linear_int8, quantize_weight_int8, ...)
+from .shape_extra import *     # noqa: F401,F403  (diag, diagonal, movedim, kron, tensordot, ...)
+from .linalg_decomp import *   # noqa: F401,F403  (inv, solve, det, cholesky, qr, svdvals, eigh, ...)
+from .linalg_norm import *     # noqa: F401,F403  (vector_norm, matrix_norm)
+from .linalg_extra import *    # noqa: F401,F403  (matrix_power, multi_dot, cross, cond, ...)
 from . import _parallel as parallel  # noqa: F401  (the thread pool: ember.ops.parallel)
 
 true_divide = divide = div
@@ -36,6 +56,7 @@ negative = neg
 power = pow
 absolute = abs
 swish = silu
+inverse, pinverse = inv, pinv      # noqa: F405  (torch.inverse, torch.pinverse)
 
 
 def _reflected(fn):
@@ -59,8 +80,13 @@ def _bind_tensor_methods():
     T.__eq__ = lambda self, other: False if other is None else equal(self, other)
     T.__ne__ = lambda self, other: True if other is None else not_equal(self, other)
     T.__lt__, T.__le__, T.__gt__, T.__ge__ = less, less_equal, greater, greater_equal
-    T.__and__, T.__or__, T.__xor__ = logical_and, logical_or, logical_xor
-    T.__invert__ = logical_not
+    # bitwise on integer tensors, logical on bool tensors, an error on floats (as PyTorch)
+    T.__and__, T.__rand__ = bitwise_and, _reflected(bitwise_and)      # noqa: F405
+    T.__or__, T.__ror__ = bitwise_or, _reflected(bitwise_or)          # noqa: F405
+    T.__xor__, T.__rxor__ = bitwise_xor, _reflected(bitwise_xor)      # noqa: F405
+    T.__lshift__, T.__rlshift__ = bitwise_left_shift, _reflected(bitwise_left_shift)    # noqa: F405
+    T.__rshift__, T.__rrshift__ = bitwise_right_shift, _reflected(bitwise_right_shift)  # noqa: F405
+    T.__invert__ = bitwise_not                                        # noqa: F405
     T.__getitem__ = getitem
     T.T = property(lambda self: transpose(self))
     T.mT = property(lambda self: swapaxes(self, -1, -2))
@@ -84,6 +110,22 @@ def _bind_tensor_methods():
                  "log_softmax", "isnan", "isfinite", "outer"):
         setattr(T, name, globals()[name])
     T.clamp = clip
+    # elementwise maths, activations and bitwise ops (PyTorch's Tensor method names)
+    for name in ("tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "sinh", "cosh",
+                 "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh", "atan2", "arctan2",
+                 "erf", "erfc", "erfinv", "exp2", "log2", "log10", "floor", "ceil", "trunc",
+                 "round", "frac", "fix", "fmod", "remainder", "copysign", "lerp", "logaddexp",
+                 "hypot", "xlogy", "nan_to_num", "isclose", "isinf", "bitwise_and", "bitwise_or",
+                 "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+                 "hardshrink"):
+        setattr(T, name, globals()[name])
+    # shape and linear algebra (ember.ops.shape_extra, linalg_decomp, linalg_norm)
+    for name in ("diag", "diagonal", "diag_embed", "movedim", "narrow", "unflatten", "rot90",
+                 "repeat_interleave", "kron", "det", "slogdet", "logdet", "cholesky", "qr",
+                 "matrix_power"):
+        setattr(T, name, globals()[name])
+    T.moveaxis = moveaxis
+    T.inverse, T.pinverse = inv, pinv      # PyTorch's Tensor method names
     T.neg = neg
 
 

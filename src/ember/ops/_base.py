@@ -1,6 +1,8 @@
 """Helpers every op shares: argument conversion, scalar promotion, un-broadcasting, axis handling."""
 import numbers
 
+import numpy as _np
+
 from .. import dtypes as _dt
 from ..backend import array_backends as _backends
 from ..backend import xp
@@ -96,6 +98,28 @@ def unbroadcast(g, shape):
     return g
 
 
+class AxisError(_np.exceptions.AxisError):
+    """An axis (dimension) or index out of range: ``ember.AxisError``.
+
+    It derives from NumPy's ``AxisError``, hence from both ``IndexError`` (what PyTorch raises)
+    and ``ValueError`` (what NumPy raises for axes), so either ``except`` clause catches it."""
+
+    def __init__(self, message):
+        super().__init__(message)
+
+    def __reduce__(self):
+        return type(self), (str(self),)
+
+
+def check_axis(axis, ndim, op="op", name="axis"):
+    """One axis (negatives allowed) as a non-negative int; AxisError when out of range."""
+    a, n = int(axis), max(ndim, 1)   # a 0-d tensor accepts 0 and -1, as PyTorch
+    if not -n <= a < n:
+        raise AxisError(f"ember.{op}: {name} {a} is out of range for a tensor with {ndim} "
+                        f"dimensions (valid: {-n} to {n - 1})")
+    return a % n
+
+
 def normalize_axis(axis, ndim, op="op"):
     """``axis`` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative ints."""
     if axis is None:
@@ -109,7 +133,7 @@ def normalize_axis(axis, ndim, op="op"):
         a = int(a)
         # a 0-d tensor accepts axis 0 or -1 (as PyTorch), meaning "no axis"
         if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise ValueError(f"ember.{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+            raise AxisError(f"ember.{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
         if ndim:
             out.append(a % ndim)
     return tuple(sorted(set(out)))

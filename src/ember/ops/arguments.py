@@ -3,7 +3,10 @@
     from ember.ops.arguments import int_tuple
     stride = int_tuple(stride, 2, "stride", "ember.conv2d", minimum=1)     # 2 -> (2, 2)
 """
-__all__ = ["int_tuple"]
+import functools
+import inspect
+
+__all__ = ["int_tuple", "axis_or_dim", "torch_names"]
 
 
 def int_tuple(value, n, name, where, minimum=None):
@@ -38,3 +41,59 @@ def int_tuple(value, n, name, where, minimum=None):
         bound = "positive integers" if minimum == 1 else f"integers >= {minimum}"
         raise ValueError(f"{where}: {name} must be {bound}, got {value!r}")
     return out
+
+
+def axis_or_dim(axis, dim, default, where):
+    """The axis an op works on, given as NumPy's ``axis`` or PyTorch's ``dim`` (one of them; None
+    when not given), else ``default``.  ``where`` names the op for the error message."""
+    if dim is None:
+        return default if axis is None else axis
+    if axis is not None and axis != dim:
+        raise TypeError(f"{where}: got axis={axis!r} and dim={dim!r}; give one of them "
+                        "(dim is PyTorch's name for axis)")
+    return dim
+
+
+def torch_names(fn=None, **renames):
+    """Decorator: let an op also take PyTorch's keyword names for NumPy's arguments.
+
+    By default ``dim=`` stands for ``axis=`` and ``keepdim=`` for ``keepdims=`` (each only where the
+    function has the NumPy name and does not take the PyTorch one itself); ``renames`` adds more
+    as ``torch_name="numpy_name"``.  Giving both names with different values raises TypeError.
+
+        @torch_names
+        def sum(x, axis=None, keepdims=False): ...          # sum(x, dim=1, keepdim=True)
+
+        @torch_names(start_dim="start_axis", end_dim="end_axis")
+        def flatten(x, start_axis=0, end_axis=-1): ...
+
+    The wrapped function keeps its name, docstring (with a line on the accepted names) and
+    signature (``inspect.signature`` follows ``__wrapped__``); ``op.torch_names`` is the table.
+    """
+    if fn is None:
+        return lambda f: torch_names(f, **renames)
+    params = inspect.signature(fn).parameters
+    table = {t: n for t, n in {"dim": "axis", "keepdim": "keepdims", **renames}.items()
+             if n in params and t not in params}
+    if not table:
+        return fn
+    where = f"ember.{fn.__name__}"
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if kwargs:
+            for torch_name, numpy_name in table.items():
+                if torch_name in kwargs:
+                    value = kwargs.pop(torch_name)
+                    if numpy_name in kwargs and kwargs[numpy_name] != value:
+                        raise TypeError(f"{where}: got {numpy_name}={kwargs[numpy_name]!r} and "
+                                        f"{torch_name}={value!r}; give one of them ({torch_name} "
+                                        f"is PyTorch's name for {numpy_name})")
+                    kwargs[numpy_name] = value
+        return fn(*args, **kwargs)
+
+    op.torch_names = dict(table)
+    names = ", ".join(f"``{t}`` for ``{n}``" for t, n in table.items())
+    op.__doc__ = (fn.__doc__ or "").rstrip() + f"\n\n    PyTorch's names are accepted too: {names}.\n"
+    return op
+

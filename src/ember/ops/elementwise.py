@@ -3,11 +3,9 @@
 Binary ops broadcast as NumPy does; their backward sums the gradient back to each input's shape.
 Float ops on integer or bool tensors compute in float32 (as PyTorch does).
 """
-import math
 
 from ..backend import xp
 from ._base import as_tensor, broadcast_error, make, operands, unbroadcast
-from ._parallel import parallel_for
 
 
 # -- binary arithmetic ------------------------------------------------------------------------
@@ -46,8 +44,12 @@ def mul(a, b):
     return make(out, (a, b), backward)
 
 
-def div(a, b):
-    """a / b (true division), broadcasting; integer inputs give float32."""
+def div(a, b, rounding_mode=None):
+    """a / b, broadcasting.  ``rounding_mode`` None: true division (integer inputs give float32);
+    'trunc': rounded toward zero; 'floor': rounded down (Python's //).  The rounded forms keep an
+    integer dtype, refuse integer division by zero (as PyTorch) and have zero gradients."""
+    if rounding_mode is not None:
+        return _rounded_div(a, b, rounding_mode)
     a, b = operands(a, b, "div")
     if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
         a, b = _to_float(a), _to_float(b)
@@ -60,10 +62,37 @@ def div(a, b):
     return make(out, (a, b), backward)
 
 
+def _rounded_div(a, b, mode):
+    if mode not in ("trunc", "floor"):
+        raise ValueError(f"ember.div: rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
+    a, b = operands(a, b, "div")
+    if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
+        if a.data.dtype.kind == "b" and b.data.dtype.kind == "b":
+            raise TypeError("ember.div: rounded division of two bool tensors is not defined; cast "
+                            "them to an integer dtype first")
+        if not xp.all(b.data != 0):
+            raise ZeroDivisionError(f"ember.div: integer division by zero (rounding_mode={mode!r}, "
+                                    f"divisor of shape {b.shape})")
+        a, b, q = _binary(a, b, "div", xp.floor_divide)
+        if mode == "trunc":      # floor + 1 where the exact quotient is negative and not whole
+            q = q + ((xp.remainder(a.data, b.data) != 0) & ((a.data < 0) != (b.data < 0)))
+        return make(q, (), None)
+    if mode == "trunc":
+        a, b, out = _binary(a, b, "div", _quietly(lambda x, y: xp.trunc(xp.true_divide(x, y))))
+    else:
+        a, b, out = _binary(a, b, "div", _quietly(xp.floor_divide))
+    return make(out, (a, b), lambda g: (xp.zeros(a.shape, g.dtype) if a._rg else None,
+                                        xp.zeros(b.shape, g.dtype) if b._rg else None))
+
+
 def floor_divide(a, b):
-    """a // b (no gradient: piecewise constant)."""
+    """a // b (Python's floor division, NumPy's integer conventions).  Piecewise constant: on
+    floats its gradient is zero (not none), as PyTorch's."""
     a, b, out = _binary(a, b, "floor_divide", xp.floor_divide)
-    return make(out, (), None)
+    if out.dtype.kind != "f":
+        return make(out, (), None)
+    return make(out, (a, b), lambda g: (xp.zeros(a.shape, g.dtype) if a._rg else None,
+                                        xp.zeros(b.shape, g.dtype) if b._rg else None))
 
 
 def remainder(a, b):
@@ -74,17 +103,24 @@ def remainder(a, b):
 
 
 def pow(a, b):
-    """a ** b, broadcasting.  d/db uses log(a) and is taken as 0 where a == 0."""
+    """a ** b, broadcasting.  Gradients as PyTorch: d/da is 0 where b == 0 (also at a == 0);
+    d/db = a^b log(a) is 0 where a == 0 and b >= 0, -inf-ish where a == 0 and b < 0, and nan
+    for negative a (log of a negative number)."""
     a, b = operands(a, b, "pow")
     a, b, out = _binary(a, b, "pow", xp.power)
 
     def backward(g):
         ga = gb = None
-        if a._rg:
-            ga = unbroadcast(g * b.data * xp.power(a.data, b.data - 1), a.shape)
-        if b._rg:
-            safe = xp.where(a.data > 0, a.data, 1)
-            gb = unbroadcast(g * out * xp.log(safe), b.shape)
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            if a._rg:
+                if b.data.ndim == 0 and b.data == 0.5:   # the forward was sqrt (NumPy's, PyTorch's
+                    da = 0.5 / xp.sqrt(a.data)             # shortcut): its derivative, -0.0 and -inf too
+                else:
+                    da = xp.where(b.data == 0, 0, b.data * xp.power(a.data, b.data - 1))
+                ga = unbroadcast((g * da).astype(g.dtype, copy=False), a.shape)
+            if b._rg:
+                gb = unbroadcast(xp.where((a.data == 0) & (b.data >= 0), 0, g * out * xp.log(a.data))
+                                 .astype(g.dtype, copy=False), b.shape)
         return ga, gb
     return make(out, (a, b), backward)
 
@@ -102,11 +138,18 @@ def minimum(a, b):
 
 
 def _minmax_backward(a, b, wins):
+    # PyTorch's rule: each input gets g unless the other one wins (half each on a tie), so where
+    # either is nan (the output is nan) both get the full gradient
     def backward(g):
-        share = wins(a.data, b.data) + 0.5 * (a.data == b.data)
-        share = share.astype(g.dtype, copy=False)
-        return (unbroadcast(g * share, a.shape) if a._rg else None,
-                unbroadcast(g * (1 - share), b.shape) if b._rg else None)
+        keep = 1 - (a.data == b.data) * 0.5
+        ga = gb = None
+        if a._rg:
+            share = xp.where(wins(b.data, a.data), 0, keep).astype(g.dtype, copy=False)
+            ga = unbroadcast(g * share, a.shape)
+        if b._rg:
+            share = xp.where(wins(a.data, b.data), 0, keep).astype(g.dtype, copy=False)
+            gb = unbroadcast(g * share, b.shape)
+        return ga, gb
     return backward
 
 
@@ -176,15 +219,22 @@ def rsqrt(x):
 
 
 def abs(x):
-    """|x|; the gradient at 0 is taken as 0 (sign(0))."""
+    """|x|; the gradient is sign(x), taken as 0 at 0 and at nan (as PyTorch)."""
     x = as_tensor(x, "abs")
     xd = x.data
-    return make(xp.abs(xd), (x,), lambda g: (g * xp.sign(xd),))
+    return make(xp.abs(xd), (x,), lambda g: (g * ((xd > 0).astype(g.dtype) - (xd < 0).astype(g.dtype)),))
 
 
 def sign(x):
-    """-1, 0 or 1 (no gradient)."""
-    return make(xp.sign(as_tensor(x, "sign").data), (), None)
+    """-1, 0 or 1 (same dtype); sign(nan) = 0 and sign(-0.0) = 0 as PyTorch; zero gradient."""
+    x = as_tensor(x, "sign")
+    xd = x.data
+    if xd.dtype.kind == "b":
+        return make(xd.copy(), (), None)
+    out = ((xd > 0).astype(xd.dtype) - (xd < 0).astype(xd.dtype))
+    if xd.dtype.kind != "f":
+        return make(out, (), None)
+    return make(out, (x,), lambda g: (xp.zeros_like(g),))
 
 
 def sin(x):
@@ -212,139 +262,19 @@ def sigmoid(x):
     return y
 
 
-def relu(x):
-    """max(x, 0); the gradient at 0 is 0 (as PyTorch)."""
-    return _unary(x, "relu", lambda x: xp.maximum(x, 0),
-                  # dtype= skips the bool->float temporary of g * mask (~1.5x faster)
-                  lambda g, x, y: xp.multiply(g, x > 0, dtype=g.dtype))
 
+def clip(x, a_min=None, a_max=None, *, min=None, max=None):
+    """Limit values to [a_min, a_max] (NumPy's clip); gradient 1 inside, 0 where clipped.
 
-def leaky_relu(x, negative_slope=0.01):
-    s = negative_slope
-    return _unary(x, "leaky_relu", lambda x: xp.where(x > 0, x, x * s),
-                  lambda g, x, y: xp.where(x > 0, g, g * s))
-
-
-def elu(x, alpha=1.0):
-    return _unary(x, "elu", lambda x: xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0))),
-                  lambda g, x, y: xp.where(x > 0, g, g * (y + alpha)))
-
-
-def _erf(x):
-    # Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): NumPy has no erf and the core depends on
-    # NumPy only; the error is below float32 resolution of gelu's output.
-    ax = xp.abs(x)
-    t = 1 / (1 + 0.3275911 * ax)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return xp.sign(x) * (1 - poly * xp.exp(-ax * ax))
-
-
-_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
-_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
-_SPLIT_MIN = 1 << 16     # gelu: elements per thread below which the work is not split
-
-
-def gelu(x, approximate="none"):
-    """Gaussian error linear unit: x * Phi(x) (``approximate='none'``), or its tanh form
-    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``approximate='tanh'``, GPT-2's), as PyTorch.
-
-    Both forms are fused: the forward saves what the backward needs (tanh of the inner term, or
-    Phi(x)), both run as a few in-place passes over float buffers (no ``x ** 3``, which NumPy
-    computes with the generic power function, ~200x slower than two multiplies), and large
-    inputs are split between threads (``ember.ops._parallel``)."""
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"ember.gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    x = _to_float(as_tensor(x, "gelu"))
-    xd = x.data
-    if not xd.flags.c_contiguous:
-        xd = xp.ascontiguousarray(xd)
-    xf = xd.reshape(-1)
-    n = xf.size
-    out = xp.empty_like(xd)
-    of = out.reshape(-1)
-    saved = xp.empty_like(xd)          # tanh(inner) or Phi(x)
-    sf = saved.reshape(-1)
-    c = _SQRT_2_OVER_PI
-    if approximate == "tanh":
-        def forward(lo, hi):
-            # inner = sqrt(2/pi) * (x + 0.044715 x^3) = x * (c + c * 0.044715 * x^2)
-            xs, th, o = xf[lo:hi], sf[lo:hi], of[lo:hi]
-            xp.multiply(xs, xs, out=th)
-            th *= c * 0.044715
-            th += c
-            th *= xs
-            xp.tanh(th, out=th)
-            xp.add(th, 1, out=o)
-            o *= xs
-            o *= 0.5
-
-        def derivative(lo, hi, d, gs):
-            # d/dx = 0.5 (1 + th) + 0.5 x (1 - th^2) * c (1 + 3 * 0.044715 x^2)
-            xs, th = xf[lo:hi], sf[lo:hi]
-            xp.multiply(th, th, out=d)
-            xp.subtract(1, d, out=d)
-            d *= xs
-            dinner = xp.multiply(xs, xs)
-            dinner *= 3 * 0.044715 * c
-            dinner += c
-            d *= dinner
-            d += th
-            d += 1
-            d *= 0.5
-            d *= gs
-    else:
-        def forward(lo, hi):
-            xs, cdf, o = xf[lo:hi], sf[lo:hi], of[lo:hi]
-            cdf[...] = _erf(xs * (1 / math.sqrt(2)))
-            cdf += 1
-            cdf *= 0.5
-            xp.multiply(xs, cdf, out=o)
-
-        def derivative(lo, hi, d, gs):
-            # d/dx = Phi(x) + x * phi(x)
-            xs, cdf = xf[lo:hi], sf[lo:hi]
-            xp.multiply(xs, xs, out=d)
-            d *= -0.5
-            xp.exp(d, out=d)
-            d *= _INV_SQRT_2PI
-            d *= xs
-            d += cdf
-            d *= gs
-    parallel_for(forward, n, _SPLIT_MIN)
-
-    def backward(g):
-        gf = xp.ascontiguousarray(g).reshape(-1)
-        grad = xp.empty_like(gf)
-
-        def part(lo, hi):
-            derivative(lo, hi, grad[lo:hi], gf[lo:hi])
-        parallel_for(part, n, _SPLIT_MIN)
-        return (grad.reshape(xd.shape),)
-    y = make(out, (x,), backward)
-    if y._node is not None:
-        y._node.name = "gelu"
-    return y
-
-
-def silu(x):
-    """x * sigmoid(x) (a.k.a. swish)."""
-    x = _to_float(as_tensor(x, "silu"))
-    xd = x.data
-    s = _sigmoid(xd)
-    return make(xd * s, (x,), lambda g: (g * s * (1 + xd * (1 - s)),))
-
-
-def softplus(x, beta=1.0, threshold=20.0):
-    """log(1 + exp(beta x)) / beta, linear where beta x > threshold (as PyTorch)."""
-    def forward(x):
-        bx = beta * x
-        return xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta)
-    return _unary(x, "softplus", forward,
-                  lambda g, x, y: xp.where(beta * x > threshold, g, g * _sigmoid(beta * x)))
-
-
-def clip(x, a_min=None, a_max=None):
-    """Limit values to [a_min, a_max] (NumPy's clip); gradient 1 inside, 0 where clipped."""
+    PyTorch's ``min=``/``max=`` (``clamp``) are accepted too.  At least one bound must be given:
+    ``clip(x, None, None)`` raises ValueError, as PyTorch's clamp does."""
+    if min is not None or max is not None:
+        if (a_min is not None and min is not None) or (a_max is not None and max is not None):
+            raise TypeError("ember.clip: give each bound once, as a_min/a_max or min/max (PyTorch's names)")
+        a_min = a_min if min is None else min
+        a_max = a_max if max is None else max
+    if a_min is None and a_max is None:
+        raise ValueError("ember.clip: at least one of a_min (min) and a_max (max) must be given")
     x = as_tensor(x, "clip")
     if isinstance(a_min, float) or isinstance(a_max, float):
         x = _to_float(x)     # an integer tensor clipped to float bounds gives float32, not float64
@@ -394,3 +324,172 @@ def isnan(x):
 
 def isfinite(x):
     return make(xp.isfinite(as_tensor(x, "isfinite").data), (), None)
+
+
+def isinf(x):
+    """True where x is +inf or -inf (no gradient)."""
+    return make(xp.isinf(as_tensor(x, "isinf").data), (), None)
+
+
+def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|a - b| <= atol + rtol |b| elementwise, broadcasting; infinities are close only to
+    themselves; nan is close to nan only with ``equal_nan`` (as PyTorch)."""
+    a, b = operands(a, b, "isclose")
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"ember.isclose: rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
+    a, b, out = _binary(a, b, "isclose",
+                        lambda x, y: xp.isclose(x, y, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return make(out, (), None)
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """nan, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (default: the dtype's
+    largest and lowest finite values); the gradient is 1 where x is finite, else 0."""
+    x = as_tensor(x, "nan_to_num")
+    xd = x.data
+    if xd.dtype.kind != "f":
+        return make(xd.copy(), (), None)
+    out = xp.nan_to_num(xd, nan=nan, posinf=posinf, neginf=neginf)
+    return make(out, (x,), lambda g: (g * xp.isfinite(xd),))
+
+
+# -- more binary arithmetic --------------------------------------------------------------------
+def _float_operands(a, b, op):
+    a, b = operands(a, b, op)
+    if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
+        a, b = _to_float(a), _to_float(b)
+    return a, b
+
+
+def _quiet():
+    return xp.errstate(divide="ignore", invalid="ignore", over="ignore")
+
+
+def _quietly(fn):
+    """``fn`` without NumPy's floating-point warnings (nan and inf results come silently, as in
+    PyTorch)."""
+    def quiet(x, y):
+        with _quiet():
+            return fn(x, y)
+    return quiet
+
+
+def fmod(a, b):
+    """C's fmod: the remainder of a / b rounded toward zero, with the sign of ``a`` (``remainder``
+    takes the sign of ``b``); d/da = 1, d/db = -trunc(a / b)."""
+    a, b, out = _binary(a, b, "fmod", _quietly(xp.fmod))
+    if out.dtype.kind != "f":
+        return make(out, (), None)
+
+    def backward(g):
+        with _quiet():
+            return (unbroadcast(g, a.shape) if a._rg else None,
+                    unbroadcast(-g * xp.trunc(a.data / b.data), b.shape) if b._rg else None)
+    return make(out, (a, b), backward)
+
+
+def copysign(a, b):
+    """|a| with the sign of ``b`` (the sign bit: -0.0 counts as negative); integers give float32.
+    d/da = copysign(1, a) * copysign(1, b) (0 where a == 0); ``b`` gets a zero gradient."""
+    a, b = _float_operands(a, b, "copysign")
+    a, b, out = _binary(a, b, "copysign", _quietly(xp.copysign))
+
+    def backward(g):
+        ga = None
+        if a._rg:
+            with _quiet():
+                ratio = xp.where(a.data == 0, 0, out / a.data).astype(g.dtype, copy=False)
+            ga = unbroadcast(g * ratio, a.shape)
+        return ga, (xp.zeros(b.shape, g.dtype) if b._rg else None)
+    return make(out, (a, b), backward)
+
+
+def atan2(a, b):
+    """The angle of the point (b, a) (arctan(a / b) in the right quadrant), in [-pi, pi]."""
+    a, b = _float_operands(a, b, "atan2")
+    a, b, out = _binary(a, b, "atan2", _quietly(xp.arctan2))
+
+    def backward(g):
+        with _quiet():
+            r = g / (a.data * a.data + b.data * b.data)
+            return (unbroadcast(r * b.data, a.shape) if a._rg else None,
+                    unbroadcast(-r * a.data, b.shape) if b._rg else None)
+    return make(out, (a, b), backward)
+
+
+arctan2 = atan2
+
+
+def hypot(a, b):
+    """sqrt(a^2 + b^2) without overflow or underflow in the squares."""
+    a, b = _float_operands(a, b, "hypot")
+    a, b, out = _binary(a, b, "hypot", _quietly(xp.hypot))
+
+    def backward(g):
+        with _quiet():
+            r = g / out
+            return (unbroadcast(r * a.data, a.shape) if a._rg else None,
+                    unbroadcast(r * b.data, b.shape) if b._rg else None)
+    return make(out, (a, b), backward)
+
+
+def logaddexp(a, b):
+    """log(exp(a) + exp(b)), computed stably; d/da = 1 / (1 + exp(b - a))."""
+    a, b = _float_operands(a, b, "logaddexp")
+    a, b, out = _binary(a, b, "logaddexp", _quietly(xp.logaddexp))
+
+    def backward(g):
+        with _quiet():
+            return (unbroadcast(g / (1 + xp.exp(b.data - a.data)), a.shape) if a._rg else None,
+                    unbroadcast(g / (1 + xp.exp(a.data - b.data)), b.shape) if b._rg else None)
+    return make(out, (a, b), backward)
+
+
+def _xlogy(x, y):
+    with _quiet():
+        return xp.where(xp.isnan(y), y, xp.where(x == 0, 0, x * xp.log(y))).astype(x.dtype, copy=False)
+
+
+def xlogy(a, b):
+    """a * log(b), taken as 0 where a == 0 (unless b is nan), as PyTorch (``special.xlogy``);
+    d/da = log(b) (0 where a == 0 and b <= 0), d/db = a / b."""
+    a, b = _float_operands(a, b, "xlogy")
+    a, b, out = _binary(a, b, "xlogy", _xlogy)
+
+    def backward(g):
+        ga = gb = None
+        if a._rg:     # PyTorch's rule: xlogy(g, b), zeroed where a == 0 and b <= 0
+            ga = xp.where((a.data == 0) & (b.data <= 0), 0, _xlogy(g, b.data)).astype(g.dtype, copy=False)
+            ga = unbroadcast(ga, a.shape)
+        if b._rg:
+            with _quiet():
+                gb = unbroadcast(g * a.data / b.data, b.shape)
+        return ga, gb
+    return make(out, (a, b), backward)
+
+
+def lerp(start, end, weight):
+    """start + weight * (end - start), broadcasting all three (``weight`` a number or a tensor),
+    computed as PyTorch (from ``end`` where weight >= 0.5, so weight 1 gives ``end`` exactly)."""
+    s, e = operands(start, end, "lerp")
+    if s.data.dtype.kind != "f" or e.data.dtype.kind != "f":
+        raise TypeError(f"ember.lerp: start and end must be floating-point tensors, got dtypes "
+                        f"{s.data.dtype} and {e.data.dtype}")
+    w = as_tensor(weight, "lerp", "weight") if not isinstance(weight, (int, float)) else None
+    wd = xp.asarray(weight, dtype=s.data.dtype) if w is None else w.data.astype(s.data.dtype, copy=False)
+    try:
+        shape = xp.broadcast_shapes(s.shape, e.shape, wd.shape)
+    except ValueError:
+        raise broadcast_error("lerp", s, e, w if w is not None else as_tensor(wd)) from None
+    diff = e.data - s.data
+    out = xp.where(xp.abs(wd) < 0.5, s.data + wd * diff, e.data - diff * (1 - wd))
+    out = xp.broadcast_to(out, shape).astype(s.data.dtype, copy=False)
+    parents = (s, e) if w is None else (s, e, w)
+
+    def backward(g):
+        grads = [unbroadcast(g * (1 - wd), s.shape) if s._rg else None,
+                 unbroadcast(g * wd, e.shape) if e._rg else None]
+        if w is not None:
+            grads.append(unbroadcast(g * diff, w.shape).astype(w.dtype, copy=False) if w._rg else None)
+        return tuple(grads)
+    return make(out, parents, backward)

@@ -93,8 +93,8 @@ def _parse_einsum(subscripts, shapes):
 
 def einsum(subscripts, *operands_):
     """Einstein summation (NumPy's einsum), differentiable in every operand.  Supports explicit and
-    implicit output, '...' and broadcasting; an index repeated within one operand (a diagonal) is
-    not differentiable and raises."""
+    implicit output, '...' and broadcasting; an index repeated within one operand ('ii->i', 'ii',
+    'iij->j': a diagonal) gets its gradient on that diagonal, zeros elsewhere."""
     from ._base import as_tensor
     ts = [as_tensor(t, "einsum") for t in operands_]
     ins, out_sub = _parse_einsum(subscripts, [t.shape for t in ts])
@@ -111,9 +111,11 @@ def einsum(subscripts, *operands_):
             if not t._rg:
                 grads.append(None)
                 continue
-            sub = ins[i]
-            if len(set(sub)) != len(sub):
-                raise NotImplementedError(f"ember.einsum: gradient of repeated index in {sub!r}")
+            full_sub = ins[i]
+            # a letter repeated within this operand ('ii', 'iij') reads its diagonal: the gradient
+            # is that of the diagonal (one letter each), written back onto the diagonal
+            sub = "".join(dict.fromkeys(full_sub))
+            shape_u = tuple(t.shape[full_sub.index(c)] for c in sub)
             others = [ins[j] for j in range(len(ts)) if j != i]
             avail = set(out_sub).union(*others) if others else set(out_sub)
             kept = "".join(c for c in sub if c in avail)
@@ -123,12 +125,18 @@ def einsum(subscripts, *operands_):
             # Broadcast size-1 axes: where this operand had size 1 against larger others, sum the
             # gradient down; where only this operand was larger, the gradient is the same along
             # that axis, so broadcast it up.
-            target = tuple(t.shape[k] for k, c in enumerate(sub) if c in avail)
+            target = tuple(shape_u[k] for k, c in enumerate(sub) if c in avail)
             if gi.shape != target:
                 gi = xp.broadcast_to(unbroadcast(gi, target), target)
             if kept != sub:   # letters summed out of this operand only: broadcast back over them
-                gi = gi.reshape([t.shape[k] if c in avail else 1 for k, c in enumerate(sub)])
-                gi = xp.broadcast_to(gi, t.shape)
+                gi = gi.reshape([shape_u[k] if c in avail else 1 for k, c in enumerate(sub)])
+                gi = xp.broadcast_to(gi, shape_u)
+            if sub != full_sub:     # write onto the diagonal: one broadcast index per axis
+                full = xp.zeros(t.shape, dtype=gi.dtype)
+                index = tuple(xp.arange(shape_u[sub.index(c)]).reshape(
+                    [-1 if c == u else 1 for u in sub]) for c in full_sub)
+                full[index] = gi
+                gi = full
             grads.append(gi)
         return tuple(grads)
     return make(out, tuple(ts), backward)

@@ -22,7 +22,7 @@ from .elementwise import _sigmoid, _to_float
 from .softmax import row_sum, shifted_exp
 
 __all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "kl_div"]
+           "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "kl_div", "poisson_nll_loss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -439,7 +439,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
     else:
         pos = td > 0
         log_t = xp.log(xp.where(pos, td, 1))       # 0 where t <= 0: xlogy(0, 0) = 0
-        l = td * (log_t - xd)
+        l = td * log_t - td * xd                    # as PyTorch: +0.0 where t == 0
     if reduction == "batchmean":
         reduction, denom = "mean", (xd.shape[0] if xd.ndim else 1)
     else:
@@ -460,4 +460,43 @@ def kl_div(input, target, reduction="mean", log_target=False):
             if t._rg:
                 gt = gs * (log_t + pos - xd)
         return gx, gt
+    return make(out, (x, t), backward)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduction="mean"):
+    """Negative log-likelihood of ``target`` under Poisson(rate), as PyTorch: exp(x) - t x for
+    log-rates ``x`` (``log_input=True``), else x - t log(x + eps) for rates ``x``.  ``full`` adds
+    Stirling's approximation of log(t!), t log t - t + 0.5 log(2 pi t), where t > 1 (0 elsewhere).
+    reduction: 'none', 'mean' or 'sum'.  The target gets a gradient too (-x or -log(x + eps),
+    plus log t + 1/(2t) where the Stirling term applies)."""
+    op = "poisson_nll_loss"
+    _check_reduction(reduction, op)
+    x, t = _pair(input, target, op)
+    xd, td = x.data, t.data
+    with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if log_input:
+            ex = xp.exp(xd)
+            l = ex - td * xd
+        else:
+            lx = xp.log(xd + eps)
+            l = xd - td * lx
+        if full:
+            big = td > 1
+            ts = xp.where(big, td, 1)
+            l = l + xp.where(big, ts * xp.log(ts) - ts + 0.5 * xp.log(2 * xp.pi * ts), 0)
+    out = _reduce(l, reduction)
+
+    def backward(g):
+        gs = _spread(g, reduction, l.size)
+        gx = gt = None
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            if x._rg:
+                gx = gs * (ex - td if log_input else 1 - td / (xd + eps))
+            if t._rg:
+                dt = -xd if log_input else -lx
+                if full:
+                    dt = dt + xp.where(big, xp.log(ts) + 0.5 / ts, 0)
+                gt = gs * dt
+        return (None if gx is None else gx.astype(xd.dtype, copy=False),
+                None if gt is None else gt.astype(xd.dtype, copy=False))
     return make(out, (x, t), backward)

@@ -29,6 +29,7 @@ function (or ``op_name``), the shapes and the fix.
 import numpy as _np
 
 from ._base import as_tensor
+from .arguments import torch_names
 from .elementwise import _to_float, clip, log, mul, sub
 from .loss import binary_cross_entropy_with_logits, cross_entropy
 from .reduction import mean, sum as _sum
@@ -41,6 +42,7 @@ __all__ = ["categorical_crossentropy_from_probabilities",
 EPSILON = 1e-7   # Keras' backend.epsilon(): the clipping of probabilities in the fallback
 
 
+@torch_names
 def logits_of(probs, kind=None, axis=None):
     """The logits ``probs`` was computed from, when it is the direct output of ``ember.softmax``
     (``kind='softmax'``, over ``axis``) or ``ember.sigmoid`` (``kind='sigmoid'``); else None."""
@@ -102,6 +104,7 @@ def _float_target(target, shape, op, what):
 flatten_hint, float_target = _flatten_hint, _float_target     # public names (ember.keras.losses)
 
 
+@torch_names
 def categorical_crossentropy_from_probabilities(probs, target, axis=-1, reduction="mean",
                                                 label_smoothing=0.0, epsilon=EPSILON, op_name=None):
     """Cross-entropy ``-sum(target * log(probs), axis)`` of class probabilities ``probs``.
@@ -184,6 +187,7 @@ def sparse_labels(target, probs_shape, op):
     return labels.astype(_np.int64, copy=False)
 
 
+@torch_names
 def sparse_categorical_crossentropy_from_probabilities(probs, target, axis=-1, reduction="mean",
                                                        epsilon=EPSILON, op_name=None):
     """Cross-entropy ``-log(probs[label])`` of class probabilities with integer labels.

@@ -4,7 +4,8 @@ the gradient is split equally among them (so it sums to the incoming gradient)."
 import math
 
 from ..backend import xp
-from ._base import as_tensor, expand_reduced, make, normalize_axis
+from ._base import as_tensor, check_axis, expand_reduced, make, normalize_axis
+from .arguments import axis_or_dim, torch_names
 from .elementwise import _to_float
 
 
@@ -14,6 +15,7 @@ def _reduce_setup(x, axis, op):
     return x, axes
 
 
+@torch_names
 def sum(x, axis=None, keepdims=False, dtype=None):
     """Sum of elements over ``axis``."""
     x, axes = _reduce_setup(x, axis, "sum")
@@ -23,6 +25,7 @@ def sum(x, axis=None, keepdims=False, dtype=None):
                 lambda g: (xp.broadcast_to(expand_reduced(g, shape, axes, keepdims), shape),))
 
 
+@torch_names
 def mean(x, axis=None, keepdims=False):
     """Mean over ``axis`` (integer inputs give float32)."""
     x, axes = _reduce_setup(_to_float(as_tensor(x, "mean")), axis, "mean")
@@ -51,16 +54,25 @@ def _extreme(x, axis, keepdims, fn, op):
     return y
 
 
+@torch_names
 def max(x, axis=None, keepdims=False):
-    """Largest element over ``axis`` (values only; ties share the gradient equally)."""
+    """Largest element over ``axis`` (values only; ties share the gradient equally).
+
+    NumPy's meaning (``amax``) also with PyTorch's ``dim=``: ``torch.max(x, dim)`` returns
+    ``(values, indices)``, which is ``(ember.max(x, dim=d), ember.argmax(x, dim=d))`` here."""
     return _extreme(x, axis, keepdims, xp.max, "max")
 
 
+@torch_names
 def min(x, axis=None, keepdims=False):
-    """Smallest element over ``axis`` (values only; ties share the gradient equally)."""
+    """Smallest element over ``axis`` (values only; ties share the gradient equally).
+
+    NumPy's meaning (``amin``) also with PyTorch's ``dim=``: ``torch.min(x, dim)`` returns
+    ``(values, indices)``, which is ``(ember.min(x, dim=d), ember.argmin(x, dim=d))`` here."""
     return _extreme(x, axis, keepdims, xp.min, "min")
 
 
+@torch_names
 def prod(x, axis=None, keepdims=False):
     """Product over ``axis``; the gradient is exact also where inputs contain zeros."""
     x, axes = _reduce_setup(x, axis, "prod")
@@ -84,23 +96,59 @@ def prod(x, axis=None, keepdims=False):
     return make(xp.asarray(result), (x,), backward)
 
 
-def var(x, axis=None, ddof=0, keepdims=False):
-    """Variance over ``axis`` with NumPy's ``ddof`` (default 0: the biased estimate)."""
+def _var_args(op, axis, ddof, keepdims, correction, dim, keepdim):
+    axis = axis_or_dim(axis, dim, None, f"ember.{op}")
+    if correction is not None:
+        if ddof not in (0, correction):
+            raise TypeError(f"ember.{op}: got ddof={ddof!r} and correction={correction!r}; give one "
+                            "(correction is PyTorch's name for NumPy's ddof)")
+        ddof = correction
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, ddof, keepdims
+
+
+def var(x, axis=None, ddof=0, keepdims=False, *, correction=None, dim=None, keepdim=None):
+    """Variance over ``axis``: sum((x - mean)^2) / (N - ddof), with NumPy's ``ddof`` (default 0:
+    the biased estimate; PyTorch's ``correction``, ``dim`` and ``keepdim`` are accepted too).
+
+    NumPy's default, not PyTorch's: ``torch.var`` divides by N - 1 unless told otherwise; pass
+    ``correction=1`` (or ``ddof=1``) for PyTorch's unbiased estimate.
+
+    Where ``ddof >= N`` the divisor is taken as 0, so the result is inf (nan where all the
+    elements are equal), as NumPy and PyTorch.  The gradient 2 (x - mean) / (N - ddof) then
+    follows PyTorch: over all elements (``axis=None``) it is inf (nan where x == mean); over
+    given axes it uses N - ddof as it is (inf at 0, finite and negative below)."""
+    axis, ddof, keepdims = _var_args("var", axis, ddof, keepdims, correction, dim, keepdim)
+    full = axis is None                     # PyTorch's dim=None: the whole-tensor gradient rule
     x, axes = _reduce_setup(_to_float(as_tensor(x, "var")), axis, "var")
+    full = full or x.ndim == 0
     xd = x.data
     count = math.prod(xd.shape[a] for a in axes)
+    dof = count - ddof
     centered = xd - xd.mean(axis=axes, keepdims=True)
-    out = xp.sum(centered * centered, axis=axes, keepdims=keepdims) / (count - ddof)
-    return make(xp.asarray(out), (x,),
-                lambda g: (expand_reduced(g, xd.shape, axes, keepdims) * (2 / (count - ddof)) * centered,))
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        out = xp.sum(centered * centered, axis=axes, keepdims=keepdims) / (dof if dof > 0 else 0)
+
+    def backward(g):
+        g = expand_reduced(g, xd.shape, axes, keepdims)
+        if full and dof <= 0:
+            return (g * xp.where(centered == 0, xp.nan, xp.inf).astype(xd.dtype, copy=False),)
+        scale = 2 / dof if dof != 0 else math.inf
+        with xp.errstate(invalid="ignore"):
+            return (g * scale * centered,)
+    return make(xp.asarray(out), (x,), backward)
 
 
-def std(x, axis=None, ddof=0, keepdims=False):
-    """Standard deviation over ``axis`` (``ddof`` as NumPy, default 0)."""
+def std(x, axis=None, ddof=0, keepdims=False, *, correction=None, dim=None, keepdim=None):
+    """Standard deviation sqrt(var) over ``axis`` (``ddof`` as NumPy, default 0 where PyTorch's
+    default is ``correction=1``; PyTorch's ``correction``/``dim``/``keepdim`` accepted).  ``ddof >= N`` gives inf or nan as ``var``."""
     from .elementwise import sqrt
+    axis, ddof, keepdims = _var_args("std", axis, ddof, keepdims, correction, dim, keepdim)
     return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
 
 
+@torch_names
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over ``axis``, computed stably; its gradient is softmax(x)."""
     x, axes = _reduce_setup(_to_float(as_tensor(x, "logsumexp")), axis, "logsumexp")
@@ -117,6 +165,7 @@ def logsumexp(x, axis=None, keepdims=False):
     return make(xp.asarray(result), (x,), backward)
 
 
+@torch_names
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector p-norm over ``axis`` (``ord`` None/2 = Euclidean, 1, inf, or any p > 0).  Over all
     elements when ``axis`` is None (Frobenius for matrices).  The 2-norm's gradient at 0 is 0."""
@@ -139,23 +188,31 @@ def norm(x, ord=None, axis=None, keepdims=False):
     return E.pow(sum(E.pow(E.abs(x), ord), axis=axis, keepdims=keepdims), 1.0 / ord)
 
 
+@torch_names
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest element (flat index when ``axis`` is None); no gradient."""
     x = as_tensor(x, "argmax")
+    if axis is not None and x.ndim:
+        axis = check_axis(axis, x.ndim, "argmax")
     return make(xp.asarray(xp.argmax(x.data, axis=axis, keepdims=keepdims)), (), None)
 
 
+@torch_names
 def argmin(x, axis=None, keepdims=False):
     """Index of the smallest element (flat index when ``axis`` is None); no gradient."""
     x = as_tensor(x, "argmin")
+    if axis is not None and x.ndim:
+        axis = check_axis(axis, x.ndim, "argmin")
     return make(xp.asarray(xp.argmin(x.data, axis=axis, keepdims=keepdims)), (), None)
 
 
+@torch_names
 def any(x, axis=None, keepdims=False):
     x = as_tensor(x, "any")
     return make(xp.asarray(xp.any(x.data, axis=axis, keepdims=keepdims)), (), None)
 
 
+@torch_names
 def all(x, axis=None, keepdims=False):
     x = as_tensor(x, "all")
     return make(xp.asarray(xp.all(x.data, axis=axis, keepdims=keepdims)), (), None)

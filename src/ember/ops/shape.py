@@ -3,7 +3,8 @@ import builtins
 
 from ..backend import xp
 from ..tensor import Tensor
-from ._base import as_tensor, make, normalize_axis
+from ._base import AxisError, as_tensor, check_axis, make, normalize_axis
+from .arguments import torch_names
 
 
 def _shape_arg(shape):
@@ -25,21 +26,30 @@ def reshape(x, *shape):
     return make(out, (x,), lambda g: (g.reshape(old),))
 
 
+@torch_names(start_dim="start_axis", end_dim="end_axis")
 def flatten(x, start_axis=0, end_axis=-1):
     """Merge axes ``start_axis..end_axis`` into one (all of them by default)."""
     x = as_tensor(x, "flatten")
+    s = check_axis(start_axis, x.ndim, "flatten", "start_axis")
+    e = check_axis(end_axis, x.ndim, "flatten", "end_axis")
     if x.ndim == 0:
         return reshape(x, 1)
-    s = start_axis % x.ndim
-    e = end_axis % x.ndim
+    if s > e:
+        raise ValueError(f"ember.flatten: start_axis {start_axis} comes after end_axis {end_axis} "
+                         f"for a tensor of shape {x.shape}")
     shape = x.shape[:s] + (-1,) + x.shape[e + 1:]
     return reshape(x, shape)
 
 
 def transpose(x, *axes):
-    """Permute axes as NumPy: no argument reverses them, else ``axes`` is the new order."""
+    """Permute axes as NumPy: no argument reverses them, else ``axes`` is the new order.
+
+    NumPy's meaning, not PyTorch's: ``torch.transpose(x, d0, d1)`` swaps two axes, which is
+    ``ember.swapaxes(x, d0, d1)`` here (``transpose(x, (1, 0, 2))`` is ``permute``)."""
     x = as_tensor(x, "transpose")
     axes = _shape_arg(axes) if axes else tuple(reversed(range(x.ndim)))
+    for a in axes:
+        check_axis(a, x.ndim, "transpose")
     if len(axes) != x.ndim or builtins.any(not -x.ndim <= a < x.ndim for a in axes) \
             or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
         raise ValueError(f"ember.transpose: axes {axes} are not a permutation of the "
@@ -51,9 +61,12 @@ def transpose(x, *axes):
 permute = transpose
 
 
+@torch_names(dim0="axis1", dim1="axis2")
 def swapaxes(x, axis1, axis2):
-    """Exchange two axes."""
+    """Exchange two axes (PyTorch's ``transpose(x, dim0, dim1)``)."""
     x = as_tensor(x, "swapaxes")
+    axis1 = check_axis(axis1, x.ndim, "swapaxes", "axis1")
+    axis2 = check_axis(axis2, x.ndim, "swapaxes", "axis2")
     return make(xp.swapaxes(x.data, axis1, axis2), (x,), lambda g: (xp.swapaxes(g, axis1, axis2),))
 
 
@@ -63,6 +76,7 @@ def moveaxis(x, source, destination):
                 lambda g: (xp.moveaxis(g, destination, source),))
 
 
+@torch_names
 def squeeze(x, axis=None):
     """Remove size-1 axes (all of them, or those in ``axis``)."""
     x = as_tensor(x, "squeeze")
@@ -74,9 +88,12 @@ def squeeze(x, axis=None):
     return reshape(x, xp.squeeze(x.data, axis=axis).shape)
 
 
+@torch_names
 def expand_dims(x, axis):
     """Insert a size-1 axis at ``axis`` (an int or a tuple, as NumPy)."""
     x = as_tensor(x, "expand_dims")
+    for a in (axis if isinstance(axis, (tuple, list)) else (axis,)):
+        check_axis(a, x.ndim + (len(axis) if isinstance(axis, (tuple, list)) else 1), "expand_dims")
     return reshape(x, xp.expand_dims(x.data, axis).shape)
 
 
@@ -96,13 +113,14 @@ def broadcast_to(x, shape):
     return make(out, (x,), lambda g: (unbroadcast(g, old),))
 
 
+@torch_names
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis; all other dimensions must match."""
     ts = _promote([as_tensor(t, "concatenate") for t in tensors])
     if not ts:
         raise ValueError("ember.concatenate: needs at least one tensor")
     if ts[0].ndim == 0 or not -ts[0].ndim <= axis < ts[0].ndim:
-        raise ValueError(f"ember.concatenate: axis {axis} is out of range for tensors of shape "
+        raise AxisError(f"ember.concatenate: axis {axis} is out of range for tensors of shape "
                          f"{ts[0].shape} (0-d tensors cannot be concatenated; use stack)")
     try:
         out = xp.concatenate([t.data for t in ts], axis=axis)
@@ -134,6 +152,7 @@ def _cast(t, dtype):
     return cast(t, dtype)
 
 
+@torch_names
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis."""
     ts = _promote([as_tensor(t, "stack") for t in tensors])
@@ -143,17 +162,21 @@ def stack(tensors, axis=0):
         shapes = ", ".join(str(t.shape) for t in ts)
         raise ValueError(f"ember.stack: all tensors must have the same shape, got {shapes}")
     if not -(ts[0].ndim + 1) <= axis <= ts[0].ndim:
-        raise ValueError(f"ember.stack: axis {axis} is out of range for stacking tensors of shape "
+        raise AxisError(f"ember.stack: axis {axis} is out of range for stacking tensors of shape "
                          f"{ts[0].shape} (new axis must be in [{-(ts[0].ndim + 1)}, {ts[0].ndim}])")
     out = xp.stack([t.data for t in ts], axis=axis)
     a = axis % out.ndim
     return make(out, tuple(ts), lambda g: tuple(xp.take(g, i, axis=a) for i in range(len(ts))))
 
 
+@torch_names
 def split(x, indices_or_sections, axis=0):
-    """Split into pieces as NumPy's ``split``: a number of equal sections, or split indices."""
+    """Split into pieces as NumPy's ``split``: a number of equal sections, or split indices.
+
+    NumPy's meaning: an int is the number of sections; PyTorch's ``split(x, size)`` takes the
+    size of each piece, which is ``chunk``-like here (``split(x, list(range(size, n, size)))``)."""
     x = as_tensor(x, "split")
-    a = x.ndim and axis % x.ndim
+    a = check_axis(axis, x.ndim, "split")
     n = x.shape[a]
     if isinstance(indices_or_sections, int):
         if n % indices_or_sections:
@@ -167,10 +190,11 @@ def split(x, indices_or_sections, axis=0):
     return [getitem(x, (slice(None),) * a + (slice(lo, hi),)) for lo, hi in zip(edges[:-1], edges[1:])]
 
 
+@torch_names
 def chunk(x, chunks, axis=0):
     """Split into ``chunks`` pieces of size ceil(n / chunks) (the last may be smaller), as PyTorch."""
     x = as_tensor(x, "chunk")
-    n = x.shape[axis]
+    n = x.shape[check_axis(axis, x.ndim, "chunk")]
     step = -(-n // chunks)
     return split(x, list(range(step, n, step)), axis=axis)
 
@@ -197,8 +221,12 @@ def pad(x, pad, mode="constant", value=0.0):
     return make(out, (x,), lambda g: (g[index],))
 
 
+@torch_names
 def repeat(x, repeats, axis=None):
-    """Repeat each element ``repeats`` times along ``axis`` (flattened when None), as NumPy."""
+    """Repeat each element ``repeats`` times along ``axis`` (flattened when None), as NumPy.
+
+    NumPy's meaning, not PyTorch's: ``torch.Tensor.repeat(*sizes)`` tiles the whole tensor, which
+    is ``ember.tile(x, sizes)`` here; this op is PyTorch's ``repeat_interleave``."""
     x = as_tensor(x, "repeat")
     out = xp.repeat(x.data, repeats, axis=axis)
     shape = x.shape
@@ -234,28 +262,61 @@ def tile(x, reps):
     return make(out, (x,), backward)
 
 
-def flip(x, axis=None):
-    """Reverse the order of elements along ``axis`` (all axes when None)."""
+def flip(x, axis=None, *, dims=None):
+    """Reverse the order of elements along ``axis`` (all axes when None; PyTorch's ``dims``)."""
     x = as_tensor(x, "flip")
+    if dims is not None:
+        if axis is not None:
+            raise TypeError("ember.flip: give axis= or its PyTorch alias dims=, not both")
+        axis = dims
+    if axis is not None:
+        axes = [check_axis(a, x.ndim, "flip") for a in
+                (axis if isinstance(axis, (tuple, list)) else (axis,))]
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"ember.flip: axis {axis} repeats an axis")
+        axis = tuple(axes) if x.ndim else None
     return make(xp.flip(x.data, axis), (x,), lambda g: (xp.flip(g, axis),))
 
 
-def roll(x, shift, axis=None):
-    """Shift elements cyclically, as NumPy's ``roll``."""
+def roll(x, shift=None, axis=None, *, shifts=None, dims=None):
+    """Shift elements cyclically (NumPy's ``roll``; PyTorch's ``shifts``/``dims`` accepted).  As
+    PyTorch, a sequence of shifts needs one axis per shift (flattened: exactly one shift)."""
     x = as_tensor(x, "roll")
+    if shifts is not None:
+        shift = shifts
+    if dims is not None:
+        axis = dims
+    if shift is None:
+        raise TypeError("ember.roll: missing the shift (shifts=)")
+    ns = len(shift) if isinstance(shift, (tuple, list)) else 1
+    na = 0 if axis is None else (len(axis) if isinstance(axis, (tuple, list)) else 1)
+    if (axis is None and ns != 1) or (axis is not None and ns != na):
+        raise ValueError(f"ember.roll: shifts and dimensions must align: {ns} shift(s) {shift!r} "
+                         f"for {na} axis/axes {axis!r} (give one axis per shift, or one shift "
+                         "and no axis to roll the flattened tensor)")
+    if axis is not None:
+        normalize_axis(axis, x.ndim, "roll")
+    if isinstance(shift, (tuple, list)) and axis is None:
+        shift = shift[0]
     neg = tuple(-s for s in shift) if isinstance(shift, (tuple, list)) else -shift
     return make(xp.roll(x.data, shift, axis), (x,), lambda g: (xp.roll(g, neg, axis),))
 
 
-def tril(x, k=0):
-    """Zero the elements above the k-th diagonal of the last two axes."""
+def tril(x, k=0, *, diagonal=None):
+    """Zero the elements above the k-th diagonal of the last two axes (PyTorch's ``diagonal=``)."""
     x = as_tensor(x, "tril")
+    k = k if diagonal is None else diagonal
+    if x.ndim < 2:
+        raise ValueError(f"ember.tril: needs a tensor with at least 2 dimensions, got shape {x.shape}")
     return make(xp.tril(x.data, k), (x,), lambda g: (xp.tril(g, k),))
 
 
-def triu(x, k=0):
-    """Zero the elements below the k-th diagonal of the last two axes."""
+def triu(x, k=0, *, diagonal=None):
+    """Zero the elements below the k-th diagonal of the last two axes (PyTorch's ``diagonal=``)."""
     x = as_tensor(x, "triu")
+    k = k if diagonal is None else diagonal
+    if x.ndim < 2:
+        raise ValueError(f"ember.triu: needs a tensor with at least 2 dimensions, got shape {x.shape}")
     return make(xp.triu(x.data, k), (x,), lambda g: (xp.triu(g, k),))
 
 
@@ -282,8 +343,8 @@ def getitem(x, index):
     index = _index_arg(index)
     try:
         out = x.data[index]
-    except IndexError as e:
-        raise IndexError(f"ember.getitem: {e} (tensor shape {x.shape})") from None
+    except IndexError as e:   # AxisError: both `except IndexError` and `except ValueError` catch it
+        raise AxisError(f"ember.getitem: {e} (tensor shape {x.shape})") from None
     shape, dtype = x.shape, x.data.dtype
     basic = _is_basic(index)
 
@@ -303,5 +364,5 @@ def take(x, indices, axis=None):
     idx = _index_arg(indices)
     if axis is None:
         return getitem(reshape(x, -1), (idx,))
-    a = axis % x.ndim
+    a = check_axis(axis, x.ndim, "take")
     return getitem(x, (slice(None),) * a + (idx,))

@@ -10,6 +10,7 @@ import math
 
 from ..backend import xp
 from ._base import as_tensor, make, normalize_axis
+from .arguments import torch_names
 from .elementwise import _to_float
 
 _ARGMAX_MAX_COLUMNS = 4096
@@ -101,6 +102,7 @@ class _Rows:
         return a if self.perm is None else a.transpose(xp.argsort(self.perm))
 
 
+@torch_names
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along ``axis`` (an int or a tuple of ints; default the last axis).
     Returns the shape of ``x``."""
@@ -116,6 +118,7 @@ def softmax(x, axis=-1):
     return out
 
 
+@torch_names
 def log_softmax(x, axis=-1):
     """x - logsumexp(x) along ``axis`` (an int or a tuple of ints; default the last axis).
     Returns the shape of ``x``."""

@@ -3,6 +3,16 @@ from ... import ops as F
 from ..module import Module
 
 
+def _axis_or_dim(axis, dim, owner):
+    """``dim`` (PyTorch's name) when given, else ``axis``; both given and different raise."""
+    if dim is None:
+        return axis
+    if axis != -1 and axis != dim:
+        raise TypeError(f"{owner}: got axis={axis!r} and dim={dim!r}; give one of them "
+                        "(dim is PyTorch's name for axis)")
+    return dim
+
+
 class ReLU(Module):
     """max(x, 0)."""
 
@@ -99,11 +109,11 @@ class Softplus(Module):
 
 
 class Softmax(Module):
-    """softmax along ``axis`` (default the last)."""
+    """softmax along ``axis`` (default the last); PyTorch's ``Softmax(dim=...)`` works too."""
 
-    def __init__(self, axis=-1):
+    def __init__(self, axis=-1, *, dim=None):
         super().__init__()
-        self.axis = int(axis)
+        self.axis = int(_axis_or_dim(axis, dim, "Softmax"))
 
     def forward(self, x):
         return F.softmax(x, self.axis)
@@ -113,11 +123,11 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
-    """log_softmax along ``axis`` (default the last)."""
+    """log_softmax along ``axis`` (default the last); PyTorch's ``LogSoftmax(dim=...)`` works too."""
 
-    def __init__(self, axis=-1):
+    def __init__(self, axis=-1, *, dim=None):
         super().__init__()
-        self.axis = int(axis)
+        self.axis = int(_axis_or_dim(axis, dim, "LogSoftmax"))
 
     def forward(self, x):
         return F.log_softmax(x, self.axis)

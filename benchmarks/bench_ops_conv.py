@@ -1,0 +1,97 @@
+"""Forward + backward time of the convolution / resampling ops, ember vs PyTorch in one process
+(interleaved rounds, 2 threads, median times and median per-round ratio; see harness.py).
+
+    python benchmarks/bench_ops_conv.py [--rounds 7] [--only NAME]
+
+PyTorch runs on NCHW tensors (its native CPU layout), ember on channels-last ones; each workload
+is forward, then backward of ``(out * g).sum()`` into every input.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import compare, header, table  # noqa: E402  (sets the thread count first)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import ember  # noqa: E402
+import ember.functional as F  # noqa: E402
+
+TF = torch.nn.functional
+
+
+def pair(ember_fwd, torch_fwd, e_inputs, t_inputs):
+    """Closures running forward + backward for both, on fresh leaves each call."""
+    def run_e():
+        xs = [ember.Tensor.wrap(a).requires_grad_(True) for a in e_inputs]
+        out = ember_fwd(*xs)
+        out.backward(ember.Tensor.wrap(np.ones(out.shape, dtype=np.float32)))
+
+    def run_t():
+        xs = [torch.from_numpy(a).requires_grad_(True) for a in t_inputs]
+        out = torch_fwd(*xs)
+        out.backward(torch.ones_like(out))
+    return run_e, run_t
+
+
+def nchw(a):
+    return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
+
+
+def workloads():
+    rng = np.random.default_rng(0)
+    r = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    out = {}
+
+    # grouped conv2d: N=16, 28x28, 64 -> 64 channels, groups=4, 3x3, padding 1
+    x, w = r(16, 28, 28, 64), r(3, 3, 16, 64) * 0.1
+    out["conv2d 3x3 groups=4 (16x28x28x64)"] = pair(
+        lambda x, w: F.conv2d(x, w, padding=1, groups=4),
+        lambda x, w: TF.conv2d(x, w, padding=1, groups=4),
+        [x, w], [nchw(x), np.ascontiguousarray(w.transpose(3, 2, 0, 1))])
+
+    # conv_transpose2d: N=16, 14x14, 64 -> 32 channels, 4x4 kernel stride 2 padding 1 (-> 28x28)
+    x, w = r(16, 14, 14, 64), r(4, 4, 32, 64) * 0.1
+    out["conv_transpose2d 4x4 s2 (16x14x14x64 -> 28x28x32)"] = pair(
+        lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1),
+        lambda x, w: TF.conv_transpose2d(x, w, stride=2, padding=1),
+        [x, w], [nchw(x), np.ascontiguousarray(w.transpose(3, 2, 0, 1))])
+
+    # MobileNet block: depthwise 3x3 + pointwise 1x1, N=32, 56x56, 64 channels
+    x, wd, wp = r(32, 56, 56, 64), r(3, 3, 1, 64) * 0.3, r(1, 1, 64, 64) * 0.1
+    out["MobileNet block dw3x3+pw1x1 (32x56x56x64)"] = pair(
+        lambda x, wd, wp: F.conv2d(F.conv2d(x, wd, padding=1, groups=64), wp),
+        lambda x, wd, wp: TF.conv2d(TF.conv2d(x, wd, padding=1, groups=64), wp),
+        [x, wd, wp], [nchw(x), np.ascontiguousarray(wd.transpose(3, 2, 0, 1)),
+                      np.ascontiguousarray(wp.transpose(3, 2, 0, 1))])
+
+    if hasattr(F, "interpolate"):
+        x = r(16, 32, 32, 32)
+        out["interpolate bilinear x2 (16x32x32x32)"] = pair(
+            lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"),
+            lambda x: TF.interpolate(x, scale_factor=2, mode="bilinear"), [x], [nchw(x)])
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--only", default=None)
+    args = ap.parse_args()
+    results = []
+    for name, (run_e, run_t) in workloads().items():
+        if args.only and args.only not in name:
+            continue
+        results.append(compare(name, run_e, run_t, rounds=args.rounds))
+        print(f"{name}: ember {results[-1]['ember'] * 1e3:.2f} ms, torch {results[-1]['torch'] * 1e3:.2f} ms, "
+              f"{results[-1]['ratio']:.2f}x", flush=True)
+    print()
+    print(header())
+    print()
+    print(table(results, "Convolution / resampling ops, forward + backward"))
+
+
+if __name__ == "__main__":
+    main()
