@@ -301,23 +301,30 @@ def _groups(groups, C, O, op):
     return groups
 
 
-def _check(x, weight, bias, nd, op, groups=1):
+def checked_conv_args(x, weight, bias, nd, op, weight_layout):
+    """``x``, ``weight``, ``bias`` as tensors, checked: a floating channels-last input with ``nd``
+    spatial axes, an (nd + 2)-D weight (``weight_layout`` names its axes in errors), one dtype."""
     x = as_tensor(x, op, "x")
     weight = as_tensor(weight, op, "weight")
-    if bias is not None:
-        bias = as_tensor(bias, op, "bias")
+    bias = None if bias is None else as_tensor(bias, op, "bias")
     xs = {1: "(N, L, C_in)", 2: "(N, H, W, C_in)", 3: "(N, D, H, W, C_in)"}[nd]
-    ws = {1: "(k, C_in, C_out)", 2: "(kh, kw, C_in, C_out)", 3: "(kd, kh, kw, C_in, C_out)"}[nd]
     if x.ndim != nd + 2:
         raise ValueError(f"ember.{op}: expected a {nd + 2}-D channels-last input {xs}, got shape {tuple(x.shape)}")
     if weight.ndim != nd + 2:
-        raise ValueError(f"ember.{op}: expected a {nd + 2}-D weight {ws}, got shape {tuple(weight.shape)}")
+        raise ValueError(f"ember.{op}: expected a {nd + 2}-D weight {weight_layout}, got shape "
+                         f"{tuple(weight.shape)}")
     for t, name in ((x, "x"), (weight, "weight")) + (((bias, "bias"),) if bias is not None else ()):
         if t.dtype.kind != "f":
             raise TypeError(f"ember.{op}: {name} must be floating point, got dtype {t.dtype}")
     if weight.dtype != x.dtype or (bias is not None and bias.dtype != x.dtype):
         got = f"x {x.dtype}, weight {weight.dtype}" + (f", bias {bias.dtype}" if bias is not None else "")
         raise TypeError(f"ember.{op}: x, weight and bias must have the same dtype, got {got}")
+    return x, weight, bias
+
+
+def _check(x, weight, bias, nd, op, groups=1):
+    ws = {1: "(k, C_in, C_out)", 2: "(kh, kw, C_in, C_out)", 3: "(kd, kh, kw, C_in, C_out)"}[nd]
+    x, weight, bias = checked_conv_args(x, weight, bias, nd, op, ws)
     _groups(groups, x.shape[-1], weight.shape[-1], op)
     if x.shape[-1] != weight.shape[-2] * groups:
         ws = ws.replace("C_in", "C_in/groups") if groups > 1 else ws

@@ -14,9 +14,9 @@ Computed with the helpers of ops/conv.py: the forward is the col2im of the convo
 per kernel offset), the input gradient is an ordinary convolution of the upstream gradient, and
 the weight gradient is that convolution's weight gradient taken with ``x`` as the upstream.
 """
-from ._base import as_tensor, make, wrap
+from ._base import make, wrap
 from .arguments import int_tuple
-from .conv import _conv_forward, _groups, _input_grad, _offsets, _weight_grad
+from .conv import _conv_forward, _groups, _input_grad, _offsets, _weight_grad, checked_conv_args
 
 __all__ = ["conv_transpose1d", "conv_transpose2d"]
 
@@ -62,21 +62,8 @@ def _transpose_core(x, weight, bias, stride, padding, output_padding, dilation, 
 
 
 def _validate(x, weight, bias, groups, nd, op):
-    x = as_tensor(x, op, "x")
-    weight = as_tensor(weight, op, "weight")
-    bias = None if bias is None else as_tensor(bias, op, "bias")
-    xs = {1: "(N, L, C_in)", 2: "(N, H, W, C_in)", 3: "(N, D, H, W, C_in)"}[nd]
     ws = {1: "(k, C_out/groups, C_in)", 2: "(kh, kw, C_out/groups, C_in)", 3: "(kd, kh, kw, C_out/groups, C_in)"}[nd]
-    if x.ndim != nd + 2:
-        raise ValueError(f"ember.{op}: expected a {nd + 2}-D channels-last input {xs}, got shape {tuple(x.shape)}")
-    if weight.ndim != nd + 2:
-        raise ValueError(f"ember.{op}: expected a {nd + 2}-D weight {ws}, got shape {tuple(weight.shape)}")
-    for t, name in ((x, "x"), (weight, "weight")) + (((bias, "bias"),) if bias is not None else ()):
-        if t.dtype.kind != "f":
-            raise TypeError(f"ember.{op}: {name} must be floating point, got dtype {t.dtype}")
-    if weight.dtype != x.dtype or (bias is not None and bias.dtype != x.dtype):
-        raise TypeError(f"ember.{op}: x, weight and bias must have the same dtype, got x {x.dtype}, "
-                        f"weight {weight.dtype}" + (f", bias {bias.dtype}" if bias is not None else ""))
+    x, weight, bias = checked_conv_args(x, weight, bias, nd, op, ws)
     C = x.shape[-1]
     if weight.shape[-1] != C:
         raise ValueError(f"ember.{op}: input has C_in={C} channels (last axis of shape {tuple(x.shape)}) "

@@ -15,20 +15,14 @@ import itertools
 from ..backend import xp
 from ._base import as_tensor, make, wrap
 from .arguments import int_tuple
+from .pooling import checked_pool_input
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "adaptive_max_pool3d",
            "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d"]
 
 
-def _check(x, nd, op):
-    x = as_tensor(x, op)
-    shown = {1: "(N, L, C)", 2: "(N, H, W, C)", 3: "(N, D, H, W, C)"}[nd]
-    if x.ndim != nd + 2:
-        raise ValueError(f"ember.{op}: expected a {nd + 2}-D channels-last input {shown}, got shape {tuple(x.shape)}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"ember.{op}: expected a floating-point input, got dtype {x.dtype}")
-    return x
+_check = checked_pool_input
 
 
 def _sizes(output_size, in_sizes, op):

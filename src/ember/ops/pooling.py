@@ -41,15 +41,21 @@ def _out_size(n, k, s, p, d, ceil_mode):
     return o
 
 
-def _setup(x, kernel_size, stride, padding, dilation, ceil_mode, op, nd=2):
-    """Checked arguments as nd-tuples and the output's spatial sizes; a 1-D input is lifted to
-    (N, 1, L, C) (a 2-D pool with a height-1 kernel)."""
+def checked_pool_input(x, nd, op):
+    """``x`` as a tensor, checked to be a floating channels-last input of ``nd`` spatial axes."""
     x = as_tensor(x, op)
     shown = {1: "(N, L, C)", 2: "(N, H, W, C)", 3: "(N, D, H, W, C)"}[nd]
     if x.ndim != nd + 2:
         raise ValueError(f"ember.{op}: expected a {nd + 2}-D channels-last input {shown}, got shape {tuple(x.shape)}")
     if x.dtype.kind != "f":
         raise TypeError(f"ember.{op}: expected a floating-point input, got dtype {x.dtype}")
+    return x
+
+
+def _setup(x, kernel_size, stride, padding, dilation, ceil_mode, op, nd=2):
+    """Checked arguments as nd-tuples and the output's spatial sizes; a 1-D input is lifted to
+    (N, 1, L, C) (a 2-D pool with a height-1 kernel)."""
+    x = checked_pool_input(x, nd, op)
     where = f"ember.{op}"
     k = int_tuple(kernel_size, nd, "kernel_size", where, minimum=1)
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):

@@ -302,22 +302,22 @@ def roll(x, shift=None, axis=None, *, shifts=None, dims=None):
     return make(xp.roll(x.data, shift, axis), (x,), lambda g: (xp.roll(g, neg, axis),))
 
 
+def _triangle(x, k, op, keep):
+    """``keep`` (xp.tril or xp.triu) on the last two axes; the gradient keeps the same triangle."""
+    x = as_tensor(x, op)
+    if x.ndim < 2:
+        raise ValueError(f"ember.{op}: needs a tensor with at least 2 dimensions, got shape {x.shape}")
+    return make(keep(x.data, k), (x,), lambda g: (keep(g, k),))
+
+
 def tril(x, k=0, *, diagonal=None):
     """Zero the elements above the k-th diagonal of the last two axes (PyTorch's ``diagonal=``)."""
-    x = as_tensor(x, "tril")
-    k = k if diagonal is None else diagonal
-    if x.ndim < 2:
-        raise ValueError(f"ember.tril: needs a tensor with at least 2 dimensions, got shape {x.shape}")
-    return make(xp.tril(x.data, k), (x,), lambda g: (xp.tril(g, k),))
+    return _triangle(x, k if diagonal is None else diagonal, "tril", xp.tril)
 
 
 def triu(x, k=0, *, diagonal=None):
     """Zero the elements below the k-th diagonal of the last two axes (PyTorch's ``diagonal=``)."""
-    x = as_tensor(x, "triu")
-    k = k if diagonal is None else diagonal
-    if x.ndim < 2:
-        raise ValueError(f"ember.triu: needs a tensor with at least 2 dimensions, got shape {x.shape}")
-    return make(xp.triu(x.data, k), (x,), lambda g: (xp.triu(g, k),))
+    return _triangle(x, k if diagonal is None else diagonal, "triu", xp.triu)
 
 
 # -- indexing ----------------------------------------------------------------------------------
