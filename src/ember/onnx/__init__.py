@@ -46,6 +46,8 @@ models, ``GPT`` (the logits, for int64 ids (B, T)) and ``BertModel`` /
 pattern, ``ops_quantized``).  The table ``ONNX_OPS`` lists each ember op and the ONNX ops it
 becomes.
 """
+import warnings
+
 import numpy as np
 
 try:
@@ -270,6 +272,9 @@ def _verify(proto, fn, inputs, input_names, model, overrides):
     try:
         import onnxruntime as ort
     except ImportError:
+        warnings.warn("ember.onnx.export: onnxruntime is not installed, so the exported graph was "
+                      "not checked against ember on fresh inputs (pip install onnxruntime, or pass "
+                      "verify=False to silence this)", RuntimeWarning, stacklevel=3)
         return
     rng = np.random.default_rng(1234)
     feeds = {}
