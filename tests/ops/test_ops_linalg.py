@@ -14,7 +14,7 @@ import pytest
 import ember
 import ember.functional as F
 import ember.linalg as LA
-from op_harness import (Row, away_from_zero, check_gradcheck, check_parity, fixed, randn, special,
+from op_harness import (Row, table_tests, away_from_zero, fixed, randn, special,
                         torch)
 
 if torch is None:
@@ -219,19 +219,7 @@ ROWS = [
 ]
 
 
-@pytest.mark.parametrize("row", ROWS, ids=str)
-def test_parity(row):
-    check_parity(row)
-
-
-@pytest.mark.parametrize("row", [r for r in ROWS if any(s.noncontig for s in r.args)], ids=str)
-def test_parity_noncontiguous(row):
-    check_parity(row, noncontig=True)
-
-
-@pytest.mark.parametrize("row", [r for r in ROWS if r.differentiable and r.gradcheck], ids=str)
-def test_gradcheck(row):
-    check_gradcheck(row)
+test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique = table_tests(ROWS)
 
 
 # -- outputs that are not differentiable, and errors -----------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 
 import ember
 import ember.functional as F
-from op_harness import (Row, Spec, check_gradcheck, check_parity, const, fixed, ints, positive,
+from op_harness import (Row, table_tests, Spec, const, fixed, ints, positive,
                         randn, torch, uniform)
 
 if torch is None:
@@ -156,19 +156,7 @@ ROWS = [
 ]
 
 
-@pytest.mark.parametrize("row", ROWS, ids=str)
-def test_parity(row):
-    check_parity(row)
-
-
-@pytest.mark.parametrize("row", [r for r in ROWS if any(s.noncontig for s in r.args)], ids=str)
-def test_parity_noncontiguous(row):
-    check_parity(row, noncontig=True)
-
-
-@pytest.mark.parametrize("row", [r for r in ROWS if r.differentiable and r.gradcheck], ids=str)
-def test_gradcheck(row):
-    check_gradcheck(row)
+test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique = table_tests(ROWS)
 
 
 # -- plain tests ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 import ember
 import ember.functional as F
 from ember.testing import gradcheck
-from op_harness import (Row, check_gradcheck, check_parity, const, distinct, fixed, ints, mask,
+from op_harness import (Row, table_tests, const, distinct, fixed, ints, mask,
                         positive, randn)
 from op_harness import torch
 
@@ -174,24 +174,7 @@ ROWS = [
 ]
 
 
-@pytest.mark.parametrize("row", ROWS, ids=str)
-def test_parity(row):
-    check_parity(row)
-
-
-@pytest.mark.parametrize("row", [r for r in ROWS if any(s.noncontig for s in r.args)], ids=str)
-def test_parity_noncontiguous(row):
-    check_parity(row, noncontig=True)
-
-
-@pytest.mark.parametrize("row", [r for r in ROWS if r.differentiable and r.gradcheck], ids=str)
-def test_gradcheck(row):
-    check_gradcheck(row)
-
-
-def test_row_names_unique():
-    names = [r.name for r in ROWS]
-    assert len(names) == len(set(names))
+test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique = table_tests(ROWS)
 
 
 # -- batch norm running statistics ----------------------------------------------------------------

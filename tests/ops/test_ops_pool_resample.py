@@ -9,7 +9,7 @@ import pytest
 
 import ember
 import ember.functional as F
-from op_harness import Row, check_gradcheck, check_parity, distinct, fixed, positive, randn, uniform
+from op_harness import Row, table_tests, distinct, fixed, positive, randn, uniform
 from op_harness import torch
 
 if torch is None:
@@ -216,24 +216,7 @@ def t_fold(c, output_size, kernel_size, **kw):
     return to_cl(TF.fold(u, output_size, kernel_size, **kw))
 
 
-@pytest.mark.parametrize("row", ROWS, ids=str)
-def test_parity(row):
-    check_parity(row)
-
-
-@pytest.mark.parametrize("row", [r for r in ROWS if any(s.noncontig for s in r.args)], ids=str)
-def test_parity_noncontiguous(row):
-    check_parity(row, noncontig=True)
-
-
-@pytest.mark.parametrize("row", [r for r in ROWS if r.differentiable and r.gradcheck], ids=str)
-def test_gradcheck(row):
-    check_gradcheck(row)
-
-
-def test_row_names_unique():
-    names = [r.name for r in ROWS]
-    assert len(names) == len(set(names))
+test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique = table_tests(ROWS)
 
 
 def test_pool_errors():

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import pytest
 
 import ember
 from ember.testing import gradcheck
@@ -245,3 +246,29 @@ def check_gradcheck(row):
             xs[i] = d
         return fn(*xs)
     gradcheck(wrapped, *[leaves[i].data for i in diff], atol=row.gc_atol, rtol=row.gc_rtol)
+
+
+def table_tests(rows):
+    """The standard tests of a row table, for a test module to bind at module level::
+
+        test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique = table_tests(ROWS)
+
+    parity with PyTorch (forward and every input gradient), the same on non-contiguous inputs,
+    the float64 gradcheck of differentiable rows, and unique row names (the test ids)."""
+    @pytest.mark.parametrize("row", rows, ids=str)
+    def test_parity(row):
+        check_parity(row)
+
+    @pytest.mark.parametrize("row", [r for r in rows if any(s.noncontig for s in r.args)], ids=str)
+    def test_parity_noncontiguous(row):
+        check_parity(row, noncontig=True)
+
+    @pytest.mark.parametrize("row", [r for r in rows if r.differentiable and r.gradcheck], ids=str)
+    def test_gradcheck(row):
+        check_gradcheck(row)
+
+    def test_row_names_unique():
+        names = [r.name for r in rows]
+        assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+    return test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique

@@ -15,6 +15,7 @@ import itertools
 from ..backend import xp
 from ._base import as_tensor, make, wrap
 from .arguments import int_tuple
+from . import pooling
 from .pooling import checked_pool_input
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
@@ -180,35 +181,35 @@ def _unpool_size(in_sizes, k, s, p, output_size, op):
     return int_tuple(size, len(in_sizes), "output_size", f"ember.{op}", minimum=1)
 
 
+def _unpool_args(x, nd, kernel_size, stride, padding, op):
+    """The checked input and the pooling's kernel, stride (default: the kernel) and padding."""
+    x = _check(x, nd, op)
+    k = int_tuple(kernel_size, nd, "kernel_size", f"ember.{op}", minimum=1)
+    s = k if stride is None else int_tuple(stride, nd, "stride", f"ember.{op}", minimum=1)
+    p = int_tuple(padding, nd, "padding", f"ember.{op}", minimum=0)
+    return x, k, s, p
+
+
 def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     """The partial inverse of ``max_pool2d``: (N, H', W', C) values and the pool's indices ->
     (N, H, W, C), zeros except at the indexed positions.  H defaults to (H' - 1) sh - 2 ph + kh;
     ``output_size`` (H, W) (or a longer shape ending in them) overrides it."""
     op = "max_unpool2d"
-    x = _check(x, 2, op)
-    k = int_tuple(kernel_size, 2, "kernel_size", f"ember.{op}", minimum=1)
-    s = k if stride is None else int_tuple(stride, 2, "stride", f"ember.{op}", minimum=1)
-    p = int_tuple(padding, 2, "padding", f"ember.{op}", minimum=0)
+    x, k, s, p = _unpool_args(x, 2, kernel_size, stride, padding, op)
     return _unpool(x, indices, _unpool_size(x.shape[1:3], k, s, p, output_size, op), op)
 
 
 def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     """``max_unpool2d`` for (N, D', H', W', C) -> (N, D, H, W, C), indices from ``max_pool3d``."""
     op = "max_unpool3d"
-    x = _check(x, 3, op)
-    k = int_tuple(kernel_size, 3, "kernel_size", f"ember.{op}", minimum=1)
-    s = k if stride is None else int_tuple(stride, 3, "stride", f"ember.{op}", minimum=1)
-    p = int_tuple(padding, 3, "padding", f"ember.{op}", minimum=0)
+    x, k, s, p = _unpool_args(x, 3, kernel_size, stride, padding, op)
     return _unpool(x, indices, _unpool_size(x.shape[1:4], k, s, p, output_size, op), op)
 
 
 def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     """``max_unpool2d`` for (N, L', C) -> (N, L, C)."""
     op = "max_unpool1d"
-    x = _check(x, 1, op)
-    k = int_tuple(kernel_size, 1, "kernel_size", f"ember.{op}", minimum=1)
-    s = k if stride is None else int_tuple(stride, 1, "stride", f"ember.{op}", minimum=1)
-    p = int_tuple(padding, 1, "padding", f"ember.{op}", minimum=0)
+    x, k, s, p = _unpool_args(x, 1, kernel_size, stride, padding, op)
     (L,) = _unpool_size(x.shape[1:2], k, s, p, output_size, op)
     N, Lp, C = x.shape
     ind = as_tensor(indices, op, "indices")
@@ -217,7 +218,6 @@ def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=No
 
 
 def _lp(x, norm_type, kernel_size, stride, ceil_mode, nd, op):
-    from . import pooling
     if norm_type == 0 or not isinstance(norm_type, (int, float)):
         raise ValueError(f"ember.{op}: norm_type must be a nonzero number, got {norm_type!r}")
     x = _check(x, nd, op)
