@@ -30,6 +30,7 @@ from . import losses as _losses
 from . import metrics as _metrics
 from . import naming
 from . import optimizers as _optimizers
+from .keras_tensor import KerasTensor
 from .layers.base import KerasWeights, Layer
 
 __all__ = ["Sequential", "Model", "load_model", "clone_model"]
@@ -202,6 +203,18 @@ class Sequential(_KerasModel, _train.Sequential):
                                    name=name or naming.unique_name("sequential", "model"))
         if not trainable:
             self.trainable = False
+
+    def add(self, layer, _build=True):
+        """Append ``layer``; ``keras.Input(shape)`` first declares the model's input."""
+        if isinstance(layer, KerasTensor):
+            source = getattr(layer, "_input_layer", None)
+            if source is None:
+                raise TypeError("Sequential.add: a symbolic tensor that is not a keras.Input; "
+                                "add layers, or build a functional keras.Model(inputs, outputs)")
+            layer = source
+        if getattr(layer, "is_input_layer", False) and getattr(layer, "input_dtype", "float32") != "float32":
+            self._input_dtype = layer.input_dtype
+        return _train.Sequential.add(self, layer, _build=_build)
 
     def get_config(self):
         config = _train.Sequential.get_config(self)

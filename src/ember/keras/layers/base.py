@@ -25,9 +25,21 @@ import numpy as np
 from ... import nn
 from ...nn import registry as _registry
 from .. import initializers as _initializers
+from .. import keras_tensor as _kt
+from .. import masking as _masking
 from .. import naming
 
 __all__ = ["Layer", "KerasWeights"]
+
+
+def _call_signature(cls, _cache={}):
+    """(names of ``cls.call``'s parameters, whether it takes ``**kwargs``), cached per class."""
+    known = _cache.get(cls)
+    if known is None:
+        params = inspect.signature(cls.call).parameters.values()
+        known = ({p.name for p in params}, any(p.kind is p.VAR_KEYWORD for p in params))
+        _cache[cls] = known
+    return known
 
 
 class KerasWeights:
@@ -152,6 +164,60 @@ class Layer(KerasWeights, nn.Module):
 
     def forward(self, *args, **kwargs):
         return self.call(*args, **kwargs)
+
+    # -- calling ------------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        """``layer(inputs, training=None, mask=None, ...)``, Keras' call:
+
+        * on symbolic tensors (``keras.Input`` and what layers return on them) it records a call
+          of a functional graph and returns symbolic tensors (``ember.keras.keras_tensor``);
+        * ``training`` reaches ``call`` when ``call`` takes it; otherwise it sets the layer's mode
+          for this call (True: Dropout on, BatchNormalization on batch statistics);
+        * ``mask``: when ``call`` takes ``mask`` and none is given, the mask that came with the
+          first input (``Embedding(mask_zero=True)``, ``Masking``) is passed on, and the output
+          carries ``compute_mask(inputs, mask)`` (Keras' mask propagation).
+        """
+        if _kt.any_symbolic(args, kwargs):
+            return _kt.symbolic_call(self, args, kwargs)
+        return self._call_on_values(*args, **kwargs)
+
+    def _call_on_values(self, *args, **kwargs):
+        names, _ = _call_signature(type(self))
+        training = kwargs.get("training")
+        if "training" in kwargs and "training" not in names:
+            kwargs.pop("training")
+        inputs = args[0] if args else None
+        mask = kwargs.get("mask")
+        if mask is None and inputs is not None:
+            mask = _masking.mask_of(inputs)
+            if mask is not None and "mask" in names:
+                kwargs["mask"] = mask
+        elif "mask" in kwargs and "mask" not in names:
+            kwargs.pop("mask")
+        if training is None or "training" in names:
+            out = nn.Module.__call__(self, *args, **kwargs)
+        else:
+            saved = [(m, m.training) for m in self.modules()]
+            self.train(bool(training))
+            try:
+                out = nn.Module.__call__(self, *args, **kwargs)
+            finally:
+                for m, flag in saved:
+                    m.training = flag
+        if mask is not None or self.__dict__.get("_computes_mask", type(self).compute_mask
+                                                  is not Layer.compute_mask):
+            out_mask = self.compute_mask(inputs, mask)
+            if out_mask is not None:
+                _masking.set_mask(out, out_mask)
+        return out
+
+    supports_masking = False
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the output (Keras): the input's mask when the layer ``supports_masking``
+        (it keeps the time axis), else None.  Layers that make masks (Embedding) or change them
+        override it."""
+        return mask if self.supports_masking else None
 
     def build(self, input_shape):
         """Create the weights from the shape of the first input (a layer's own ``build`` ends with

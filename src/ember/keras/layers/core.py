@@ -7,6 +7,7 @@ from ...nn import registry as _registry
 from ...tensor import Tensor
 from .. import activations as _activations
 from .. import initializers as _initializers
+from .. import keras_tensor as _kt
 from .. import regularizers as _regularizers
 from ._arguments import (apply_activation, as_float_input, kernel_regularizer_of, no_unsupported,
                          positive_int, serialize_regularizer, shape_str, weight_penalty)
@@ -23,11 +24,22 @@ class InputLayer(Layer):
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
+        batch_shape = kwargs.pop("batch_shape", None)
+        if batch_shape is not None:
+            batch_size, shape = tuple(batch_shape)[0], tuple(batch_shape)[1:]
         if shape is None:
             shape = input_shape
         if shape is None:
             raise ValueError("Input: give the shape of one sample, e.g. Input(shape=(784,))")
-        super().__init__(input_shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)
+        dtype = "float32" if dtype is None else str(np.dtype(getattr(dtype, "name", dtype)))
+        if np.dtype(dtype).kind not in "fiub":
+            raise ValueError(f"Input: dtype={dtype!r}; expected a float, int or bool dtype")
+        super().__init__(input_shape=shape, batch_size=batch_size, name=name, **kwargs)
+        self.input_dtype = dtype
+        self.output = _kt.KerasTensor((batch_size,) + tuple(self.declared_input_shape), dtype,
+                                      name=self.name)
+        self.output._history = (_kt.Node(self, (), {}, self.output), 0)
+        self.output._input_layer = self
 
     @property
     def shape(self):
@@ -38,13 +50,39 @@ class InputLayer(Layer):
         return x
 
     def get_config(self):
-        return {"name": self.name, "shape": list(self.declared_input_shape)}
+        config = {"name": self.name, "shape": list(self.declared_input_shape)}
+        if self.input_dtype != "float32":
+            config["dtype"] = self.input_dtype
+        if self.__dict__.get("_declared_batch_size") is not None:
+            config["batch_size"] = self._declared_batch_size
+        return config
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
-    """Keras' ``Input(shape=...)``: here an :class:`InputLayer` (put it first in a
-    ``Sequential``; ember.keras has no functional API)."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, sparse=False,
+          tensor=None, **kwargs):
+    """Keras' ``Input``: a symbolic tensor (``KerasTensor``) of ``shape`` (one sample, ``None``
+    for a size known only from the data) with a ``None`` batch axis (or ``batch_size``), of
+    ``dtype`` (default float32; int32/int64 for token ids).  Call layers on it to build a
+    functional model, ``keras.Model(inputs, outputs)``; as the first entry of a ``Sequential`` it
+    declares the model's input shape."""
+    if sparse:
+        raise NotImplementedError("Input: sparse=True is not supported by ember.keras; pass dense "
+                                  "arrays")
+    if tensor is not None:
+        raise NotImplementedError("Input: tensor= is not supported by ember.keras")
+    kwargs.pop("ragged", None)
+    if kwargs:
+        raise TypeError(f"Input: unexpected keyword argument(s) {', '.join(map(repr, kwargs))}")
+    if batch_shape is not None:
+        batch_shape = tuple(batch_shape)
+        batch_size, shape = batch_shape[0], batch_shape[1:]
+    if shape is None:
+        raise ValueError("Input: give the shape of one sample, e.g. Input(shape=(784,)) "
+                         "(None for a variable size, e.g. Input(shape=(None,), dtype='int64') "
+                         "for sequences of token ids)")
+    shape = (shape,) if isinstance(shape, (int, np.integer)) or shape is None else tuple(shape)
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+    return layer.output
 
 
 class Dense(Layer, nn.Linear):
