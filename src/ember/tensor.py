@@ -395,10 +395,16 @@ class Tensor:
             index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
         self.data[index] = value.data if isinstance(value, Tensor) else value
 
-    # In-place arithmetic: changes ``data`` (for parameter updates); refused while recording a
-    # graph through a tensor that requires grad, as that would corrupt its gradient.
+    # In-place arithmetic changes ``data`` (parameter updates, buffers).  While a graph is being
+    # recorded through a tensor that requires grad it would corrupt the gradient, so:
+    # * a computed tensor (``x -= mean`` inside a layer's call) is updated OUT of place: the
+    #   statement rebinds the name to ``x - mean``, with exact gradients -- TensorFlow's and JAX's
+    #   semantics (their tensors are immutable); other references keep the old value;
+    # * a leaf that requires grad (a parameter) refuses, as in PyTorch.
     def _inplace(self, other, fn, op):
         if self._rg and _is_grad_enabled():
+            if self._node is not None:
+                return _OUT_OF_PLACE[op](self, other)
             raise RuntimeError(
                 f"ember: in-place {op} on a tensor that requires grad would corrupt its gradient; "
                 "do it under `with ember.no_grad():` (e.g. a parameter update)")
@@ -433,6 +439,10 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
+
+# (the operators are attached by ember.ops, which imports this module)
+_OUT_OF_PLACE = {"+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
+                 "/=": lambda a, b: a / b}
 
 # The backward engine makes its gradient tensors with this class (it cannot import this module,
 # which imports it).

@@ -21,7 +21,7 @@ from ..autograd import no_grad
 from ..tensor import Tensor
 
 __all__ = ["KerasTensor", "Node", "is_symbolic", "any_symbolic", "symbolic_call", "symbolic",
-           "flatten", "map_structure", "PROBE_BATCH", "PROBE_SIZE"]
+           "flatten", "map_structure", "register_operators", "PROBE_BATCH", "PROBE_SIZE"]
 
 PROBE_BATCH = (2, 3)       # the batch sizes of the two probes
 PROBE_SIZE = (64, 96)      # the sizes of an unknown (None) non-batch axis in the two probes
@@ -61,7 +61,7 @@ class KerasTensor:
     def probe(self, k):
         """The value of this tensor on probe batch ``k`` (0 or 1)."""
         if self._probes is None:
-            if self._history is None:
+            if self._history is None or getattr(self._history[0].operation, "is_input_layer", False):
                 self._probes = tuple(_input_probe(self.shape, self.dtype, j) for j in (0, 1))
             else:
                 node, _ = self._history
@@ -100,8 +100,11 @@ class KerasTensor:
 
     # -- operators: keras.ops calls ------------------------------------------------------------------
     def _op(self, name, *args):
-        from . import ops as _ops   # (ops imports this module)
-        return getattr(_ops, name)(*args)
+        op = _OPERATORS.get(name)
+        if op is None:
+            raise TypeError(f"KerasTensor operator: keras.ops.{name} is not available (import "
+                            "ember.keras.ops first)")
+        return op(*args)
 
     def __add__(self, o): return self._op("add", self, o)
     def __radd__(self, o): return self._op("add", o, self)
@@ -129,6 +132,17 @@ class KerasTensor:
     def __or__(self, o): return self._op("logical_or", self, o)
     def __invert__(self): return self._op("logical_not", self)
     def __getitem__(self, index): return self._op("get_item", self, index)
+
+
+#: The ``keras.ops`` functions KerasTensor operators call, filled by ``ember.keras.ops`` through
+#: :func:`register_operators` (ops imports this module, so this module cannot import ops).
+_OPERATORS = {}
+
+
+def register_operators(namespace):
+    """Give KerasTensor's operators (``+``, ``@``, ``[]`` ...) their ``keras.ops`` functions, taken
+    from ``namespace`` (a dict of name -> function)."""
+    _OPERATORS.update({k: v for k, v in namespace.items() if callable(v)})
 
 
 def _input_probe(shape, dtype, k):
@@ -303,6 +317,8 @@ def symbolic_call(operation, args, kwargs, name=None):
     node = Node(operation, args, kwargs, structure)
     for i, t in enumerate(outs):
         t._history = (node, i)
+    if hasattr(operation, "__dict__"):      # layers and models: Keras' layer.input / output
+        operation.__dict__.setdefault("_inbound_nodes", []).append(node)
     return structure
 
 

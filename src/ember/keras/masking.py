@@ -10,7 +10,15 @@ import weakref
 
 __all__ = ["mask_of", "set_mask"]
 
-_masks = weakref.WeakKeyDictionary()
+# id(tensor) -> (weak reference to it, mask).  Not a WeakKeyDictionary: that compares keys with
+# ``==``, which is elementwise for tensors.
+_masks = {}
+
+
+def _forget(ref, key):
+    entry = _masks.get(key)
+    if entry is not None and entry[0] is ref:
+        del _masks[key]
 
 
 def mask_of(x):
@@ -18,10 +26,10 @@ def mask_of(x):
     mask = getattr(x, "_keras_mask", None)
     if mask is not None:
         return mask
-    try:
-        return _masks.get(x)
-    except TypeError:           # not weak-referenceable (NumPy arrays, numbers)
-        return None
+    entry = _masks.get(id(x))
+    if entry is not None and entry[0]() is x:
+        return entry[1]
+    return None
 
 
 def set_mask(x, mask):
@@ -29,7 +37,9 @@ def set_mask(x, mask):
     if hasattr(type(x), "_keras_mask") or "_keras_mask" in getattr(x, "__dict__", {}):
         x._keras_mask = mask
         return
+    key = id(x)
     try:
-        _masks[x] = mask
-    except TypeError:
-        pass
+        ref = weakref.ref(x, lambda r, key=key: _forget(r, key))
+    except TypeError:           # not weak-referenceable (NumPy arrays, numbers)
+        return
+    _masks[key] = (ref, mask)

@@ -82,7 +82,9 @@ class Compiled:
                 self.loss_weights = [float(w)]
 
     def _set_metrics(self, metrics):
-        """``self.metrics``: ``[(output index or None, Metric)]``, one state per output."""
+        """``self.metrics``: ``[(output index or None, Metric)]``, one state per output.  For
+        several outputs, ``metrics`` is one list for every output, or a list of lists (one per
+        output, Keras' ``metrics=[[...], [...]]``)."""
         if metrics is None:
             metrics = []
         elif isinstance(metrics, (str, Metric)) or callable(metrics):
@@ -91,10 +93,19 @@ class Compiled:
         self.metrics = []
         kinds = [kind for _, kind, _ in self.losses] or [None]
         outputs = range(len(self.losses)) if self.multi else [None]
+        per_output = self.multi and any(isinstance(m, (list, tuple)) or m is None for m in metrics)
+        if per_output and len(metrics) != len(self.losses):
+            raise ValueError(f"compile: metrics has {len(metrics)} lists for {len(self.losses)} "
+                             "outputs; give one list per output")
         names = set()
         for out in outputs:
-            for spec in metrics:
-                if isinstance(spec, Metric) and out is not None and out > 0:
+            specs = metrics
+            if per_output:
+                specs = metrics[out]
+                specs = [] if specs is None else [specs] if isinstance(specs, (str, Metric)) or \
+                    callable(specs) else list(specs)
+            for spec in specs:
+                if isinstance(spec, Metric) and out is not None and out > 0 and not per_output:
                     spec = type(spec)()   # one state per output
                 m = get_metric(spec, loss_kind=kinds[out or 0])
                 if out is not None:
@@ -103,3 +114,14 @@ class Compiled:
                     raise ValueError(f"compile: two metrics are named {m.name!r}; give them distinct names")
                 names.add(m.name)
                 self.metrics.append((out, m))
+
+    def name_outputs(self, names):
+        """Name the per-output loss trackers and metrics after the outputs (Keras:
+        ``<output>_loss``, ``<output>_<metric>``) instead of ``output_<i>_...``."""
+        if not self.multi or len(names) != len(self.losses):
+            return
+        for i, tracker in enumerate(self.output_trackers):
+            tracker.name = f"{names[i]}_loss"
+        for out, m in self.metrics:
+            if out is not None and m.name.startswith(f"output_{out}_"):
+                m.name = f"{names[out]}_{m.name[len(f'output_{out}_'):]}"
