@@ -7,9 +7,16 @@ cross-entropy, sparse or categorical accuracy for a class loss, chosen from the 
 'mean_absolute_error', 'mse' / 'mean_squared_error', 'root_mean_squared_error', 'precision',
 'recall'.  Other names are passed to ``ember.train.metrics`` (e.g. 'f1', 'confusion_matrix').
 
-Classes have Keras' methods -- ``update_state(y_true, y_pred)``, ``result()`` (a float that also
-has ``.numpy()``), ``reset_state()``, and ``metric(y_true, y_pred)`` (update, then result) -- and
-are ember metrics (``update(y_pred, y_true)``), so ``compile`` takes them too.  Functions such as
+Your own metrics subclass ``Metric`` as in Keras: state from ``self.add_variable(...)`` /
+``self.add_weight(...)`` (``keras.Variable``s), ``update_state(y_true, y_pred, sample_weight=None)``
+updating them with ``assign_add``, ``result()``, and ``reset_state()`` (default: zeros).
+``Mean``, ``Sum`` and ``MeanMetricWrapper(fn)`` are such metrics, with Keras' ``sample_weight``.
+
+Every class has Keras' methods -- ``update_state(y_true, y_pred)``, ``result()`` (a scalar with
+``.numpy()``), ``reset_state()``, and ``metric(y_true, y_pred)`` (update, then result) -- and is
+an ember metric (``update(y_pred, y_true)``, ``get_state`` / ``set_state``), so ``compile`` takes
+it too.  (The accuracy / precision / regression classes keep ember's state dict of sums instead
+of variables, and take no ``sample_weight``.)  Functions such as
 ``sparse_categorical_accuracy(y_true, y_pred)`` return per-sample values, as Keras'.
 
 ``Precision`` / ``Recall`` classes follow Keras: every output is a binary prediction
@@ -17,20 +24,23 @@ are ember metrics (``update(y_pred, y_true)``), so ``compile`` takes them too.  
 'recall' use ember's resolution instead: binary for a binary loss, macro-averaged over the classes
 for a class loss (where Keras' element-wise reading would not fit integer labels).
 """
+import inspect
+
 import numpy as np
 
+from .. import functional as F
+from ..autograd import no_grad
 from ..tensor import Tensor
 from ..train import metrics as _m
+from . import naming
+from .variables import Variable as _Variable
 
-__all__ = ["Metric", "Mean", "Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy",
+__all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy",
            "BinaryAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "Precision",
            "Recall", "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError",
            "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy",
            "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_squared_error",
            "mean_absolute_error", "mse", "mae", "get", "to_ember_metric"]
-
-Metric = _m.Metric
-
 
 class _Scalar(float):
     """A metric result: a Python float that also answers ``.numpy()`` (Keras returns a tensor)."""
@@ -43,8 +53,278 @@ def _arr(value):
     return np.asarray(value.data if isinstance(value, Tensor) else value)
 
 
-class _KerasMetric:
-    """Keras' metric methods on an ember metric (mixin, first base)."""
+class Metric(_m.Metric):
+    """Keras' metric base class: subclass it, create the state in ``__init__`` with
+    ``self.add_variable(shape=(), initializer='zeros', name=...)`` (or ``add_weight``), and define
+    ``update_state(y_true, y_pred, sample_weight=None)`` (update the variables with
+    ``assign`` / ``assign_add``) and ``result()``.  ``reset_state()`` sets every variable to zero;
+    ``metric(y_true, y_pred)`` updates, then returns the result.  ``variables`` lists the state
+    (its own, then that of metrics held as attributes).
+
+    It is an ``ember.train`` metric too, so ``compile(metrics=[MyMetric()])`` takes it: ``fit``
+    calls ``update(y_pred, y_true)`` (= ``update_state(y_true, y_pred)``, without gradients),
+    ``result()`` and ``reset()``, and a data-parallel run adds the variables of every process
+    (``get_state`` / ``set_state``: sums, as Keras' ``aggregation='sum'``).
+    """
+
+    def __init__(self, dtype=None, name=None):
+        if isinstance(dtype, str) and not _is_dtype(dtype) and (name is None or _is_dtype(name)):
+            dtype, name = name, dtype       # the name first: ember's and Keras 2's order
+        self._variables = []
+        self._metrics = []
+        self._dtype = str(np.dtype(dtype or "float32"))
+        self.name = name or naming.snake(type(self).__name__)
+        self.state = self._new_state()      # an ember-style subclass's state dict (else empty)
+
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        if "_variables" in d:     # track state assigned as attributes, as Keras' tracker does
+            if isinstance(value, _Variable) and all(v is not value for v in d["_variables"]):
+                d["_variables"].append(value)
+            elif isinstance(value, Metric) and value is not self and \
+                    all(m is not value for m in d["_metrics"]):
+                d["_metrics"].append(value)
+        object.__setattr__(self, name, value)
+
+    def _check_super_called(self):
+        if "_variables" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}: call super().__init__(name=name, **kwargs) "
+                               "at the start of __init__, before add_variable / add_weight")
+
+    @property
+    def dtype(self):
+        return self.__dict__.get("_dtype", "float32")
+
+    # -- state -------------------------------------------------------------------------------------
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """A non-trainable state variable (an ``ember.keras.Variable``) of ``shape``, initialised
+        by ``initializer`` (default zeros), tracked in ``variables``."""
+        self._check_super_called()
+        v = _Variable("zeros" if initializer is None else initializer, shape=tuple(shape or ()),
+                      dtype=dtype or self.dtype, trainable=False, aggregation=aggregation,
+                      name=name or "variable")
+        v.path = f"{self.name}/{v.name}"
+        self._variables.append(v)
+        return v
+
+    def add_weight(self, *args, **kwargs):
+        """``add_variable`` by its older name: Keras 3's ``add_weight(shape=(), initializer=None,
+        dtype=None, name=None)``; Keras 2's order (name first) is accepted too."""
+        order = ("name", "shape", "aggregation", "synchronization", "initializer", "dtype") \
+            if args and isinstance(args[0], str) else ("shape", "initializer", "dtype", "name")
+        for key, value in zip(order, args):
+            kwargs[key] = value
+        kwargs.pop("synchronization", None)
+        return self.add_variable(**kwargs)
+
+    @property
+    def variables(self):
+        out = list(self.__dict__.get("_variables", ()))
+        for m in self.__dict__.get("_metrics", ()):
+            out.extend(m.variables)
+        return out
+
+    def reset_state(self):
+        """Set every state variable to zero (and an ember-style subclass's state dict)."""
+        d = self.__dict__
+        if type(self).reset is not Metric.reset and not d.get("_in_reset"):
+            d["_in_reset"] = True       # an ember-style subclass with its own reset()
+            try:
+                return self.reset()
+            finally:
+                d["_in_reset"] = False
+        _m.Metric.reset(self)
+        for v in self.variables:
+            v.assign(np.zeros(tuple(v.shape), dtype=v.dtype))
+
+    reset_states = reset_state
+
+    def update_state(self, *args, **kwargs):
+        if type(self).update is not Metric.update:      # an ember-style subclass: update(p, t)
+            y_true, y_pred = args[:2]
+            return self.update(y_pred, y_true)
+        raise NotImplementedError(f"{type(self).__name__} must define update_state(self, y_true, "
+                                  "y_pred, sample_weight=None)")
+
+    def result(self):
+        raise NotImplementedError(f"{type(self).__name__} must define result(self)")
+
+    def __call__(self, *args, **kwargs):
+        self._check_super_called()
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    # -- ember.train's protocol ------------------------------------------------------------------
+    def update(self, y_pred, y_true):
+        if isinstance(y_true, np.ndarray):       # Keras hands tensors to update_state
+            y_true = Tensor.wrap(y_true)
+        with no_grad():
+            self.update_state(y_true, y_pred)
+
+    def reset(self):
+        d = self.__dict__
+        d["_in_reset"] = True
+        try:
+            self.reset_state()
+        finally:
+            d["_in_reset"] = False
+
+    # The state: the variables (keys 'variable:<i>:<name>'), then an ember-style state dict.
+    def _variable_keys(self):
+        return [f"variable:{i}:{v.name}" for i, v in enumerate(self.variables)]
+
+    def get_state(self):
+        state = {k: np.array(v.data, copy=True) for k, v in zip(self._variable_keys(),
+                                                                 self.variables)}
+        state.update(_m.Metric.get_state(self))
+        return state
+
+    def set_state(self, state):
+        keys = self._variable_keys()
+        for key, v in zip(keys, self.variables):
+            v.assign(np.asarray(state[key]).astype(v.dtype).reshape(tuple(v.shape)))
+        _m.Metric.set_state(self, {k: s for k, s in state.items() if k not in keys})
+
+    def merge(self, other):
+        theirs = other.get_state()
+        for key, v in zip(self._variable_keys(), self.variables):
+            v.assign_add(np.asarray(theirs.pop(key)).astype(v.dtype).reshape(tuple(v.shape)))
+        for k, value in theirs.items():
+            self.state[k] = self.state[k] + value if k in self.state else np.array(value, copy=True)
+        return self
+
+    def get_config(self):
+        """The constructor arguments given (as ember records them) with ``name``, and ``dtype``
+        when the constructor takes it: what ``from_config`` = ``cls(**config)`` rebuilds."""
+        config = _m.Metric.get_config(self)
+        params = inspect.signature(type(self).__init__).parameters
+        kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        if "name" in params or kw:
+            config["name"] = self.name
+        if "dtype" in params or kw:
+            config["dtype"] = self.dtype
+        return config
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+def _is_dtype(name):
+    try:
+        np.dtype(name)
+        return True
+    except TypeError:
+        return False
+
+
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor.wrap(np.asarray(x))
+
+
+def _float(x):
+    return F.cast(_as_tensor(x), "float32")
+
+
+def _same_rank(values, weight):
+    """Keras' squeeze_or_expand_to_same_rank: drop a trailing axis of 1 on the longer one."""
+    if values.ndim == weight.ndim + 1 and values.shape[-1] == 1:
+        values = F.squeeze(values, -1)
+    elif weight.ndim == values.ndim + 1 and weight.shape[-1] == 1:
+        weight = F.squeeze(weight, -1)
+    return values, weight
+
+
+def _samplewise(values, sample_weight, reduce_fn):
+    """Keras' reduce_to_samplewise_values: (weighted values reduced to one per sample, weights
+    reduced likewise or None)."""
+    values = _float(values)
+    if sample_weight is not None:
+        sample_weight = _float(sample_weight)
+        values, sample_weight = _same_rank(values, sample_weight)
+        if values.ndim > sample_weight.ndim:
+            values = reduce_fn(values, axis=tuple(range(sample_weight.ndim, values.ndim)))
+        sample_weight = F.broadcast_to(sample_weight, tuple(values.shape))
+        values = values * sample_weight
+        if sample_weight.ndim > 1:
+            sample_weight = reduce_fn(sample_weight, axis=tuple(range(1, sample_weight.ndim)))
+    if values.ndim > 1:
+        values = reduce_fn(values, axis=tuple(range(1, values.ndim)))
+    return values, sample_weight
+
+
+class Sum(Metric):
+    """The (weighted) sum of the values given to ``update_state(values, sample_weight=None)``."""
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+    def update_state(self, values, sample_weight=None):
+        values, _ = _samplewise(values, sample_weight, F.sum)
+        self.total.assign_add(F.sum(values))
+
+    def result(self):
+        return _Scalar(self.total.data)
+
+
+class Mean(Metric):
+    """The (weighted) mean of the values given to ``update_state(values, sample_weight=None)``:
+    values are first averaged per sample (over the axes after the first), as Keras."""
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, values, sample_weight=None):
+        values, sample_weight = _samplewise(values, sample_weight, F.mean)
+        self.total.assign_add(F.sum(values))
+        if sample_weight is not None:
+            self.count.assign_add(F.sum(sample_weight))
+        else:
+            self.count.assign_add(values.shape[0] if values.ndim else 1)
+
+    def result(self):
+        count = float(self.count.data)
+        return _Scalar(float(self.total.data) / count if count else 0.0)
+
+
+class MeanMetricWrapper(Mean):
+    """The mean of ``fn(y_true, y_pred, **kwargs)`` (per-sample values) over every sample seen,
+    weighted by ``sample_weight``."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", "mean_metric_wrapper"), dtype=dtype)
+        self._fn = fn
+        self._fn_kwargs = kwargs
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs),
+                                    sample_weight=sample_weight)
+
+
+class _KerasMetric(Metric):
+    """Keras' metric methods on an ember metric (first base, before the ember metric class):
+    a ``keras.metrics.Metric`` whose state is the ember metric's (not Variables)."""
+
+    # the ember metric's own methods, not the Keras base's (which the MRO puts in between)
+    def update(self, y_pred, y_true):
+        return super(Metric, self).update(y_pred, y_true)
+
+    def reset(self):
+        return super(Metric, self).reset()
+
+    def get_state(self):
+        return super(Metric, self).get_state()
+
+    def set_state(self, state):
+        return super(Metric, self).set_state(state)
+
+    def merge(self, other):
+        return super(Metric, self).merge(other)
+
+    def get_config(self):
+        return super(Metric, self).get_config()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         if sample_weight is not None:
@@ -58,62 +338,47 @@ class _KerasMetric:
     reset_states = reset_state
 
     def result(self):
-        return _Scalar(super().result())
+        return _Scalar(super(Metric, self).result())
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
 
-class Mean(_KerasMetric, _m.Mean):
-    """Running mean of the values given to ``update_state(values)``."""
-
-    def __init__(self, name="mean", dtype=None):
-        _m.Mean.__init__(self, name)
-
-    def update_state(self, values, sample_weight=None):
-        if sample_weight is not None:
-            raise NotImplementedError("Mean.update_state: sample_weight is not supported")
-        self.update(values)
-
-    def __call__(self, values, sample_weight=None):
-        self.update_state(values, sample_weight)
-        return self.result()
-
-
-class SparseCategoricalAccuracy(_KerasMetric, _m.SparseAccuracy):
+# Keras' mean metrics: the (sample-weighted) mean of a per-sample function, as Keras defines them.
+class SparseCategoricalAccuracy(MeanMetricWrapper):
     """argmax(y_pred, -1) == y_true for integer labels."""
 
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
-        _m.SparseAccuracy.__init__(self, name=name)
+        super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
 
 
-class CategoricalAccuracy(_KerasMetric, _m.CategoricalAccuracy):
+class CategoricalAccuracy(MeanMetricWrapper):
     """argmax(y_pred, -1) == argmax(y_true, -1) for one-hot targets."""
 
     def __init__(self, name="categorical_accuracy", dtype=None):
-        _m.CategoricalAccuracy.__init__(self, name=name)
+        super().__init__(categorical_accuracy, name=name, dtype=dtype)
 
 
-class BinaryAccuracy(_KerasMetric, _m.BinaryAccuracy):
+class BinaryAccuracy(MeanMetricWrapper):
     """Element-wise (y_pred > threshold) == y_true (threshold 0.5)."""
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
-        _m.BinaryAccuracy.__init__(self, threshold=threshold, name=name)
+        super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=float(threshold))
 
 
-class TopKCategoricalAccuracy(_KerasMetric, _m.TopKAccuracy):
+class TopKCategoricalAccuracy(MeanMetricWrapper):
     """The true class (one-hot targets) is among the k highest scores (k=5)."""
 
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
-        _m.TopKAccuracy.__init__(self, k=k, name=name)
+        super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=int(k))
 
 
-class SparseTopKCategoricalAccuracy(_KerasMetric, _m.TopKAccuracy):
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
     """The true class (integer labels) is among the k highest scores (k=5)."""
 
     def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
-        _m.TopKAccuracy.__init__(self, k=k, name=name)
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=int(k))
 
 
 def _threshold(thresholds):
@@ -148,32 +413,47 @@ class Recall(_KerasMetric, _m.Recall):
                            name=name)
 
 
-class MeanSquaredError(_KerasMetric, _m.MeanSquaredError):
+class MeanSquaredError(MeanMetricWrapper):
+    """The mean of (y_true - y_pred)**2 (per sample over the last axis, then over samples)."""
+
     def __init__(self, name="mean_squared_error", dtype=None):
-        _m.MeanSquaredError.__init__(self, name=name)
+        super().__init__(mean_squared_error, name=name, dtype=dtype)
 
 
-class MeanAbsoluteError(_KerasMetric, _m.MeanAbsoluteError):
+class MeanAbsoluteError(MeanMetricWrapper):
+    """The mean of |y_true - y_pred| (per sample over the last axis, then over samples)."""
+
     def __init__(self, name="mean_absolute_error", dtype=None):
-        _m.MeanAbsoluteError.__init__(self, name=name)
+        super().__init__(mean_absolute_error, name=name, dtype=dtype)
 
 
-class RootMeanSquaredError(_KerasMetric, _m.RootMeanSquaredError):
+class RootMeanSquaredError(Mean):
+    """sqrt of the (sample-weighted) mean of (y_true - y_pred)**2."""
+
     def __init__(self, name="root_mean_squared_error", dtype=None):
-        _m.RootMeanSquaredError.__init__(self, name=name)
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        p, t = _float(y_pred), _float(y_true)
+        if t.shape != p.shape and t.size == p.size:
+            t = F.reshape(t, tuple(p.shape))
+        return super().update_state((p - t) ** 2, sample_weight=sample_weight)
+
+    def result(self):
+        return _Scalar(np.sqrt(super().result()))
 
 
 def _equal_fraction(y_true, y_pred):
     t, p = _arr(y_true), _arr(y_pred)
-    return (t.reshape(p.shape) == p).astype(np.float32) if t.size == p.size else (t == p)
+    return Tensor.wrap((t.reshape(p.shape) == p if t.size == p.size else t == p).astype(np.float32))
 
 
-class Accuracy(_KerasMetric, _m.MeanMetricWrapper):
+class Accuracy(MeanMetricWrapper):
     """Keras' ``Accuracy`` class: how often ``y_pred`` EQUALS ``y_true`` (exact match; for class
     scores use ``SparseCategoricalAccuracy`` / ``CategoricalAccuracy`` or the name 'accuracy')."""
 
     def __init__(self, name="accuracy", dtype=None):
-        _m.MeanMetricWrapper.__init__(self, lambda p, t: _equal_fraction(t, p), name=name)
+        super().__init__(_equal_fraction, name=name, dtype=dtype)
 
 
 # -- functions (Keras' order: y_true, y_pred; per-sample values) -------------------------------

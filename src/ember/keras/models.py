@@ -30,104 +30,67 @@ from . import losses as _losses
 from . import metrics as _metrics
 from . import naming
 from . import optimizers as _optimizers
+from . import keras_tensor as _kt
+from .functional import GraphModel
 from .keras_tensor import KerasTensor
 from .layers.base import KerasWeights, Layer
+from .training import KerasTrainer
 
 __all__ = ["Sequential", "Model", "load_model", "clone_model"]
 
 
-class _KerasModel(KerasWeights):
+_CALL_DEPTH = [0]      # models being called right now (a model used as a layer sees > 0)
+
+
+class _KerasModel(KerasTrainer, KerasWeights):
     """Keras' model API on an ember.train model (mixin, first base)."""
 
     # -- calling --------------------------------------------------------------------------------------
     def __call__(self, *args, training=None, mask=None, **kwargs):
-        """``model(x)``: inference mode unless ``training=True`` (Keras); NumPy input accepted."""
+        """``model(x)``: inference mode unless ``training=True`` (Keras); NumPy input accepted.
+        On symbolic tensors, the model is used as a layer of a functional graph."""
+        if _kt.any_symbolic(args, kwargs):
+            if training is not None:
+                kwargs["training"] = training
+            return _kt.symbolic_call(self, args, kwargs)
+        return self._call_on_values(*args, training=training, **kwargs)
+
+    def _call_on_values(self, *args, training=None, mask=None, **kwargs):
+        # training=None: inference at the top level; inside another model's call (a model used
+        # as a layer), the modes the outer call set are kept (Keras passes its training on).
+        if training is None and _CALL_DEPTH[0]:
+            return self._nested_call(args, kwargs)
         modes = [(m, m.training) for m in self.modules()]
         self.train(bool(training))
         try:
-            return _train.Model.__call__(self, *args, **kwargs)
+            return self._nested_call(args, kwargs)
         finally:
             for m, flag in modes:
                 m.training = flag
 
+    def _nested_call(self, args, kwargs):
+        _CALL_DEPTH[0] += 1
+        try:
+            return _train.Model.__call__(self, *args, **kwargs)
+        finally:
+            _CALL_DEPTH[0] -= 1
+
     def _forward(self, x):
         # fit / evaluate / predict set the modes themselves: call without forcing one
         if isinstance(x, tuple):
-            return _train.Model.__call__(self, *x)
+            return self._nested_call(x, {})
         if isinstance(x, dict):
-            return _train.Model.__call__(self, **x)
-        return _train.Model.__call__(self, x)
-
-    # -- compile / fit / evaluate / predict -------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                weighted_metrics=None, run_eagerly=None, steps_per_execution=1, jit_compile=None,
-                auto_scale_loss=True, **kwargs):
-        """Keras' compile: optimizer names give Keras' optimizers (with Keras' defaults), loss
-        names Keras' losses (stable cross-entropies from softmax/sigmoid outputs), metric names
-        Keras' metrics.  ``weighted_metrics`` is not supported."""
-        if weighted_metrics:
-            raise NotImplementedError("compile: weighted_metrics is not supported by ember.keras")
-        if kwargs:
-            raise TypeError(f"compile: unexpected keyword argument(s) {', '.join(map(repr, kwargs))}")
-        if isinstance(optimizer, (str, dict)):
-            optimizer = _optimizers.get(optimizer)
-        given = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
-                 "loss_weights": loss_weights}      # what save() describes (Keras' compile config)
-        if isinstance(loss, dict):
-            loss = {k: _losses.to_ember_loss(v) for k, v in loss.items()}
-        elif isinstance(loss, (list, tuple)):
-            loss = [_losses.to_ember_loss(v) for v in loss]
-        elif loss is not None:
-            loss = _losses.to_ember_loss(loss)
-        if metrics is not None:
-            if isinstance(metrics, dict):
-                raise NotImplementedError("compile: a dict of metrics per output is not supported; "
-                                          "pass a list")
-            items = [metrics] if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)) \
-                else metrics
-            metrics = [_metrics.to_ember_metric(m) for m in items]
-        _train.Model.compile(self, optimizer=optimizer, loss=loss, metrics=metrics,
-                             loss_weights=loss_weights)
-        self._compiled.config = given
-        return self
-
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1):
-        """Keras' fit (its argument order); returns a History (``history.history`` maps 'loss',
-        'val_loss' and every metric to per-epoch lists; ``history.plot(path)`` draws them)."""
-        _unsupported("fit", class_weight=class_weight, sample_weight=sample_weight,
-                     steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
-                     validation_batch_size=validation_batch_size)
-        if validation_freq != 1:
-            raise NotImplementedError("fit: validation_freq other than 1 is not supported")
-        x = _expand_1d(x)
-        if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
-            validation_data = (_expand_1d(validation_data[0]), validation_data[1])
-        return _train.Model.fit(self, x, y, batch_size=32 if batch_size is None else batch_size,
-                                epochs=epochs, validation_data=validation_data,
-                                validation_split=validation_split, shuffle=shuffle,
-                                callbacks=callbacks, verbose=verbose, initial_epoch=initial_epoch)
-
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 steps=None, callbacks=None, return_dict=False):
-        """Keras' evaluate: the loss, or ``[loss, metric, ...]`` (``return_dict``: a dict)."""
-        _unsupported("evaluate", sample_weight=sample_weight, steps=steps)
-        return _train.Model.evaluate(self, _expand_1d(x), y,
-                                     batch_size=32 if batch_size is None else batch_size,
-                                     verbose=verbose, return_dict=return_dict, callbacks=callbacks)
-
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Keras' predict: the outputs as a NumPy array, computed in batches (inference mode)."""
-        _unsupported("predict", steps=steps)
-        return _train.Model.predict(self, _expand_1d(x),
-                                    batch_size=32 if batch_size is None else batch_size,
-                                    verbose=verbose, callbacks=callbacks)
+            return self._nested_call((), x)
+        return self._nested_call((x,), {})
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
-        """Print the table of layers (output shapes, parameter counts, memory)."""
+        """Print the table of layers (output shapes, parameter counts, memory; for a functional
+        model, the layers each is connected to)."""
+        if getattr(self, "_graph", None) is not None:
+            text = self._graph_summary(line_length)
+            (print if print_fn is None else print_fn)(text)
+            return
         _train.Model.summary(self, print_fn=print if print_fn is None else print_fn,
                              line_length=line_length)
 
@@ -163,8 +126,8 @@ class _KerasModel(KerasWeights):
         return out
 
     def get_layer(self, name=None, index=None):
-        """The layer called ``name`` (or at ``index``)."""
-        layers = list(self.children())
+        """The layer called ``name`` (or at ``index`` in ``model.layers``)."""
+        layers = list(getattr(self, "layers", None) or self.children())
         if index is not None:
             return layers[index]
         for layer in layers:
@@ -172,21 +135,6 @@ class _KerasModel(KerasWeights):
                 return layer
         raise ValueError(f"get_layer: no layer named {name!r}; the layers are "
                          f"{[getattr(m, 'name', type(m).__name__) for m in layers]}")
-
-
-def _expand_1d(x):
-    """Keras' data adapter: a 1-D input array (one number per sample) becomes (N, 1)."""
-    if isinstance(x, np.ndarray) and x.ndim == 1:
-        return x[:, None]
-    if isinstance(x, Tensor) and x.ndim == 1:
-        return F.expand_dims(x, -1)
-    return x
-
-
-def _unsupported(fn, **args):
-    for name, value in args.items():
-        if value is not None:
-            raise NotImplementedError(f"{fn}: {name} is not supported by ember.keras")
 
 
 class Sequential(_KerasModel, _train.Sequential):
@@ -203,6 +151,42 @@ class Sequential(_KerasModel, _train.Sequential):
                                    name=name or naming.unique_name("sequential", "model"))
         if not trainable:
             self.trainable = False
+
+    # -- the symbolic graph of a Sequential with a known input (Keras: model.inputs, layer.output)
+    def _symbolic(self):
+        layers = tuple(self.layers)
+        cached = self.__dict__.get("_symbolic_graph")
+        if cached is not None and cached[0] == tuple(map(id, layers)):
+            return cached[1], cached[2]
+        if self._input_shape is None:
+            raise AttributeError(f"Sequential {self.name!r} has no defined input (no Input or "
+                                 "input_shape given), so it has no symbolic inputs/outputs yet. Fix: "
+                                 "start it with keras.Input(shape=...)")
+        from .layers.core import Input
+        x = Input(shape=self._input_shape, dtype=self._input_dtype or "float32",
+                  name=f"{self.name}_input" if "_input_name" not in self.__dict__ else self._input_name)
+        y = x
+        for layer in layers:
+            y = layer(y)
+        self.__dict__["_symbolic_graph"] = (tuple(map(id, layers)), x, y)
+        return x, y
+
+    @property
+    def inputs(self):
+        """``[the symbolic input]`` (a Sequential whose input shape is known)."""
+        return [self._symbolic()[0]]
+
+    @property
+    def outputs(self):
+        return [self._symbolic()[1]]
+
+    @property
+    def input(self):
+        return self._symbolic()[0]
+
+    @property
+    def output(self):
+        return self._symbolic()[1]
 
     def add(self, layer, _build=True):
         """Append ``layer``; ``keras.Input(shape)`` first declares the model's input."""
@@ -231,27 +215,63 @@ class Sequential(_KerasModel, _train.Sequential):
         return model
 
 
-class Model(_KerasModel, _train.Model):
-    """Subclass and define ``call(self, inputs)`` (Keras' subclassing API); layers assigned as
-    attributes are tracked.  (The functional API ``Model(inputs, outputs)`` is not supported.)"""
+class Model(GraphModel, _KerasModel, _train.Model):
+    """A Keras model, two ways:
+
+    * functional: ``keras.Model(inputs, outputs, name=None)`` with ``inputs`` / ``outputs`` a
+      symbolic tensor (``keras.Input`` and what layers return on it), a list or a dict of them
+      (``ember.keras.functional``): ``model.inputs``, ``model.outputs``, ``layers``,
+      ``get_layer``, a summary with "Connected to", ``get_config`` / ``from_config``, save/load,
+      a model used as a layer;
+    * subclassed: subclass and define ``call(self, inputs)``; layers assigned as attributes are
+      tracked.  A subclass may also call ``super().__init__(inputs=..., outputs=...)``.
+    """
 
     def __init__(self, *args, name=None, **kwargs):
-        kwargs.pop("trainable", None)
+        trainable = kwargs.pop("trainable", True)
+        inputs = kwargs.pop("inputs", None)
+        outputs = kwargs.pop("outputs", None)
+        if args and inputs is None and _kt.any_symbolic(args[:1]):
+            inputs, args = args[0], args[1:]
+        if args and outputs is None and inputs is not None:
+            outputs, args = args[0], args[1:]
         name = name or naming.unique_name(naming.snake(type(self).__name__), "model")
         _train.Model.__init__(self, *args, name=name, **kwargs)
+        if (inputs is None) != (outputs is None):
+            raise TypeError(f"{type(self).__name__}: give both inputs and outputs "
+                            "(keras.Model(inputs=x, outputs=y)), or neither for a subclassed model")
+        if inputs is not None:
+            self._init_graph(inputs, outputs)
+        if not trainable:
+            self.trainable = False
 
     def call(self, *args, **kwargs):
+        if self._graph is not None:
+            return self._run_graph(args, kwargs)
         raise NotImplementedError(f"{type(self).__name__} must define call(self, inputs)")
 
     def get_config(self):
-        """The constructor arguments given (JSON values, recorded automatically) plus, when the
-        constructor accepts ``name`` (or ``**kwargs``), the model's ``name`` -- as Keras' config of
-        a subclassed model.  Define your own for arguments that are not JSON values."""
+        """Functional: the graph (layers, calls, inputs, outputs).  Subclassed: the constructor
+        arguments given (JSON values, recorded automatically) plus, when the constructor accepts
+        ``name`` (or ``**kwargs``), the model's ``name`` -- as Keras' config of a subclassed
+        model.  Define your own for arguments that are not JSON values."""
+        if self._graph is not None and (type(self).get_config is Model.get_config):
+            return self._graph_config()
         config = _train.Model.get_config(self)
+        config.pop("inputs", None)
+        config.pop("outputs", None)
         params = inspect.signature(type(self).__init__).parameters.values()
         if "name" not in config and any(p.kind is p.VAR_KEYWORD or p.name == "name" for p in params):
             config["name"] = self.name
         return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if "calls" in config and "layers" in config:
+            return cls._from_graph_config(config)
+        return cls(**config)
+
+    from_config.__func__._calls_constructor = True
 
     def forward(self, *args, **kwargs):
         return self.call(*args, **kwargs)

@@ -22,7 +22,8 @@ each Keras variant as an option of the same rule -- see ``ember.optim._functiona
   ``initial_accumulator_value=0.1``: ember's Adagrad with ``eps_in_sqrt=True``.
 * **SGD** -- Keras' ``velocity = momentum * velocity - lr * g; w += velocity`` (Nesterov:
   ``w += momentum * velocity - lr * g``) equals PyTorch's rule (ember's SGD) while the learning
-  rate is constant; after a learning-rate change Keras' velocity still carries the old rate.
+  rate is constant; when it changes (a schedule, a callback) the momentum buffer is rescaled by
+  ``old_lr / new_lr``, so that the update stays Keras' (its velocity carries the old rates).
 
 Also Keras': ``weight_decay`` is decoupled (``w -= lr * weight_decay * w`` before the update, for
 every optimizer: the ember optimizers' ``decoupled_weight_decay=True``), ``clipnorm`` (per weight),
@@ -30,13 +31,20 @@ every optimizer: the ember optimizers' ``decoupled_weight_decay=True``), ``clipn
 (``ember.optim.clip_grads_``), ``learning_rate`` may be a schedule ``f(iteration) -> lr``, and
 ``learning_rate`` / ``iterations`` are attributes.
 """
+import sys
+
 import numpy as np
 
 from .. import optim as _optim
+from ..autograd import no_grad
 from ..optim.clip import clip_grads_
 from ..tensor import Tensor
+from . import schedules
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Adagrad", "get", "serialize"]
+# ``from ember.keras.optimizers.schedules import ExponentialDecay`` (Keras' module path)
+sys.modules.setdefault(__name__ + ".schedules", schedules)
+
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Adagrad", "get", "serialize", "schedules"]
 
 
 # -- the lazy Keras optimizer ------------------------------------------------------------------------
@@ -116,11 +124,12 @@ class Optimizer:
     # -- learning rate ------------------------------------------------------------------------------
     @property
     def learning_rate(self):
-        """The current learning rate (settable; before binding, the initial one)."""
-        if self.built:
-            return self.param_groups[0]["lr"]
+        """The current learning rate: a schedule's value at ``iterations`` (what the next update
+        uses), else the rate set (settable: a number, or a schedule)."""
         if self._schedule is not None:
             return float(self._schedule(self.iterations))
+        if self.built:
+            return self.param_groups[0]["lr"]
         return self._initial_lr
 
     @learning_rate.setter
@@ -218,7 +227,18 @@ class Optimizer:
                 p.grad = g
         return self.iterations
 
-    apply = apply_gradients
+    def apply(self, grads, trainable_variables=None):
+        """Keras 3's ``apply(grads, trainable_variables)``: the gradients and the variables as
+        two aligned lists (without variables: those the optimizer is bound to, in order)."""
+        grads = list(grads)
+        if trainable_variables is None:
+            self._check_built("apply")
+            trainable_variables = [p for group in self.param_groups for p in group["params"]]
+        trainable_variables = list(trainable_variables)
+        if len(grads) != len(trainable_variables):
+            raise ValueError(f"{type(self).__name__}.apply: {len(grads)} gradients for "
+                             f"{len(trainable_variables)} variables; give one gradient per variable")
+        return self.apply_gradients(zip(grads, trainable_variables))
 
     def minimize(self, loss, var_list, tape=None):
         """Keras' ``minimize``: ``loss`` is a callable returning the loss (differentiated with a
@@ -298,6 +318,24 @@ class SGD(Optimizer, _optim.SGD):
 
     def _ember_options(self, lr):
         return dict(lr=lr, momentum=self.momentum, nesterov=self.nesterov)
+
+    def step(self, closure=None):
+        """One update.  Keras' velocity ``v = momentum * v - lr * g`` carries each step's own
+        rate, PyTorch's buffer ``b = momentum * b + g`` is scaled by the current one: when the
+        rate changes (a schedule, a callback), the buffer is rescaled by ``old_lr / new_lr`` so
+        that ``lr * b == -v`` stays Keras' velocity."""
+        lr = self.learning_rate if self.momentum else None
+        last = self.__dict__.get("_last_lr")
+        if last is not None and lr and lr != last:
+            with no_grad():
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        buf = self.state.get(p, {}).get("momentum_buffer")
+                        if buf is not None:
+                            buf *= last / lr
+        loss = Optimizer.step(self, closure)
+        self.__dict__["_last_lr"] = lr
+        return loss
 
     def _keras_config(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}

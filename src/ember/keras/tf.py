@@ -10,17 +10,16 @@ default, as TensorFlow), ``tf.one_hot``, ``tf.nn.softmax`` / ``relu`` / ``sigmoi
 ``*_cross_entropy_with_logits`` losses, ``tf.random.set_seed`` / ``normal`` / ``uniform``, and the
 dtypes ``tf.float32`` etc.  Everything returns ember Tensors (``.numpy()`` works).
 """
-import builtins
 import types
 
 import numpy as np
 
 from .. import functional as F
 from .. import random as _random
-from ..nn import Parameter
 from ..tensor import Tensor
 from ..train.gradient_tape import GradientTape
 from .. import keras
+from .variables import Variable as _KerasVariable
 
 __all__ = ["keras", "GradientTape", "function", "constant", "Variable", "convert_to_tensor",
            "reduce_mean", "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "square", "sqrt",
@@ -65,37 +64,21 @@ def convert_to_tensor(value, dtype=None, name=None):
     return _t(value, dtype)
 
 
-def Variable(initial_value, trainable=True, dtype=None, name=None):
-    """A trainable tensor (an ``ember.nn.Parameter``; ``trainable=False``: no gradient).
-    Update it with ``v.assign(x)``, ``v.assign_add(x)``, ``v.assign_sub(x)``."""
-    arr = np.asarray(initial_value.data if isinstance(initial_value, Tensor) else initial_value)
-    if dtype is None and arr.dtype == np.float64:
-        dtype = np.float32
-    v = _Variable(np.array(arr, dtype=dtype), requires_grad=builtins.bool(trainable) and
-                  np.dtype(dtype or arr.dtype).kind == "f")
-    return v
+class Variable(_KerasVariable):
+    """``tf.Variable(initial_value, trainable=True, dtype=None, name=None)``: a
+    ``keras.Variable`` (an ``ember.nn.Parameter``; ``trainable=False`` or an integer dtype: no
+    gradient).  Update it with ``v.assign(x)``, ``v.assign_add(x)``, ``v.assign_sub(x)``."""
 
-
-class _Variable(Parameter):
-    """``tf.Variable``: a Parameter with TensorFlow's in-place assignment methods."""
-
-    __slots__ = ()
-
-    def assign(self, value):
-        self.data[...] = np.asarray(value.data if isinstance(value, Tensor) else value)
-        return self
-
-    def assign_add(self, value):
-        self.data[...] += np.asarray(value.data if isinstance(value, Tensor) else value)
-        return self
-
-    def assign_sub(self, value):
-        self.data[...] -= np.asarray(value.data if isinstance(value, Tensor) else value)
-        return self
-
-    @property
-    def trainable(self):
-        return self.requires_grad
+    def __init__(self, initial_value=None, trainable=True, validate_shape=True, caching_device=None,
+                 name=None, variable_def=None, dtype=None, import_scope=None, constraint=None,
+                 synchronization="auto", aggregation="none", shape=None):
+        if initial_value is None:
+            raise ValueError("tf.Variable: initial_value is required")
+        if callable(initial_value) and not isinstance(initial_value, Tensor):
+            initial_value = initial_value()       # TensorFlow accepts a function of no arguments
+        super().__init__(initial_value, dtype=dtype, trainable=trainable, name=name,
+                         constraint=constraint, aggregation=aggregation,
+                         synchronization=synchronization)
 
 
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):

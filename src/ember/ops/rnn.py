@@ -30,6 +30,18 @@ Outputs:
   time axis are the outputs ``h_1..h_T`` and step ``T`` is the final cell state ``c_T`` (one packed
   array, because an op has one output); ``time_slice`` takes the pieces apart.
 
+Masks (Keras' masking of padded steps): ``mask`` is a boolean ``(N, T)`` (``(T, N)`` time-major)
+array; where it is False the step is skipped -- the state (h, and c) is carried over unchanged and
+the step's output is the previous step's (so the output of a right-padded sequence's last step is
+that of its last real step).  It costs a masked copy per step forward and two multiplies per state
+backward; an all-True mask takes the unmasked path.
+
+Recurrent dropout (Keras' ``recurrent_dropout``): ``h_mask`` is an ``(N, H)`` array that multiplies
+the previous state where it enters the recurrent product (``(h_{t-1} * h_mask) @ w_hh``) at every
+step -- the same mask for the whole sequence; the state itself (and GRU's ``z * h`` path) is not
+masked.  Draw it with dropout's scaling (zeros and 1 / (1 - p)); it is a constant, not a gradient
+input.
+
 Buffers (internal ones, outputs, and the padded gradient built by ``time_slice``) come from
 ``workspace``, a pool that hands an array out again only when nothing else refers to it.
 """
@@ -188,6 +200,54 @@ def _state(s, N, H, dt, op, name):
     return s, s.data
 
 
+def _step_mask(mask, L, op):
+    """``mask`` as per-step keep-flags: ``(skip, keep_f, skip_f)``, each (T, 1, N) (broadcast over
+    the H features of a feature-major state), or None when there is no mask or nothing is masked."""
+    if mask is None:
+        return None
+    m = xp.asarray(getattr(mask, "data", mask)) if not isinstance(mask, xp.ndarray) else mask
+    expected = (L.N, L.T) if L.bf else (L.T, L.N)
+    if m.shape != expected:
+        axes = "batch, time" if L.bf else "time, batch"
+        raise ValueError(f"ember.{op}: mask must have shape {expected} ({axes}), one flag per step "
+                         f"of the input, got {m.shape}")
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"ember.{op}: mask must be boolean (True = a real step), got dtype {m.dtype}")
+    m = m.astype(bool)
+    if m.all():
+        return None
+    m = xp.ascontiguousarray((m.T if L.bf else m)[:, None, :])
+    dt = L.xd.dtype
+    return ~m, m.astype(dt), (~m).astype(dt)
+
+
+def _h_mask(h_mask, N, H, dt, op):
+    """The recurrent-dropout multiplier as a feature-major (H, N) array, or None."""
+    if h_mask is None:
+        return None
+    r = xp.asarray(h_mask.data if hasattr(h_mask, "_rg") else h_mask)
+    if r.shape != (N, H):
+        raise ValueError(f"ember.{op}: h_mask must have shape (batch, hidden) = ({N}, {H}), got "
+                         f"{r.shape}")
+    return xp.ascontiguousarray(r.T, dtype=dt)
+
+
+def _dropped(h, R, out):
+    """``h`` (H, N) times the recurrent-dropout multiplier ``R`` into ``out``, or ``h`` itself."""
+    if R is None:
+        return h
+    xp.multiply(h, R, out=out)
+    return out
+
+
+def _split_grad(dg, Mk, t, carry):
+    """At a masked step: ``carry`` = the part of ``dg`` that flows past the skipped step to the
+    previous state; ``dg`` keeps the part that flows through the step's computation."""
+    _, keep, skip = Mk
+    xp.multiply(dg, skip[t], out=carry)
+    xp.multiply(dg, keep[t], out=dg)
+
+
 def _finish(out, inputs, backward):
     """Record one node whose parents are the non-None ``inputs``; ``backward`` returns a gradient per
     input (in ``inputs`` order), which is mapped onto the parents."""
@@ -229,17 +289,22 @@ def time_slice(P, index, batch_first=True):
 
 
 # -- vanilla RNN ---------------------------------------------------------------------------------
-def rnn_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", batch_first=True):
+def rnn_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", batch_first=True,
+              mask=None, h_mask=None):
     """One Elman RNN layer: h_t = act(x_t @ w_ih + b_ih + h_{t-1} @ w_hh + b_hh), act tanh or relu.
 
     Returns y with every step's h_t, shaped like x with H features.  Runs feature-major as
-    ``lstm_layer``."""
+    ``lstm_layer``.  ``mask`` (N, T) / (T, N): False steps carry the state over; ``h_mask`` (N, H):
+    recurrent dropout (see the module)."""
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"ember.rnn_layer: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     x, dt, H = _check(x, w_ih, w_hh, "rnn_layer", 1)
     L = _Layout(x.data, batch_first)
     T, N, I = L.T, L.N, L.I
     h0, h0d = _state(h0, N, H, dt, "rnn_layer", "h0")
+    Mk = _step_mask(mask, L, "rnn_layer")
+    R = _h_mask(h_mask, N, H, dt, "rnn_layer")
+    hd = _buf((H, N), dt) if R is not None else None
     rec = _records(x, h0, w_ih, w_hh, b_ih, b_hh)
     Wi = xp.empty((I + 1, H), dtype=dt)                              # [W_ih; b_ih + b_hh]
     Wi[:I] = w_ih.data
@@ -256,12 +321,14 @@ def rnn_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", batc
         Hc[:, 0] = HT[0]
     for t in range(T):
         h = HT[t + 1]
-        xp.dot(WhT, HT[t], out=buf)
+        xp.dot(WhT, _dropped(HT[t], R, hd), out=buf)
         xp.add(h, buf, out=h)
         if tanh:
             xp.tanh(h, out=h)
         else:
             xp.maximum(h, 0, out=h)
+        if Mk is not None:
+            xp.copyto(h, HT[t], where=Mk[0][t])
         if rec and t + 1 < T:
             xp.copyto(Hc[:, t + 1], h)
     out = L.output_fm(HT[1:])
@@ -278,13 +345,21 @@ def rnn_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh", batc
         d = _buf((H, N), dt)
         Wh = w_hh.data
         dh = xp.array(gT[T - 1], dtype=dt)
+        carry = _buf((H, N), dt)
         for t in range(T - 1, -1, -1):
+            if Mk is not None:
+                _split_grad(dh, Mk, t, carry)
             xp.multiply(dh, K[t], out=d)
             xp.dot(Wh, d, out=dh)
+            if R is not None:
+                xp.multiply(dh, R, out=dh)
+            if Mk is not None:
+                xp.add(dh, carry, out=dh)
             xp.copyto(dGc[:, t], d)
             if t:
                 xp.add(dh, gT[t - 1], out=dh)
-        dWi, dWh, db, dx = L.weight_grads_fm(dGc, Xa, Hc, w_ih.data, x._rg, w_ih._rg)
+        dWi, dWh, db, dx = L.weight_grads_fm(dGc, Xa, Hc if R is None else Hc * R[:, None],
+                                             w_ih.data, x._rg, w_ih._rg)
         return (dx, dh.T.copy(), dWi, dWh, db if _needs(b_ih) else None, db if _needs(b_hh) else None)
 
     return _finish(out, (x, h0, w_ih, w_hh, b_ih, b_hh), backward)
@@ -305,10 +380,13 @@ def _records(*inputs):
 
 
 # -- LSTM ----------------------------------------------------------------------------------------
-def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True):
+def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True, mask=None,
+               h_mask=None):
     """One LSTM layer (PyTorch's equations and gate order i, f, g, o).
 
     Returns the packed array P: along the time axis, steps 0..T-1 are h_1..h_T and step T is c_T.
+    ``mask`` (N, T) / (T, N): False steps carry h and c over; ``h_mask`` (N, H): recurrent
+    dropout (see the module).
 
     The forward runs with the gates reordered to (o, i, f, g), so that the three sigmoid gates
     are one block; the backward uses PyTorch's order (i, f, g, o), in which the three gates whose
@@ -319,6 +397,9 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True):
     T, N, I = L.T, L.N, L.I
     h0, h0d = _state(h0, N, H, dt, "lstm_layer", "h0")
     c0, c0d = _state(c0, N, H, dt, "lstm_layer", "c0")
+    Mk = _step_mask(mask, L, "lstm_layer")
+    R = _h_mask(h_mask, N, H, dt, "lstm_layer")
+    hd = _buf((H, N), dt) if R is not None else None
     G, H2, H3 = 4 * H, 2 * H, 3 * H
     rec = _records(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     # sigmoid(a) = 0.5 * tanh(0.5 a) + 0.5: the 0.5 is folded into (copies of) the weights, whose
@@ -350,7 +431,7 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True):
         Hc[:, 0] = HT[0]
     for t in range(T):
         a = A[t]
-        xp.dot(WhsT, HT[t], out=buf)
+        xp.dot(WhsT, _dropped(HT[t], R, hd), out=buf)
         xp.add(a, buf, out=a)
         xp.tanh(a, out=a)
         s = a[:H3]
@@ -365,6 +446,9 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True):
         tc = TC[t]
         xp.tanh(c, out=tc)
         xp.multiply(o, tc, out=h)
+        if Mk is not None:       # TC keeps tanh of the computed c: backward zeroes those columns
+            xp.copyto(c, C[t], where=Mk[0][t])
+            xp.copyto(h, HT[t], where=Mk[0][t])
         if rec and t + 1 < T:
             xp.copyto(Hc[:, t + 1], h)
     out = L.output_fm(HT[1:], C[T])
@@ -400,16 +484,26 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True):
         Wh = w_hh.data
         dh = xp.array(gT[T - 1], dtype=dt)
         dc = xp.array(gT[T], dtype=dt)
+        carry_h, carry_c = _buf((H, N), dt), _buf((H, N), dt)
         for t in range(T - 1, -1, -1):
+            if Mk is not None:
+                _split_grad(dh, Mk, t, carry_h)
+                _split_grad(dc, Mk, t, carry_c)
             xp.multiply(dh, K2r[t], out=d2)
             xp.add(dc, cs, out=dc)
             xp.multiply(dc, K3r[t], out=d3)
             xp.multiply(dc, f[t], out=dc)
             xp.dot(Wh, dG_t, out=dh)
+            if R is not None:
+                xp.multiply(dh, R, out=dh)
+            if Mk is not None:
+                xp.add(dh, carry_h, out=dh)
+                xp.add(dc, carry_c, out=dc)
             xp.copyto(dGc[:, t], dG_t)
             if t:
                 xp.add(dh, gT[t - 1], out=dh)
-        dWi, dWh, db, dx = L.weight_grads_fm(dGc, Xa, Hc, w_ih.data, x._rg, w_ih._rg)
+        dWi, dWh, db, dx = L.weight_grads_fm(dGc, Xa, Hc if R is None else Hc * R[:, None],
+                                             w_ih.data, x._rg, w_ih._rg)
         dbi = db if _needs(b_ih) else None
         dbh = db if _needs(b_hh) else None
         return (dx, dh.T.copy(), dc.T.copy(), dWi, dWh, dbi, dbh)
@@ -418,18 +512,26 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True):
 
 
 # -- GRU -----------------------------------------------------------------------------------------
-def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True):
+def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True, mask=None, h_mask=None):
     """One GRU layer (PyTorch's equations and gate order r, z, n):
 
     r = s(x W_ir + b_ir + h W_hr + b_hr), z = s(x W_iz + b_iz + h W_hz + b_hz),
     n = tanh(x W_in + b_in + r * (h W_hn + b_hn)), h' = (1 - z) * n + z * h.
 
     Returns y with every step's h_t, shaped like x with H features.  Runs feature-major as
-    ``lstm_layer``; the hidden-side bias rides on a row of ones appended to the states."""
+    ``lstm_layer``; the hidden-side bias rides on a row of ones appended to the states.
+    ``mask`` (N, T) / (T, N): False steps carry the state over; ``h_mask`` (N, H): recurrent
+    dropout on the state entering ``h @ W_hh`` (not on ``z * h``; see the module)."""
     x, dt, H = _check(x, w_ih, w_hh, "gru_layer", 3)
     L = _Layout(x.data, batch_first)
     T, N, I = L.T, L.N, L.I
     h0, h0d = _state(h0, N, H, dt, "gru_layer", "h0")
+    Mk = _step_mask(mask, L, "gru_layer")
+    R = _h_mask(h_mask, N, H, dt, "gru_layer")
+    if R is not None:
+        hd = _buf((H + 1, N), dt)                                    # [h * R; 1]
+        hd[H] = 1
+        R1 = xp.concatenate([R, xp.ones((1, N), dtype=dt)])
     rec = _records(x, h0, w_ih, w_hh, b_ih, b_hh)
     G, H2 = 3 * H, 2 * H
     scale = xp.full(G, 0.5, dtype=dt)                                # sigmoid via tanh, see lstm
@@ -455,7 +557,7 @@ def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True):
         Hc[H] = 1
     for t in range(T):
         a, gh = A[t], GH[t]
-        xp.dot(WhsT, HT[t], out=gh)
+        xp.dot(WhsT, _dropped(HT[t], None if R is None else R1, None if R is None else hd), out=gh)
         rz = a[:H2]
         xp.add(rz, gh[:H2], out=rz)
         xp.tanh(rz, out=rz)
@@ -469,6 +571,8 @@ def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True):
         xp.subtract(HT[t, :H], n, out=h)
         xp.multiply(h, rz[H:], out=h)
         xp.add(h, n, out=h)
+        if Mk is not None:
+            xp.copyto(h, HT[t, :H], where=Mk[0][t])
         if rec and t + 1 < T:
             xp.copyto(Hc[:H, t + 1], h)
     out = L.output_fm(HT[1:, :H])
@@ -493,14 +597,21 @@ def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True):
         dpr, dpz, dghn, dpn = d[:H], d[H:H2], d[H2:G], d[G:]
         Wh = w_hh.data
         dh = xp.array(gT[T - 1], dtype=dt)
+        carry = _buf((H, N), dt)
         for t in range(T - 1, -1, -1):
+            if Mk is not None:
+                _split_grad(dh, Mk, t, carry)
             xp.multiply(dh, Kn[t], out=dpn)
             xp.multiply(dh, Kz[t], out=dpz)
             xp.multiply(dpn, Kr[t], out=dpr)
             xp.multiply(dpn, r[t], out=dghn)
             xp.multiply(dh, z[t], out=tmp)
             xp.dot(Wh, d[:G], out=dh)
+            if R is not None:
+                xp.multiply(dh, R, out=dh)
             xp.add(dh, tmp, out=dh)
+            if Mk is not None:
+                xp.add(dh, carry, out=dh)
             xp.copyto(dGh[:, t], d[:G])
             xp.copyto(dPn[:, t], dpn)
             if t:
@@ -508,7 +619,8 @@ def gru_layer(x, h0, w_ih, w_hh, b_ih=None, b_hh=None, batch_first=True):
         dGh2 = dGh.reshape(G, T * N)
         dPn2 = dPn.reshape(H, T * N)
         Xa2 = Xa.reshape(T * N, I + 1)
-        dWhb = dGh2 @ Hc.reshape(H + 1, T * N).T          # (G, H + 1) = [d w_hh; d b_hh]^T
+        Hd = Hc if R is None else Hc * R1[:, None]        # the states as the product saw them
+        dWhb = dGh2 @ Hd.reshape(H + 1, T * N).T          # (G, H + 1) = [d w_hh; d b_hh]^T
         dWib = xp.empty((G, I + 1), dtype=dt)            # [d w_ih; d b_ih]^T
         xp.matmul(dGh2[:H2], Xa2, out=dWib[:H2])
         xp.matmul(dPn2, Xa2, out=dWib[H2:])

@@ -5,7 +5,10 @@ The callbacks themselves are in ``callbacks.py``; :class:`~ember.train.history.H
 :class:`~ember.train.progress.ProgbarLogger` in their own modules.  All of them build on this one.
 """
 
-__all__ = ["Callback", "CallbackList", "HOOKS"]
+__all__ = ["Callback", "CallbackList", "HOOKS", "ALIASES"]
+
+#: Keras' older names: overriding one of them is overriding the hook it stands for.
+ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
 
 #: The hook names, in the order of a training run's life.
 HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
@@ -40,9 +43,17 @@ class Callback:
         pass
 
     def on_train_batch_begin(self, batch, logs=None):
-        pass
+        """Calls :meth:`on_batch_begin` (Keras: the old name is an alias of this hook)."""
+        self.on_batch_begin(batch, logs=logs)
 
     def on_train_batch_end(self, batch, logs=None):
+        """Calls :meth:`on_batch_end` (Keras: the old name is an alias of this hook)."""
+        self.on_batch_end(batch, logs=logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
         pass
 
     def on_test_begin(self, logs=None):
@@ -70,6 +81,26 @@ class Callback:
         pass
 
 
+def _overrides(cb, hook):
+    """True when ``cb`` has its own ``hook`` (an object that is not a Callback subclass needs only
+    the hooks it uses)."""
+    if hook is None or not hasattr(cb, hook):
+        return False
+    return getattr(type(cb), hook, None) is not getattr(Callback, hook) or hook in getattr(
+        cb, "__dict__", {})
+
+
+def _hook_of(cb, hook):
+    """What calling ``hook`` on ``cb`` runs, or None when ``cb`` does not use it: its own
+    ``hook``, or its own Keras alias of it (``on_batch_end`` for ``on_train_batch_end``)."""
+    if _overrides(cb, hook):
+        return getattr(cb, hook)
+    alias = ALIASES.get(hook)
+    if alias is not None and _overrides(cb, alias):
+        return getattr(cb, hook) if isinstance(cb, Callback) else getattr(cb, alias)
+    return None
+
+
 def is_callback(obj):
     """A :class:`Callback`, or any object with at least one hook method."""
     return isinstance(obj, Callback) or any(hasattr(obj, hook) for hook in HOOKS)
@@ -86,12 +117,8 @@ class CallbackList:
                 cb.set_model(model)
             if params is not None and hasattr(cb, "set_params"):
                 cb.set_params(params)
-        self._by_hook = {}
-        for hook in HOOKS:
-            base = getattr(Callback, hook)
-            # an object that is not a Callback subclass needs only the hooks it uses
-            self._by_hook[hook] = [getattr(cb, hook) for cb in self.callbacks if hasattr(cb, hook) and (
-                getattr(type(cb), hook, None) is not base or hook in getattr(cb, "__dict__", {}))]
+        self._by_hook = {hook: [fn for fn in (_hook_of(cb, hook) for cb in self.callbacks)
+                                if fn is not None] for hook in HOOKS}
 
     def watches(self, hook):
         """True when some callback overrides ``hook``."""

@@ -64,12 +64,21 @@ def _copy_weights(model):
 
 
 def _set_lr(optimizer, lr):
+    if _has_lr_attribute(optimizer):        # a Keras optimizer: its setter (schedules, state)
+        optimizer.learning_rate = float(lr)
+        return
     for group in optimizer.param_groups:
         group["lr"] = float(lr)
 
 
 def _get_lr(optimizer):
+    if _has_lr_attribute(optimizer):        # a schedule's current value included
+        return float(optimizer.learning_rate)
     return float(optimizer.param_groups[0]["lr"])
+
+
+def _has_lr_attribute(optimizer):
+    return isinstance(getattr(type(optimizer), "learning_rate", None), property)
 
 
 class EarlyStopping(Callback):

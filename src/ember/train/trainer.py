@@ -21,7 +21,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..nn.regularizers import regularization_loss
 from ..tensor import Tensor
-from . import _checks, _nonfinite
+from . import _checks, _loop
 from . import data_adapters as adapters
 from . import parallel
 from .callback import CallbackList, is_callback
@@ -75,6 +75,9 @@ class Trainer:
     def _build_optimizer(self):
         c = self._compiled
         if c.optimizer is not None:
+            return c.optimizer
+        if is_optimizer(c.optimizer_spec):    # a lazy optimizer a custom step has bound already
+            c.optimizer = c.optimizer_spec
             return c.optimizer
         params = [p for p in self.parameters() if p.requires_grad]
         if not params:
@@ -142,13 +145,14 @@ class Trainer:
         return c
 
     # -- the steps ---------------------------------------------------------------------------------
-    def compute_loss(self, y_pred, y):
+    def compute_loss(self, y_pred, y, sample_weight=None):
         """The training objective of one batch: the compiled loss(es) (weighted for several
         outputs) plus the weight penalties of ``ember.nn.regularizers``.  Returns a scalar
-        Tensor.  Per-output losses of a multi-output model are tracked as ``output_i_loss``."""
+        Tensor.  Per-output losses of a multi-output model are tracked as ``output_i_loss``.
+        ``sample_weight`` (N,): Keras' weighting, ``sum(loss_i * w_i) / N``."""
         c = self._compiled
         if not c.multi:
-            loss = c.losses[0][0](y_pred, y)
+            loss = _loop.loss_value(c.losses[0][0], y_pred, y, sample_weight)
             if c.loss_weights is not None:
                 loss = loss * c.loss_weights[0]
         else:
@@ -159,7 +163,7 @@ class Trainer:
                                  f"{len(y_pred)} outputs and {len(y)} targets")
             loss = None
             for i, ((fn, _, _), p, t) in enumerate(zip(c.losses, y_pred, y)):
-                term = fn(p, t)
+                term = _loop.loss_value(fn, p, t, sample_weight)
                 c.output_trackers[i].update(float(term.data), weight=len(p))
                 if c.loss_weights is not None:
                     term = term * c.loss_weights[i]
@@ -186,35 +190,53 @@ class Trainer:
         opt.zero_grad()
         self.steps_completed = self.steps_completed + 1
 
-    def train_step(self, x, y, update=True, loss_scale=1.0):
+    def train_step(self, x, y, update=True, loss_scale=1.0, sample_weight=None):
         """One training step on the batch ``(x, y)``: forward, loss, backward and, when
         ``update``, :meth:`optimizer_step`.  ``loss_scale`` multiplies the loss before backward
         (1/k for gradient accumulation over k batches).  Updates the metrics and returns the
-        batch loss as a Python float (unscaled)."""
+        batch loss as a Python float (unscaled).  ``sample_weight``: see :meth:`compute_loss`."""
         y_pred = self._forward(x)
-        loss = self.compute_loss(y_pred, y)
+        loss = self._objective(x, y, y_pred, sample_weight)
         (loss * loss_scale if loss_scale != 1.0 else loss).backward()
         if update:
             self.optimizer_step()
         value = float(loss.data)
-        self.update_metrics(y_pred, y, value, _batch_size(y_pred))
+        self.update_metrics(y_pred, y, value, _loop.batch_size_of(y_pred))
         return value
 
-    def test_step(self, x, y):
+    def test_step(self, x, y, sample_weight=None):
         """Forward and loss of one batch without gradients (the caller sets eval mode and
         no_grad); updates the metrics and returns the batch loss as a float."""
         y_pred = self._forward(x)
-        value = float(self.compute_loss(y_pred, y).data)
-        self.update_metrics(y_pred, y, value, _batch_size(y_pred))
+        value = float(self._objective(x, y, y_pred, sample_weight).data)
+        self.update_metrics(y_pred, y, value, _loop.batch_size_of(y_pred))
         return value
 
     def predict_step(self, x):
         """The model's output for one batch (the caller sets eval mode and no_grad)."""
         return self._forward(x)
 
+    def _objective(self, x, y, y_pred, sample_weight):
+        """The loss the built-in steps minimise: :meth:`compute_loss` (a facade with another
+        ``compute_loss`` signature overrides this)."""
+        if sample_weight is None:
+            return self.compute_loss(y_pred, y)
+        return self.compute_loss(y_pred, y, sample_weight)
+
+    # -- steps that take the batch as one ``data`` argument (Keras' train_step(self, data)) -----------
+    #: "data" in a facade whose users override ``train_step(self, data)`` / ``test_step(self, data)``
+    #: / ``predict_step(self, data)`` (Keras): an override then gets the batch as the data yields
+    #: it and returns its logs (a dict); the built-in steps keep the fast path.
+    _step_api = "ember"
+
+    def _data_step(self, name):
+        """True when ``name`` (train_step, test_step, predict_step) is a user's ``data`` step."""
+        return self._step_api == "data" and getattr(type(self), name) is not getattr(Trainer, name)
+
     def _reset_metrics(self):
         for m in self.metrics:
-            m.reset()
+            reset = getattr(m, "reset_state", None)     # a Keras metric may define only this one
+            (reset if callable(reset) else m.reset)()
 
     def _reduce_logs(self, metrics=None):
         """The logged values: ``{name: float}`` from each metric's state (non-scalar results,
@@ -247,7 +269,7 @@ class Trainer:
                              "pairs) to train or evaluate")
         loss_fn, kind, name = c.losses[0] if (c.losses and not c.multi) else (None, None, None)
         if c.multi:
-            loss_fn, name = (lambda p, t: self.compute_loss(p, t)), "compiled losses"
+            loss_fn, name = (lambda p, t: self._objective(None, t, p, None)), "compiled losses"
         y_all = None
         if isinstance(source, adapters.ArrayBatches) and source.y is not None and source.y.kind == "array":
             y_all = source.y.arrays[0]
@@ -266,11 +288,22 @@ class Trainer:
     # -- fit ---------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=32, epochs=1, validation_data=None,
             validation_split=0.0, shuffle=True, callbacks=None, verbose="auto", initial_epoch=0,
-            gradient_accumulation_steps=1, seed=None, shard_optimizer_state=False):
+            gradient_accumulation_steps=1, seed=None, shard_optimizer_state=False,
+            sample_weight=None, class_weight=None, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
         """Train for ``epochs - initial_epoch`` epochs; returns a :class:`History`.
 
         x, y: NumPy arrays or Tensors (x may be a tuple / dict of them for several inputs), or
-            x a Dataset / DataLoader yielding ``(x, y)`` (then y is None).
+            x a Dataset, DataLoader, generator or Keras Sequence yielding ``(x, y)`` or
+            ``(x, y, sample_weight)`` (then y is None).
+        sample_weight: one weight per sample (arrays); class_weight: ``{class: weight}`` (turned
+            into per-sample weights).  The loss of a batch is then ``sum(w_i * loss_i) / N``
+            (Keras' 'sum_over_batch_size'); the metrics are not weighted (as Keras' ``metrics``).
+        steps_per_epoch / validation_steps: batches per epoch / per validation (each epoch reads
+            on where the previous one stopped; needed for an endless generator).
+        validation_batch_size: the validation batches' size (default batch_size);
+            validation_freq: validate after every n-th epoch (int) or after the epochs listed
+            (1-based, as Keras).
         batch_size: samples per step (for arrays and datasets).  shuffle: a new order each epoch
             (``seed`` fixes it; None draws from ember's global generator).
         validation_data: ``(x_val, y_val)``, a Dataset or a DataLoader, evaluated after each
@@ -292,24 +325,37 @@ class Trainer:
         model's output against y); see ``ember.train._checks``.
         """
         fn = "Model.fit"
-        c = self._require_compiled(fn)
+        custom = self._data_step("train_step")
+        c = self._require_compiled(fn, need_loss=not custom)
         k = int(gradient_accumulation_steps)
         if k < 1:
             raise ValueError(f"{fn}: gradient_accumulation_steps must be >= 1, got {gradient_accumulation_steps}")
+        if custom and k > 1:
+            raise ValueError(f"{fn}: gradient_accumulation_steps needs the built-in train_step; "
+                             f"{type(self).__name__} overrides train_step")
+        _loop.check_validation_freq(fn, validation_freq)
         if int(epochs) < 0 or int(initial_epoch) < 0:
             raise ValueError(f"{fn}: epochs and initial_epoch must be >= 0, got {epochs}, {initial_epoch}")
         session = parallel.fit_session(self, shard_optimizer_state)
         seed = session.shared_seed(adapters.resolve_seed(seed))
-        train, validation = adapters.prepare(fn, x, y, batch_size, shuffle, seed, validation_split)
+        train, validation = adapters.prepare(fn, x, y, batch_size, shuffle, seed, validation_split,
+                                             sample_weight, class_weight)
         if validation_data is not None:
             if validation is not None:
                 warnings.warn(f"{fn}: both validation_data and validation_split given; using "
                               "validation_data (as Keras)", stacklevel=2)
-            validation = adapters.validation_source(validation_data, batch_size)
-        self._preflight(fn, train)
-        if validation is not None:
+            validation = adapters.validation_source(validation_data,
+                                                    validation_batch_size or batch_size)
+        elif validation is not None and validation_batch_size:
+            adapters.set_batch_size(validation, validation_batch_size)
+        if not custom:
+            self._preflight(fn, train)
+        if validation is not None and not self._data_step("test_step"):
             self._preflight(f"{fn}(validation data)", validation)
-        self._build_optimizer()
+        train = adapters.limit_steps(train, steps_per_epoch, fn)
+        validation = adapters.limit_steps(validation, validation_steps, f"{fn}(validation data)")
+        if not custom or self.built:
+            self._build_optimizer()
         self._collect_regularized()
         train, validation = session.shard(train), session.shard(validation, training=False)
         c.optimizer = session.prepare(self, c.optimizer)
@@ -320,9 +366,10 @@ class Trainer:
         clist, history = self._fit_callbacks(fn, callbacks, params)
         self.stop_training = False
         self.history = history
-        loop = _EpochLoop(fn, int(epochs), train, validation, clist, session,
-                          _EveryBatch() if k == 1 else _Accumulate(k))
-        opt = c.optimizer
+        loop = _loop.EpochLoop(fn, int(epochs), train, validation, clist, session,
+                               _loop.EveryBatch() if k == 1 else _loop.Accumulate(k), custom,
+                               validation_freq)
+        opt = c.optimizer if c.optimizer is not None else _loop.NoOptimizer
         opt.zero_grad()
         self._reset_metrics()
         clist.call("on_train_begin", {})
@@ -361,28 +408,42 @@ class Trainer:
         self._reset_metrics()
         loop.clist.call("on_epoch_begin", epoch, {})
         loop.accumulation.start_epoch(loop.train.steps)
-        for step, (xb, yb) in enumerate(loop.train.epoch(epoch)):
-            if self._fit_step(epoch, step, xb, yb, loop):
+        loop.last_logs = None
+        for step, batch in enumerate(loop.train.epoch(epoch)):
+            if self._fit_step(epoch, step, batch, loop):
                 break
         if loop.accumulation.pending and not self.stop_training:
             self.optimizer_step()       # a last, shorter group of unknown length
-        logs = self._logs_over_processes(loop.session)
-        if loop.validation is not None:
+        if loop.last_logs is not None:
+            logs = dict(loop.last_logs)     # a data train_step's logs (Keras: the last step's)
+        else:
+            logs = self._logs_over_processes(loop.session)
+        if loop.validation is not None and loop.validates(epoch):
             val_logs = self._evaluate_source(loop.validation, loop.clist, loop.session)
             logs.update({f"val_{name}": value for name, value in val_logs.items()})
         self.epochs_completed = epoch + 1   # (checkpoints record it)
         loop.clist.call("on_epoch_end", epoch, logs)
         return logs
 
-    def _fit_step(self, epoch, step, x, y, loop):
-        """One step of ``fit`` on the batch ``(x, y)``, with its batch callbacks; returns True
-        when training stops here (on every process: they agree)."""
+    def _fit_step(self, epoch, step, batch, loop):
+        """One step of ``fit`` on the batch ``(x, y[, sample_weight])``, with its batch
+        callbacks; returns True when training stops here (on every process: they agree)."""
         clist = loop.clist
         if loop.watch_begin:
             clist.call("on_train_batch_begin", step, {})
-        loop.loss_watch(loop.accumulation.train_step(self, loop.session, x, y, step), epoch, step)
-        if loop.watch_end:
-            clist.call("on_train_batch_end", step, self._reduce_logs() if loop.batch_logs else None)
+        if loop.custom:
+            loop.session.begin_step()
+            logs = loop.last_logs = _loop.step_logs(self, "train_step",
+                                                    self.train_step(_loop.data_of(batch)))
+            if loop.watch_end:
+                clist.call("on_train_batch_end", step, logs)
+        else:
+            sw = batch[2] if len(batch) == 3 else None
+            loop.loss_watch(loop.accumulation.train_step(self, loop.session, batch[0], batch[1],
+                                                         step, sw), epoch, step)
+            if loop.watch_end:
+                clist.call("on_train_batch_end", step,
+                           self._reduce_logs() if loop.batch_logs else None)
         if loop.session.should_stop(self.stop_training):
             self.stop_training = True
             return True
@@ -398,31 +459,43 @@ class Trainer:
         if clist is not None:
             clist.call("on_test_begin", {})
         watch = clist is not None and clist.watches("on_test_batch_end")
+        custom, logs = self._data_step("test_step"), None
         try:
             with no_grad():
-                for step, (xb, yb) in enumerate(source.epoch(0)):
+                for step, batch in enumerate(source.epoch(0)):
                     if clist is not None:
                         clist.call("on_test_batch_begin", step, {})
-                    self.test_step(xb, yb)
+                    if custom:
+                        logs = _loop.step_logs(self, "test_step",
+                                               self.test_step(_loop.data_of(batch)))
+                    else:
+                        self.test_step(*batch)
                     if watch:
-                        clist.call("on_test_batch_end", step, self._reduce_logs())
+                        clist.call("on_test_batch_end", step,
+                                   logs if custom else self._reduce_logs())
         finally:
             _checks.restore_modes(modes)
-        logs = self._logs_over_processes(session)
+        if logs is None:
+            logs = self._logs_over_processes(session)
         if clist is not None:
             clist.call("on_test_end", logs)
         return logs
 
     def evaluate(self, x=None, y=None, batch_size=32, verbose="auto", return_dict=False,
-                 callbacks=None):
-        """Loss and metrics on ``(x, y)`` (arrays, Tensors, a Dataset or a DataLoader).
+                 callbacks=None, sample_weight=None, steps=None):
+        """Loss and metrics on ``(x, y)`` (arrays, Tensors, a Dataset, a DataLoader, a generator
+        or a Keras Sequence); ``sample_weight`` weights the loss as in ``fit``; ``steps``: only
+        that many batches.
 
         Returns the loss (a float) when no metrics were compiled, else ``[loss, metric, ...]`` in
         ``metrics_names`` order (Keras); ``return_dict=True`` gives ``{name: value}``."""
         fn = "Model.evaluate"
-        self._require_compiled(fn)
-        source, _ = adapters.prepare(fn, x, y, batch_size)
-        self._preflight(fn, source)
+        custom = self._data_step("test_step")
+        self._require_compiled(fn, need_loss=not custom)
+        source, _ = adapters.prepare(fn, x, y, batch_size, sample_weight=sample_weight)
+        if not custom:
+            self._preflight(fn, source)
+        source = adapters.limit_steps(source, steps, fn)
         self._collect_regularized()
         verbose = resolve_verbose(verbose) if parallel.is_main() else 0
         cbs = list(callbacks or [])
@@ -432,19 +505,29 @@ class Trainer:
         logs = self._evaluate_source(source, clist)
         if return_dict:
             return logs
-        values = [logs[name] for name in self.metrics_names if name in logs]
+        return self._ordered(logs)
+
+    def _ordered(self, logs):
+        """The logged values as a list in ``metrics_names`` order, then any other keys (one value:
+        that value alone), as Keras' evaluate."""
+        names = self.metrics_names
+        values = [logs[n] for n in names if n in logs] + [v for k, v in logs.items()
+                                                          if k not in names]
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=32, verbose=0, callbacks=None):
+    def predict(self, x, batch_size=32, verbose=0, callbacks=None, steps=None):
         """The model's outputs for ``x`` as a NumPy array (a list of arrays for several outputs),
-        computed in batches in eval mode without gradients."""
+        computed in batches in eval mode without gradients; ``steps``: only that many batches."""
         fn = "Model.predict"
+        custom = self._data_step("predict_step")
         source, _ = adapters.prepare(fn, x, None, batch_size)
-        _, _, float_inputs = _checks.preflight(self, fn, source.peek(_checks.PREFLIGHT_SAMPLES)[0],
-                                               None, None, None, None,
-                                               samples=getattr(source, "given_samples", None))
-        if float_inputs:
-            adapters.install_float_inputs(source)
+        if not custom:
+            _, _, float_inputs = _checks.preflight(
+                self, fn, source.peek(_checks.PREFLIGHT_SAMPLES)[0], None, None, None, None,
+                samples=getattr(source, "given_samples", None))
+            if float_inputs:
+                adapters.install_float_inputs(source)
+        source = adapters.limit_steps(source, steps, fn)
         verbose = resolve_verbose(verbose) if verbose != "auto" else 0
         cbs = list(callbacks or [])
         if verbose:
@@ -458,8 +541,10 @@ class Trainer:
         clist.call("on_predict_begin", {})
         try:
             with no_grad():
-                for step, (xb, _) in enumerate(source.epoch(0)):
-                    out = self.predict_step(xb)
+                watch = clist.watches("on_predict_batch_end")
+                for step, batch in enumerate(source.epoch(0)):
+                    clist.call("on_predict_batch_begin", step, {})
+                    out = self.predict_step(batch[0])
                     parts = [out] if isinstance(out, Tensor) else list(out)
                     arrays = [np.asarray(p.data if isinstance(p, Tensor) else p) for p in parts]
                     n = len(arrays[0])
@@ -475,7 +560,9 @@ class Trainer:
                         else:
                             o[filled:filled + n] = a
                     filled += n
-                    clist.call("on_predict_batch_end", step, {})
+                    if watch:       # Keras' logs: the batch's outputs
+                        clist.call("on_predict_batch_end", step,
+                                   {"outputs": arrays[0] if isinstance(out, Tensor) else arrays})
         finally:
             _checks.restore_modes(modes)
         clist.call("on_predict_end", {})
@@ -497,21 +584,29 @@ class Trainer:
         self.train()
         self._reset_metrics()
         self._compiled.optimizer.zero_grad()
+        if self._data_step("train_step"):
+            logs = _loop.step_logs(self, "train_step", self.train_step((xb, yb)))
+            return logs if return_dict else self._ordered(logs)
         self.train_step(xb, yb)
         return self._batch_result(return_dict)
 
     def test_on_batch(self, x, y, return_dict=False):
         """Loss and metrics of one batch (eval mode, no gradients)."""
-        self._require_compiled("Model.test_on_batch")
+        custom = self._data_step("test_step")
+        self._require_compiled("Model.test_on_batch", need_loss=not custom)
         self._collect_regularized()
         modes = _checks.save_modes(self)
         self.eval()
         self._reset_metrics()
+        xb, yb = adapters.to_tensors(adapters.float32(x)), adapters.to_tensors(y)
         try:
             with no_grad():
-                self.test_step(adapters.to_tensors(adapters.float32(x)), adapters.to_tensors(y))
+                logs = _loop.step_logs(self, "test_step", self.test_step((xb, yb))) if custom \
+                    else self.test_step(xb, yb)
         finally:
             _checks.restore_modes(modes)
+        if custom:
+            return logs if return_dict else self._ordered(logs)
         return self._batch_result(return_dict)
 
     def predict_on_batch(self, x):
@@ -533,70 +628,3 @@ class Trainer:
             return logs
         values = [logs[n] for n in self.metrics_names if n in logs]
         return values[0] if len(values) == 1 else values
-
-
-class _EpochLoop:
-    """What every epoch of one ``fit`` call shares: the data, the callbacks, the session, the
-    gradient accumulation and the non-finite loss watch."""
-
-    def __init__(self, fn, epochs, train, validation, clist, session, accumulation):
-        self.train, self.validation = train, validation
-        self.clist, self.session, self.accumulation = clist, session, accumulation
-        self.watch_begin = clist.watches("on_train_batch_begin")
-        self.watch_end = clist.watches("on_train_batch_end")
-        # When only fit's own progress display watches batch ends, it is given logs=None and
-        # reads the running logs itself when it redraws: no per-step _reduce_logs.
-        self.batch_logs = any(type(cb) is not ProgbarLogger
-                              for cb in clist.watchers("on_train_batch_end"))
-        # warns once (main process only) at the first nan/inf batch loss
-        self.loss_watch = _nonfinite.LossWatch(fn, epochs, train.steps, enabled=session.is_main)
-
-
-class _EveryBatch:
-    """``gradient_accumulation_steps=1``: every batch ends with an optimizer step."""
-
-    pending = 0
-
-    def start_epoch(self, steps):
-        pass
-
-    def train_step(self, model, session, x, y, step):
-        session.begin_step()        # this step's backward averages the gradients
-        return model.train_step(x, y)
-
-
-class _Accumulate:
-    """``gradient_accumulation_steps=k > 1``: the gradients of k batches are summed (each loss
-    scaled by 1/k, or 1/len for a shorter last group) before one optimizer step.  ``pending``:
-    batches of a group whose optimizer step has not been taken yet."""
-
-    def __init__(self, k):
-        self.k = k
-        self.steps = None
-        self.pending = 0
-
-    def start_epoch(self, steps):
-        self.steps = steps      # None for a loader without len(): the last group is cut short
-        self.pending = 0
-
-    def train_step(self, model, session, x, y, step):
-        k, steps = self.k, self.steps
-        position = step % k
-        group = k if steps is None else min(k, steps - (step - position))
-        self.pending = position + 1
-        update = self.pending == group
-        session.begin_step(sync=update)     # only the group's last batch communicates
-        loss = model.train_step(x, y, update=update, loss_scale=1.0 / group)
-        if update:
-            self.pending = 0
-        return loss
-
-
-def _batch_size(y_pred):
-    if isinstance(y_pred, Tensor):
-        return y_pred.shape[0] if y_pred.ndim else 1
-    if isinstance(y_pred, (tuple, list)) and y_pred:
-        return _batch_size(y_pred[0])
-    if isinstance(y_pred, dict) and y_pred:
-        return _batch_size(next(iter(y_pred.values())))
-    return 1

@@ -9,7 +9,8 @@ from .. import regularizers as _regularizers
 
 __all__ = ["positive_int", "pair", "padding_arg", "channels_last", "same_pads", "no_unsupported",
            "shape_str", "as_float_input", "as_input", "apply_activation", "KernelAndBiasPenalty",
-           "weight_penalty", "kernel_regularizer_of", "serialize_regularizer"]
+           "weight_penalty", "kernel_regularizer_of", "serialize_regularizer", "data_format_arg",
+           "to_channels_last", "from_channels_last", "check_rank", "pad_pairs"]
 
 
 def positive_int(value, what, layer):
@@ -116,3 +117,55 @@ def serialize_regularizer(reg):
         return _regularizers.serialize(reg)
     except TypeError:
         return reg
+
+
+def data_format_arg(data_format, layer):
+    """Keras' ``data_format``: None / 'channels_last' (the default) or 'channels_first'.  Layers
+    that accept channels-first inputs move the channels last, compute, and move them back."""
+    if data_format is None:
+        return "channels_last"
+    fmt = str(data_format).lower()
+    if fmt not in ("channels_last", "channels_first"):
+        raise ValueError(f"{layer}: data_format must be 'channels_last' or 'channels_first', got "
+                         f"{data_format!r}")
+    return fmt
+
+
+def to_channels_last(x, data_format):
+    """(N, C, *spatial) -> (N, *spatial, C) when ``data_format`` is 'channels_first'."""
+    return F.moveaxis(x, 1, -1) if data_format == "channels_first" and x.ndim > 2 else x
+
+
+def from_channels_last(y, data_format):
+    """(N, *spatial, C) -> (N, C, *spatial) when ``data_format`` is 'channels_first'."""
+    return F.moveaxis(y, -1, 1) if data_format == "channels_first" and y.ndim > 2 else y
+
+
+def check_rank(layer, x, rank, layout):
+    """Raise naming the layer unless ``x`` has ``rank`` axes (``layout`` spells them)."""
+    if x.ndim != rank:
+        raise ValueError(f"{type(layer).__name__} expects a {rank}-D input {layout}, got shape "
+                         f"{shape_str(x.shape)}")
+
+
+def pad_pairs(value, n, what, layer):
+    """Keras' cropping / padding argument for ``n`` spatial axes as n (before, after) pairs: an
+    int (all sides), n ints (symmetric per axis) or n pairs."""
+    def bad():
+        return ValueError(f"{layer}: {what} must be an int, {n} ints or {n} (before, after) pairs "
+                          f"of non-negative ints, got {value!r}")
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value,) * n
+    if n == 1 and isinstance(value, (tuple, list)) and len(value) == 2 \
+            and all(isinstance(v, (int, np.integer)) for v in value):
+        value = (tuple(value),)         # 1-D: (before, after)
+    if not isinstance(value, (tuple, list)) or len(value) != n:
+        raise bad()
+    out = []
+    for v in value:
+        pair_ = (v, v) if isinstance(v, (int, np.integer)) else v
+        if not isinstance(pair_, (tuple, list)) or len(pair_) != 2 or \
+                any(isinstance(e, bool) or not isinstance(e, (int, np.integer)) or e < 0 for e in pair_):
+            raise bad()
+        out.append((int(pair_[0]), int(pair_[1])))
+    return tuple(out)

@@ -10,6 +10,7 @@ __all__ = ["Activation", "ReLU", "LeakyReLU", "Softmax"]
 
 class Activation(Layer):
     """Applies an activation (a name such as 'relu', or a callable)."""
+    supports_masking = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -24,6 +25,7 @@ class Activation(Layer):
 
 class ReLU(Layer):
     """max(x, 0), with Keras' optional ``max_value``, ``negative_slope`` and ``threshold``."""
+    supports_masking = True
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -40,6 +42,7 @@ class ReLU(Layer):
 
 class LeakyReLU(Layer):
     """x for x > 0, negative_slope * x otherwise (Keras' default slope 0.3)."""
+    supports_masking = True
 
     def __init__(self, negative_slope=0.3, **kwargs):
         alpha = kwargs.pop("alpha", None)          # Keras 2's name
@@ -55,6 +58,7 @@ class LeakyReLU(Layer):
 
 class Softmax(Layer):
     """softmax along ``axis`` (default the last)."""
+    supports_masking = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

@@ -13,7 +13,7 @@ from ._arguments import (apply_activation, as_float_input, kernel_regularizer_of
                          positive_int, serialize_regularizer, shape_str, weight_penalty)
 from .base import Layer
 
-__all__ = ["InputLayer", "Input", "Dense", "Embedding", "Lambda"]
+__all__ = ["InputLayer", "Input", "Dense", "Embedding", "Lambda", "Masking"]
 
 
 class InputLayer(Layer):
@@ -36,10 +36,12 @@ class InputLayer(Layer):
             raise ValueError(f"Input: dtype={dtype!r}; expected a float, int or bool dtype")
         super().__init__(input_shape=shape, batch_size=batch_size, name=name, **kwargs)
         self.input_dtype = dtype
-        self.output = _kt.KerasTensor((batch_size,) + tuple(self.declared_input_shape), dtype,
-                                      name=self.name)
-        self.output._history = (_kt.Node(self, (), {}, self.output), 0)
-        self.output._input_layer = self
+        output = _kt.KerasTensor((batch_size,) + tuple(self.declared_input_shape), dtype,
+                                 name=self.name)
+        node = _kt.Node(self, (), {}, output)
+        output._history = (node, 0)
+        output._input_layer = self
+        self.__dict__["_inbound_nodes"] = [node]
 
     @property
     def shape(self):
@@ -98,6 +100,7 @@ class Dense(Layer, nn.Linear):
     Hugging Face converters); its own methods do everything (``ember.functional.linear``).
     """
     weight = bias = None        # until build
+    supports_masking = True     # acts on the last axis: a sequence's mask passes through
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -171,8 +174,10 @@ class Embedding(Layer):
     """Integer ids (N, ...) -> vectors (N, ..., output_dim) from a table (input_dim, output_dim).
 
     Keras' default initialisation U(-0.05, 0.05) ('uniform').  Float ids holding whole numbers are
-    accepted (Keras casts them).  ``mask_zero`` is not supported.  The table (``embeddings``) is
-    created with the layer, its size being known.
+    accepted (Keras casts them).  ``mask_zero=True`` makes id 0 padding: the output carries the
+    mask ``ids != 0`` (N, ...), which the layers after it (recurrent layers, Bidirectional,
+    attention, pooling) use (Keras' masking); id 0 still looks up row 0 of the table.  The table
+    (``embeddings``) is created with the layer, its size being known.
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
@@ -183,7 +188,8 @@ class Embedding(Layer):
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
         no_unsupported("Embedding", activity_regularizer=activity_regularizer,
-                       embeddings_constraint=embeddings_constraint, mask_zero=mask_zero)
+                       embeddings_constraint=embeddings_constraint)
+        self.mask_zero = bool(mask_zero)
         self.input_dim = positive_int(int(input_dim), "num_embeddings", "Embedding")
         self.output_dim = positive_int(int(output_dim), "embedding_dim", "Embedding")
         self.embeddings_initializer = _initializers.get(embeddings_initializer)
@@ -211,8 +217,16 @@ class Embedding(Layer):
                             f"{data.dtype} (convert with ids.long())")
         return F.embedding(ids, self.weight)   # (which checks the id range)
 
+    def compute_mask(self, inputs, mask=None):
+        """``ids != 0`` with ``mask_zero=True`` (padding), else None."""
+        if not self.mask_zero:
+            return None
+        ids = inputs if isinstance(inputs, Tensor) else Tensor.wrap(np.asarray(inputs))
+        return F.not_equal(ids, 0)
+
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "mask_zero": self.mask_zero,
                 "embeddings_initializer": _initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": serialize_regularizer(self.weight_regularizer)}
 
@@ -220,7 +234,8 @@ class Embedding(Layer):
 class Lambda(Layer):
     """Wraps a function as a layer: ``Lambda(function, arguments=None)`` computes
     ``function(inputs, **arguments)`` (Keras' ``Lambda``; ``output_shape`` is accepted and not
-    needed, since ember finds shapes by running the layer; ``mask`` is not supported).
+    needed, since ember finds shapes by running the layer; an input's mask passes through, as
+    Keras; ``mask=`` (a fixed mask or a function making one) is not supported).
 
     Saving (``model.save``): a named function is saved by reference -- ember's own, or one
     registered with ``ember.keras.saving.register_keras_serializable()`` or passed to
@@ -231,6 +246,7 @@ class Lambda(Layer):
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
         no_unsupported("Lambda", mask=mask)
+        self.supports_masking = True
         if not callable(function):
             raise TypeError(f"Lambda: function must be callable, got {type(function).__name__}")
         if arguments is not None and not isinstance(arguments, dict):
@@ -263,3 +279,32 @@ class Lambda(Layer):
 
     def extra_repr(self):
         return f"{getattr(self.function, '__name__', self.function)!r}, name={self.name!r}"
+
+
+class Masking(Layer):
+    """Marks padded time steps: a step whose features all equal ``mask_value`` (default 0.0) is
+    masked.  Input (N, T, ...) float; the output is the input with masked steps zeroed, carrying the
+    mask (N, T) ``any(x != mask_value, axis=-1)`` for the layers after it (Keras' ``Masking``)."""
+
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+
+    def _mask(self, x):
+        return F.any(F.not_equal(x, self.mask_value), axis=-1)
+
+    def call(self, inputs):
+        x = as_float_input(inputs)
+        if x.ndim < 2:
+            raise ValueError(f"Masking {self.name!r} expects an input (batch, timesteps, ...) with "
+                             f"features on the last axis, got shape {tuple(x.shape)}")
+        keep = F.cast(F.any(F.not_equal(x, self.mask_value), axis=-1, keepdims=True), "float32")
+        return x * keep
+
+    def compute_mask(self, inputs, mask=None):
+        return self._mask(as_float_input(inputs))
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}

@@ -1,5 +1,6 @@
-"""Normalization layers: ``BatchNormalization`` (channels last, Keras' momentum and epsilon) and
-``LayerNormalization``, on ``ember.functional.batch_norm`` / ``layer_norm``."""
+"""Normalization layers: ``BatchNormalization`` (channels last, Keras' momentum and epsilon),
+``LayerNormalization``, ``GroupNormalization`` and ``UnitNormalization``, on
+``ember.functional``'s ``batch_norm`` / ``layer_norm`` / moments / ``normalize``."""
 import numpy as np
 
 from ... import functional as F
@@ -9,20 +10,21 @@ from ._arguments import as_float_input, no_unsupported, shape_str
 from ...nn.layers.checks import check_channels_last
 from .base import Layer
 
-__all__ = ["BatchNormalization", "LayerNormalization"]
+__all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization"]
 
 
 class _Normalization(Layer):
     """What both normalisations share: the last axis only, ``epsilon``, and the optional gamma
     (``scale``; state name ``weight``) and beta (``center``; state name ``bias``)."""
     weight = bias = None        # until build (and without scale / center)
+    supports_masking = True     # per-sample / per-channel: a sequence's mask passes through
 
     def __init__(self, axis, epsilon, center, scale, beta_initializer, gamma_initializer,
                  unsupported, **kwargs):
         super().__init__(**kwargs)
         layer = type(self).__name__
         no_unsupported(layer, **unsupported)
-        if axis not in (-1, [-1], (-1,)):
+        if self._axis is not None and axis not in (-1, [-1], (-1,)):
             raise ValueError(f"{layer}: axis={axis!r} is not supported; ember normalises the last "
                              f"{self._axis}, axis=-1")
         self.epsilon = float(epsilon)
@@ -128,10 +130,12 @@ class BatchNormalization(_Normalization):
 
 
 class LayerNormalization(_Normalization):
-    """Normalise each sample over its last axis: (x - mean) / sqrt(var + epsilon) * gamma + beta,
-    Keras' ``epsilon=1e-3``; ``center`` / ``scale`` switch beta / gamma off.  State: ``weight``
-    (gamma) and ``bias`` (beta)."""
-    _axis = "axis"
+    """Normalise each sample over ``axis`` (default -1, the features; an int or a list of axes):
+    (x - mean) / sqrt(var + epsilon) * gamma + beta, Keras' ``epsilon=1e-3``; ``center`` /
+    ``scale`` switch beta / gamma off.  gamma and beta have the sizes of the normalised axes
+    (Keras).  ``rms_scaling=True`` (deprecated in Keras, kept for its models) computes
+    x / sqrt(var + epsilon) * gamma.  State: ``weight`` (gamma) and ``bias`` (beta)."""
+    _axis = None
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
@@ -139,20 +143,127 @@ class LayerNormalization(_Normalization):
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
                          dict(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
                               beta_constraint=beta_constraint, gamma_constraint=gamma_constraint,
-                              rms_scaling=rms_scaling), **kwargs)
-        self.normalized_shape = None            # (features,), known once built
+                              ), **kwargs)
+        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+            raise ValueError(f"LayerNormalization: axis must be an int or a list of ints, got {axis!r}")
+        self.axis = [int(a) for a in axes] if isinstance(axis, (list, tuple)) else int(axis)
+        self.rms_scaling = bool(rms_scaling)
+        if self.rms_scaling:            # Keras: gamma only
+            self.center, self.scale = False, True
+        self.normalized_shape = None            # the normalised axes' sizes, known once built
+        self._axes = None
+
+    def _resolve(self, rank, where):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        if any(not -rank <= a < rank for a in axes) or rank == 0:
+            raise ValueError(f"{where}: axis={self.axis!r} is out of range for an input of rank "
+                             f"{rank}")
+        return sorted(a % rank for a in axes)
 
     def build(self, input_shape):
-        if len(input_shape) == 0:
-            raise ValueError(f"{type(self).__name__}: cannot normalise a 0-d input")
-        self.normalized_shape = (int(input_shape[-1]),)
+        input_shape = tuple(input_shape)
+        self._axes = self._resolve(len(input_shape), type(self).__name__)
+        self.normalized_shape = tuple(int(input_shape[a]) for a in self._axes)
         self._add_gamma_beta(self.normalized_shape)
         super().build(input_shape)
 
     def call(self, inputs):
         x = as_float_input(inputs)
         shape, ns = tuple(x.shape), self.normalized_shape
-        if tuple(shape[len(shape) - len(ns):]) != ns or len(shape) < len(ns):
+        axes = self._resolve(len(shape), f"{type(self).__name__} {self.name!r}")
+        if axes != self._axes or tuple(shape[a] for a in axes) != ns:
             raise ValueError(f"{type(self).__name__}({self.extra_repr()}) got input of shape "
-                             f"{shape_str(shape)}, whose trailing axes should be {shape_str(ns)}")
-        return F.layer_norm(x, ns, self.weight, self.bias, self.epsilon)
+                             f"{shape_str(shape)}, whose axes {self.axis} should have sizes "
+                             f"{shape_str(ns)}")
+        rank = len(shape)
+        if not self.rms_scaling and axes == list(range(rank - len(axes), rank)):
+            return F.layer_norm(x, ns, self.weight, self.bias, self.epsilon)   # trailing axes
+        # other axes: the moments over them, gamma / beta broadcast along the rest
+        bshape = tuple(shape[a] if a in axes else 1 for a in range(rank))
+        inv = F.rsqrt(F.var(x, axis=tuple(axes), keepdims=True) + self.epsilon)
+        if self.weight is not None:
+            inv = inv * F.reshape(self.weight, bshape)
+        if self.rms_scaling:
+            return x * inv
+        out = (x - F.mean(x, axis=tuple(axes), keepdims=True)) * inv
+        return out if self.bias is None else out + F.reshape(self.bias, bshape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "rms_scaling": self.rms_scaling}
+
+
+class GroupNormalization(_Normalization):
+    """Normalise each sample over groups of channels: the C channels (last axis) are split into
+    ``groups`` groups of C / groups, and each group is normalised over its channels and every
+    other non-batch axis; then gamma and beta (C,) per channel.  Keras' defaults ``groups=32``,
+    ``epsilon=1e-3``; ``groups=-1`` means one channel per group (instance normalisation), and
+    ``groups=1`` is layer normalisation over all axes.  Channels-last (``axis=-1``) only."""
+    _axis = "(channels) axis"
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                         dict(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                              beta_constraint=beta_constraint, gamma_constraint=gamma_constraint),
+                         **kwargs)
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or \
+                not (groups > 0 or groups == -1):
+            raise ValueError(f"GroupNormalization: groups must be a positive int or -1, got {groups!r}")
+        self.groups = int(groups)
+        self.num_features = None
+
+    def build(self, input_shape):
+        if len(input_shape) < 2:
+            raise ValueError(f"GroupNormalization: expected an input (batch, ..., channels), got "
+                             f"shape {tuple(input_shape)}")
+        c = int(input_shape[-1])
+        groups = c if self.groups == -1 else self.groups
+        if c % groups:
+            raise ValueError(f"GroupNormalization: the {c} channels cannot be split into "
+                             f"groups={self.groups} groups; use a number of groups dividing {c}")
+        self.num_features, self._groups = c, groups
+        self._add_gamma_beta((c,))
+        super().build(input_shape)
+
+    def call(self, inputs):
+        x = as_float_input(inputs)
+        shape = tuple(x.shape)
+        if len(shape) < 2 or shape[-1] != self.num_features:
+            raise ValueError(f"GroupNormalization {self.name!r}: expected an input (batch, ..., "
+                             f"{self.num_features}), got shape {shape_str(shape)}")
+        G = self._groups
+        xg = F.reshape(x, shape[:-1] + (G, shape[-1] // G))
+        axes = tuple(a for a in range(1, xg.ndim) if a != xg.ndim - 2)
+        out = (xg - F.mean(xg, axis=axes, keepdims=True)) * \
+            F.rsqrt(F.var(xg, axis=axes, keepdims=True) + self.epsilon)
+        out = F.reshape(out, shape)
+        if self.weight is not None:
+            out = out * self.weight
+        return out if self.bias is None else out + self.bias
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups}
+
+
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm over ``axis`` (default -1):
+    x / sqrt(max(sum(x ** 2), 1e-12)) (Keras').  No weights."""
+    supports_masking = True
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        axes = axis if isinstance(axis, (list, tuple)) else [axis]
+        if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+            raise ValueError(f"UnitNormalization: axis must be an int or a list of ints, got {axis!r}")
+        self.axis = [int(a) for a in axis] if isinstance(axis, (list, tuple)) else int(axis)
+
+    def call(self, inputs):
+        x = as_float_input(inputs)
+        axis = tuple(self.axis) if isinstance(self.axis, list) else self.axis
+        squares = F.sum(x * x, axis=axis, keepdims=True)
+        return x * F.rsqrt(F.maximum(squares, 1e-12))
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}

@@ -3,9 +3,18 @@ with Keras' arguments and initialisation, on ``ember.functional``'s fused ``rnn_
 ``lstm_layer`` / ``gru_layer``.
 
 Weights (``state_dict`` names, as ``ember.nn``'s RNNs): ``weight_ih_l0`` (the kernel,
-(features, G * units)), ``weight_hh_l0`` (the recurrent kernel, (units, G * units)),
-``bias_ih_l0`` and ``bias_hh_l0`` (G * units), the G gate blocks in PyTorch's order (LSTM i, f,
-g, o; GRU r, z, n).
+(features, G * units)), ``weight_hh_l0`` (the recurrent kernel, (units, G * units)) and
+``bias_ih_l0`` (G * units) -- Keras' kernel, recurrent_kernel and bias, same layout, same gate
+order (LSTM i, f, c, o), same parameter count; GRU also has ``bias_hh_l0`` (Keras' (2, 3 * units)
+bias holds both) and PyTorch's gate order r, z, n (Keras': z, r, h).  ``set_weights`` also takes
+Keras' layout (what a Keras layer's ``get_weights()`` gives) and ``keras_weights()`` returns it,
+so weights move both ways between ember and Keras.
+
+Masking (Keras 3): with a mask (``Embedding(mask_zero=True)``, ``Masking``, or ``mask=``), a
+masked step keeps the previous state and its output is the previous step's output (zeros with
+``zero_output_for_mask=True``, which ``Bidirectional`` sets when returning sequences).
+``dropout`` drops input features and ``recurrent_dropout`` the previous state where it enters
+the recurrent product, each with one mask per sequence (Keras' rule), in training only.
 """
 import math
 
@@ -15,12 +24,13 @@ from ... import functional as F
 from ...tensor import Tensor
 from .. import activations as _activations
 from .. import initializers as _initializers
+from .. import masking as _masking
 from ._arguments import as_float_input, no_unsupported, positive_int
 from .base import Layer
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
 
-_IGNORED = ("seed", "use_cudnn", "zero_output_for_mask", "time_major")
+_IGNORED = ("seed", "use_cudnn", "time_major")
 _UNSUPPORTED = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
                 "activity_regularizer", "kernel_constraint", "recurrent_constraint",
                 "bias_constraint")
@@ -40,6 +50,7 @@ class _Recurrent(Layer):
     kernel, zero biases (LSTM: the forget gate's bias starts at 1, ``unit_forget_bias``).
     """
     _gates = 1
+    _two_biases = False         # Keras' SimpleRNN / LSTM: one bias
 
     def __init__(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
                  recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
@@ -50,6 +61,7 @@ class _Recurrent(Layer):
             kwargs.pop(key, None)
         for key in _UNSUPPORTED:
             no_unsupported(layer, **{key: kwargs.pop(key, None)})
+        zero_output_for_mask = kwargs.pop("zero_output_for_mask", False)
         super().__init__(**kwargs)
         self.units = positive_int(units, "units", layer)
         act = _activations.serialize(_activations.get(activation))
@@ -60,10 +72,13 @@ class _Recurrent(Layer):
                 _activations.serialize(_activations.get(recurrent_activation)) != "sigmoid":
             raise NotImplementedError(f"{layer}: recurrent_activation={recurrent_activation!r} is not "
                                       "supported (only 'sigmoid')")
-        if dropout or recurrent_dropout:
-            raise NotImplementedError(f"{layer}: dropout / recurrent_dropout are not supported; put a "
-                                      "Dropout layer before the recurrent layer instead")
+        for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+                raise ValueError(f"{layer}: {what} must be a fraction in [0, 1), got {rate!r}")
         no_unsupported(layer, stateful=stateful)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         self.activation_name = act
         self.use_bias = bool(use_bias)
         self.return_sequences = bool(return_sequences)
@@ -85,7 +100,10 @@ class _Recurrent(Layer):
         self.add_weight(name="weight_hh_l0", shape=(H, G), initializer=drawn)
         if self.use_bias:
             self.add_weight(name="bias_ih_l0", shape=(G,), initializer=drawn)
-            self.add_weight(name="bias_hh_l0", shape=(G,), initializer=drawn)
+            if self._two_biases:
+                self.add_weight(name="bias_hh_l0", shape=(G,), initializer=drawn)
+            else:   # the draw of ember.nn's second bias, so that the random stream stays the same
+                drawn(Tensor.wrap(np.zeros((G,), np.float32)))
         self.kernel_initializer(self.weight_ih_l0)
         self.recurrent_initializer(self.weight_hh_l0)
         if self.use_bias:
@@ -94,7 +112,6 @@ class _Recurrent(Layer):
 
     def _init_biases(self):
         self.bias_initializer(self.bias_ih_l0)
-        self.bias_hh_l0.data[...] = 0
 
     @property
     def kernel(self):
@@ -108,18 +125,93 @@ class _Recurrent(Layer):
         p = self._parameters
         return p["weight_ih_l0"], p["weight_hh_l0"], p.get("bias_ih_l0"), p.get("bias_hh_l0")
 
-    def call(self, inputs, initial_state=None):
+    supports_masking = True
+
+    def call(self, inputs, mask=None, training=None, initial_state=None):
         x = as_float_input(inputs)
         if x.ndim != 3:
             raise ValueError(f"{type(self).__name__} {self.name!r} expects a 3-D input (batch, "
                              f"timesteps, features), got shape {tuple(x.shape)}")
+        step_mask = None
+        if mask is not None:
+            step_mask = np.asarray(getattr(mask, "data", mask) if isinstance(mask, Tensor) else mask)
+            if step_mask.shape != tuple(x.shape[:2]):
+                raise ValueError(f"{type(self).__name__} {self.name!r}: mask must have shape (batch, "
+                                 f"timesteps) = {tuple(x.shape[:2])}, got {step_mask.shape}")
+            step_mask = step_mask.astype(bool)
         if self.go_backwards:
             x = F.flip(x, axis=1)
-        y, final_states = self._recur(x, initial_state)
+            if step_mask is not None:
+                step_mask = np.ascontiguousarray(step_mask[:, ::-1])
+        training = self.training if training is None else bool(training)
+        if training and self.dropout:
+            # Keras drops the same input features at every step of a sequence
+            keep = F.dropout(Tensor.wrap(np.ones((x.shape[0], 1, x.shape[2]), np.float32)),
+                             self.dropout, True)
+            x = x * keep
+        h_mask = None
+        if training and self.recurrent_dropout:
+            # one draw per sequence: the op multiplies the previous state by it at every step
+            h_mask = F.dropout(Tensor.wrap(np.ones((x.shape[0], self.units), np.float32)),
+                               self.recurrent_dropout, True).data
+        y, final_states = self._recur(x, initial_state, step_mask, h_mask)
+        if step_mask is not None and self.zero_output_for_mask:
+            y = y * Tensor.wrap(step_mask[:, :, None].astype(np.float32))
         out = y if self.return_sequences else y[:, -1, :]
         if not self.return_state:
             return out
+        if mask is not None and self.return_sequences:
+            _masking.set_mask(out, mask)       # Keras' [mask, None, ...]: the sequence keeps it
         return [out] + final_states()
+
+    def compute_mask(self, inputs, mask=None):
+        """The input's mask when returning sequences (Keras), else None."""
+        return mask if self.return_sequences and not self.return_state else None
+
+    # -- Keras' weight layout --------------------------------------------------------------------------
+    def _gate_order(self):
+        return list(range(self._gates))      # Keras' gate blocks in ember's order (SimpleRNN, LSTM)
+
+    def _permute(self, w, order):
+        H = self.units
+        return np.concatenate([w[..., k * H:(k + 1) * H] for k in order], axis=-1)
+
+    def keras_weights(self):
+        """The weights in Keras' layout: [kernel (features, G * units), recurrent_kernel
+        (units, G * units), bias (G * units; GRU: (2, 3 * units))], Keras' gate order."""
+        w_ih, w_hh, b_ih, b_hh = (None if w is None else np.array(w.data) for w in self._weights())
+        order = self._gate_order()
+        out = [self._permute(w_ih, order), self._permute(w_hh, order)]
+        if self.use_bias:
+            out.append(self._keras_bias(b_ih, b_hh, order))
+        return out
+
+    def _keras_bias(self, b_ih, b_hh, order):
+        return self._permute(b_ih, order)
+
+    def set_weights(self, weights):
+        """ember's layout (``get_weights()``) or Keras' (``kernel``, ``recurrent_kernel``[,
+        ``bias``]: what a Keras layer's ``get_weights()`` gives) -- the same arrays for SimpleRNN
+        and LSTM; a GRU tells them apart by their number (without biases, ember's order)."""
+        weights = [np.asarray(getattr(w, "data", w) if isinstance(w, Tensor) else w) for w in weights]
+        if self._two_biases and len(weights) != len(self.weights):
+            weights = self._from_keras(weights)
+        super().set_weights(weights)
+
+    def _from_keras(self, weights):
+        n = 3 if self.use_bias else 2
+        if len(weights) != n:
+            raise ValueError(f"{type(self).__name__}.set_weights: expected ember's {len(self.weights)} "
+                             f"arrays or Keras' {n} (kernel, recurrent_kernel[, bias]), got "
+                             f"{len(weights)}")
+        inverse = list(np.argsort(self._gate_order()))
+        out = [self._permute(weights[0], inverse), self._permute(weights[1], inverse)]
+        if self.use_bias:
+            out += self._ember_bias(weights[2], inverse)
+        return out
+
+    def _ember_bias(self, bias, inverse):
+        return [self._permute(bias, inverse)]
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation_name,
@@ -127,7 +219,9 @@ class _Recurrent(Layer):
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
                 "kernel_initializer": _initializers.serialize(self.kernel_initializer),
                 "recurrent_initializer": _initializers.serialize(self.recurrent_initializer),
-                "bias_initializer": _initializers.serialize(self.bias_initializer)}
+                "bias_initializer": _initializers.serialize(self.bias_initializer),
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "zero_output_for_mask": self.zero_output_for_mask}
 
     def extra_repr(self):
         return f"{self.units}, return_sequences={self.return_sequences}, name={self.name!r}"
@@ -136,12 +230,12 @@ class _Recurrent(Layer):
 class _OneState(_Recurrent):
     """SimpleRNN and GRU: the state is h; the output of the last step is the final state."""
 
-    def _recur(self, x, initial_state):
+    def _recur(self, x, initial_state, mask, h_mask):
         h0 = None
         if initial_state is not None:
             h0 = _as_state(initial_state[0] if isinstance(initial_state, (list, tuple))
                            else initial_state)
-        y = self._layer_op(x, h0, *self._weights())
+        y = self._layer_op(x, h0, *self._weights(), mask=mask, h_mask=h_mask)
         return y, lambda: [F.time_slice(y, x.shape[1] - 1)]
 
 
@@ -158,14 +252,16 @@ class SimpleRNN(_OneState):
                          return_sequences, return_state, go_backwards, stateful, unroll,
                          allowed_activations=("tanh", "relu"), **kwargs)
 
-    def _layer_op(self, x, h0, w_ih, w_hh, b_ih, b_hh):
-        return F.rnn_layer(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity=self.activation_name)
+    def _layer_op(self, x, h0, w_ih, w_hh, b_ih, b_hh, mask=None, h_mask=None):
+        return F.rnn_layer(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity=self.activation_name,
+                           mask=mask, h_mask=h_mask)
 
 
 class GRU(_OneState):
     """Gated recurrent unit in Keras' default ``reset_after=True`` form (which is PyTorch's, with
     separate input and recurrent biases)."""
     _gates = 3
+    _two_biases = True
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -184,8 +280,20 @@ class GRU(_OneState):
         self.bias_initializer(self.bias_ih_l0)
         self.bias_initializer(self.bias_hh_l0)
 
-    def _layer_op(self, x, h0, w_ih, w_hh, b_ih, b_hh):
-        return F.gru_layer(x, h0, w_ih, w_hh, b_ih, b_hh)
+    def _layer_op(self, x, h0, w_ih, w_hh, b_ih, b_hh, mask=None, h_mask=None):
+        return F.gru_layer(x, h0, w_ih, w_hh, b_ih, b_hh, mask=mask, h_mask=h_mask)
+
+    def _gate_order(self):
+        return [1, 0, 2]            # Keras z, r, h from ember's r, z, n
+
+    def _keras_bias(self, b_ih, b_hh, order):
+        return np.stack([self._permute(b_ih, order), self._permute(b_hh, order)])
+
+    def _ember_bias(self, bias, inverse):
+        if bias.shape != (2, 3 * self.units):
+            raise ValueError(f"GRU.set_weights: Keras' GRU bias has shape (2, {3 * self.units}) "
+                             f"(input and recurrent biases, reset_after=True), got {bias.shape}")
+        return [self._permute(bias[0], inverse), self._permute(bias[1], inverse)]
 
     def get_config(self):
         return {**super().get_config(), "recurrent_activation": "sigmoid", "reset_after": True}
@@ -211,7 +319,7 @@ class LSTM(_Recurrent):
             H = self.units
             self.bias_ih_l0.data[H:2 * H] = 1.0     # gate order i, f, g, o: the forget block
 
-    def _recur(self, x, initial_state):
+    def _recur(self, x, initial_state, mask, h_mask):
         h0 = c0 = None
         if initial_state is not None:
             states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
@@ -220,7 +328,8 @@ class LSTM(_Recurrent):
                                 f"tensors shaped (batch, units), got {len(states)}")
             h0, c0 = (_as_state(s) for s in states)
         T = x.shape[1]
-        packed = F.lstm_layer(x, h0, c0, *self._weights())      # steps h_1..h_T, then c_T
+        packed = F.lstm_layer(x, h0, c0, *self._weights(), mask=mask,     # h_1..h_T, then c_T
+                              h_mask=h_mask)
         y = F.time_slice(packed, slice(0, T))
         return y, lambda: [F.time_slice(packed, T - 1), F.time_slice(packed, T)]
 
