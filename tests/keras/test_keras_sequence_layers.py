@@ -102,6 +102,22 @@ def test_masked_recurrent_matches_keras(name, kw):
     _assert_outputs_match(again(emb(IDS)), krnn(kemb(IDS)), real)
 
 
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_masked_recurrent_with_initial_state_matches_keras(name):
+    real = real_keras()
+    ids = np.array([[0, 0, 1, 2, 3], [3, 4, 5, 0, 0], [0, 0, 0, 0, 0]])   # a fully padded row
+    states = [sample((3, 3), seed=s) for s in range(2 if name == "LSTM" else 1)]
+    emb, rnn = L.Embedding(6, 4, mask_zero=True), getattr(L, name)(3, return_sequences=True)
+    out = rnn(emb(ids), initial_state=states)
+    kemb = real.layers.Embedding(6, 4, mask_zero=True)
+    krnn = getattr(real.layers, name)(3, return_sequences=True)
+    krnn(kemb(ids))
+    kemb.set_weights(emb.get_weights())
+    krnn.set_weights(rnn.keras_weights())
+    # (Keras drops the automatic mask when initial_state is given: it is passed explicitly)
+    _assert_outputs_match(out, krnn(kemb(ids), initial_state=states, mask=ids != 0), real)
+
+
 def test_masked_steps_do_not_change_the_result():
     """Padding after the last real step leaves an LSTM's output as if the sequence were shorter."""
     emb, lstm = L.Embedding(6, 4, mask_zero=True), L.LSTM(3)
@@ -192,6 +208,23 @@ def test_bidirectional_battery_names_and_mask(tmp_path):
         L.Bidirectional(L.LSTM(2), merge_mode="max")
     with pytest.raises(TypeError, match="Layer"):
         L.Bidirectional("lstm")
+
+
+def test_bidirectional_with_its_own_backward_layer(tmp_path):
+    x = sample((2, 5, 3))
+
+    def make():
+        return L.Bidirectional(L.LSTM(3, return_sequences=True),
+                               backward_layer=L.LSTM(3, return_sequences=True, go_backwards=True))
+
+    def keras_make(k):
+        return k.layers.Bidirectional(k.layers.LSTM(3, return_sequences=True),
+                                      backward_layer=k.layers.LSTM(3, return_sequences=True,
+                                                                   go_backwards=True))
+    layer = check_layer(make, x.shape, x=x, tmp_path=tmp_path, keras_make=keras_make)
+    assert "backward_layer" in layer.get_config()
+    with pytest.raises(ValueError, match="go_backwards"):
+        L.Bidirectional(L.LSTM(3), backward_layer=L.LSTM(3))
 
 
 def test_bidirectional_lstm_imdb_example_builds_and_trains():

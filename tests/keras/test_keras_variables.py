@@ -139,10 +139,20 @@ def _reduction_cases(k):
         (M.Mean(), k.metrics.Mean(), (vals,), {"sample_weight": np.ones_like(vals) * [1.0, 3.0]}),
         (M.Sum(), k.metrics.Sum(), (vals,), {"sample_weight": sw[:, None]}),
         (M.MeanMetricWrapper(fn), k.metrics.MeanMetricWrapper(fn), (y_true, vals), {"sample_weight": sw}),
+        # the built-in mean metrics are such wrappers, with sample_weight
+        (M.MeanAbsoluteError(), k.metrics.MeanAbsoluteError(), (y_true, vals), {"sample_weight": sw}),
+        (M.RootMeanSquaredError(), k.metrics.RootMeanSquaredError(), (y_true, vals),
+         {"sample_weight": sw}),
+        (M.SparseCategoricalAccuracy(), k.metrics.SparseCategoricalAccuracy(),
+         (np.array([1, 0, 0]), vals), {"sample_weight": sw}),
+        (M.BinaryAccuracy(threshold=3.5), k.metrics.BinaryAccuracy(threshold=3.5),
+         (y_true, vals), {"sample_weight": sw}),
+        (M.SparseTopKCategoricalAccuracy(k=1), k.metrics.SparseTopKCategoricalAccuracy(k=1),
+         (np.array([1, 0, 0]), vals), {}),
     ]
 
 
-def test_mean_sum_and_mean_metric_wrapper_match_real_keras():
+def test_mean_sum_mean_metric_wrapper_and_builtin_means_match_real_keras():
     k = real_keras()
     for mine, theirs, args, kwargs in _reduction_cases(k):
         for _ in range(2):

@@ -340,10 +340,12 @@ class GraphModel:
     def _init_graph(self, inputs, outputs):
         graph = Graph(inputs, outputs, where=f"{type(self).__name__} {self.name!r}")
         for layer in graph.layers:
-            if layer.name in self._modules or layer.name in type(self).__dict__:
+            if layer.name in self._modules:
                 raise ValueError(f"{type(self).__name__} {self.name!r}: a layer is named "
                                  f"{layer.name!r}, which the model already uses; rename the layer")
-            self.add_module(layer.name, layer)
+            # registered by name in the module table (not as an attribute: a layer may be named
+            # like a model attribute, e.g. 'inputs')
+            self._modules[layer.name] = layer
         self.__dict__["_graph"] = graph
         if len(graph.input_list) == 1:
             shape = graph.input_list[0].shape[1:]
@@ -464,8 +466,10 @@ class GraphModel:
         return config
 
     @classmethod
-    def _from_graph_config(cls, config):
-        inputs, outputs = graph_from_config(config, where=f"{cls.__name__}.from_config")
+    def _from_graph_config(cls, config, custom_objects=None):
+        from ..nn.registry import CustomObjectScope
+        with CustomObjectScope(custom_objects or {}):
+            inputs, outputs = graph_from_config(config, where=f"{cls.__name__}.from_config")
         model = cls(inputs=inputs, outputs=outputs, name=config.get("name"))
         if config.get("trainable") is False:
             model.trainable = False

@@ -260,8 +260,9 @@ class Sum(Metric):
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
 
     def update_state(self, values, sample_weight=None):
-        values, _ = _samplewise(values, sample_weight, F.sum)
-        self.total.assign_add(F.sum(values))
+        with no_grad():                 # (a loss tracker gets the loss, graph and all)
+            values, _ = _samplewise(values, sample_weight, F.sum)
+            self.total.assign_add(F.sum(values))
 
     def result(self):
         return _Scalar(self.total.data)
@@ -277,12 +278,13 @@ class Mean(Metric):
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
     def update_state(self, values, sample_weight=None):
-        values, sample_weight = _samplewise(values, sample_weight, F.mean)
-        self.total.assign_add(F.sum(values))
-        if sample_weight is not None:
-            self.count.assign_add(F.sum(sample_weight))
-        else:
-            self.count.assign_add(values.shape[0] if values.ndim else 1)
+        with no_grad():                 # (a loss tracker gets the loss, graph and all)
+            values, sample_weight = _samplewise(values, sample_weight, F.mean)
+            self.total.assign_add(F.sum(values))
+            if sample_weight is not None:
+                self.count.assign_add(F.sum(sample_weight))
+            else:
+                self.count.assign_add(values.shape[0] if values.ndim else 1)
 
     def result(self):
         count = float(self.count.data)
@@ -299,8 +301,9 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        return super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs),
-                                    sample_weight=sample_weight)
+        with no_grad():
+            values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        return super().update_state(values, sample_weight=sample_weight)
 
 
 class _KerasMetric(Metric):
@@ -365,6 +368,7 @@ class BinaryAccuracy(MeanMetricWrapper):
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
         super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=float(threshold))
+        self.threshold = float(threshold)
 
 
 class TopKCategoricalAccuracy(MeanMetricWrapper):
@@ -372,6 +376,7 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
 
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
         super().__init__(top_k_categorical_accuracy, name=name, dtype=dtype, k=int(k))
+        self.k = int(k)
 
 
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
@@ -379,6 +384,7 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
 
     def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
         super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=int(k))
+        self.k = int(k)
 
 
 def _threshold(thresholds):

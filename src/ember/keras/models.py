@@ -268,7 +268,10 @@ class Model(GraphModel, _KerasModel, _train.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         if "calls" in config and "layers" in config:
-            return cls._from_graph_config(config)
+            return cls._from_graph_config(config, custom_objects)
+        if custom_objects:
+            with _registry.CustomObjectScope(custom_objects):
+                return cls(**config)
         return cls(**config)
 
     from_config.__func__._calls_constructor = True

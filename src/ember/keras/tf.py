@@ -20,6 +20,8 @@ from ..tensor import Tensor
 from ..train.gradient_tape import GradientTape
 from .. import keras
 from .variables import Variable as _KerasVariable
+from . import tf_data as data                 # tf.data.Dataset, tf.data.AUTOTUNE
+from .tf_data import TensorSpec
 
 __all__ = ["keras", "GradientTape", "function", "constant", "Variable", "convert_to_tensor",
            "reduce_mean", "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "square", "sqrt",

@@ -39,6 +39,7 @@ class KerasTrainer:
     (mixin, before the ember.train model class)."""
 
     _step_api = "data"      # train_step(self, data) overrides get Keras' semantics (ember.train)
+    _keras_fit = True       # compile may leave out the loss; nothing to train is not an error
 
     # -- compile ----------------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
@@ -57,9 +58,9 @@ class KerasTrainer:
         given = {"optimizer": optimizer, "loss": loss, "metrics": metrics,
                  "loss_weights": loss_weights}      # what save() describes (Keras' compile config)
         if isinstance(loss, dict):
-            loss = {k: _losses.to_ember_loss(v) for k, v in loss.items()}
+            loss = {k: _output_loss(v) for k, v in loss.items()}
         elif isinstance(loss, (list, tuple)):
-            loss = [_losses.to_ember_loss(v) for v in loss]
+            loss = [_output_loss(v) for v in loss]
         elif loss is not None:
             loss = _losses.to_ember_loss(loss)
         if metrics is not None:
@@ -173,6 +174,16 @@ class KerasTrainer:
         """tf.keras 2's ``compiled_metrics``: ``update_state(y, y_pred, sample_weight=None)``
         updates every compiled metric (not the loss tracker)."""
         return _CompiledMetrics(self)
+
+
+def _output_loss(loss):
+    """One output's loss; None (Keras: that output does not train) is a zero loss."""
+    return _no_loss if loss is None else _losses.to_ember_loss(loss)
+
+
+def _no_loss(y_pred, y_true):
+    """The loss of an output compiled with ``None``: zero, so that nothing moves it."""
+    return F.sum(y_pred) * 0.0
 
 
 class _CompiledMetrics:

@@ -26,7 +26,7 @@ from ..nn import Parameter
 from ..tensor import Tensor
 from . import initializers as _initializers
 
-__all__ = ["Variable", "initial_value", "frozen_state", "probing", "LossScope", "loss_scope", "record_loss", "clear_losses",
+__all__ = ["Variable", "initial_value", "frozen_state", "unfrozen", "probing", "LossScope", "loss_scope", "record_loss", "clear_losses",
            "add_activity_loss", "own_losses", "added_losses", "weight_penalties", "losses_of", "keras_losses_total"]
 
 
@@ -191,8 +191,24 @@ _SAVED = []
 
 def _save_before_write(var):
     saved = _SAVED[-1]
-    if id(var) not in saved:
+    if saved is not None and id(var) not in saved:       # None: inside unfrozen()
         saved[id(var)] = (var, np.array(var.data, copy=True))
+
+
+class unfrozen:
+    """``with unfrozen():`` inside a :class:`frozen_state` block: writes are kept (a layer's
+    ``build`` run by a probe creates and sets its weights for real, as Keras builds them)."""
+
+    def __enter__(self):
+        if _SAVED:
+            _SAVED.append(None)
+        self.pushed = bool(_SAVED)
+        return self
+
+    def __exit__(self, *exc):
+        if self.pushed:
+            _SAVED.pop()
+        return False
 
 
 class frozen_state:
@@ -208,7 +224,7 @@ class frozen_state:
     def __exit__(self, *exc):
         for var, data in _SAVED.pop().values():
             var.data[...] = data
-            if _SAVED:                   # the outer block restores to its own start
+            if _SAVED and _SAVED[-1] is not None:   # the outer block restores to its own start
                 _SAVED[-1].setdefault(id(var), (var, data))
         return False
 

@@ -82,10 +82,15 @@ class Accumulate:
 
 
 class NoOptimizer:
-    """The optimizer of a fit whose own train_step binds its optimizer itself, lazily."""
+    """The optimizer of a fit whose own train_step binds its optimizer itself, lazily, or of a
+    model with no trainable weights (Keras)."""
 
     @staticmethod
     def zero_grad():
+        pass
+
+    @staticmethod
+    def step():
         pass
 
 

@@ -47,6 +47,9 @@ class Trainer:
     steps_completed = 0
     _compiled = None
     _regularized = None
+    #: Keras' fit rules (a facade sets it): compile may leave out the loss (the model's add_loss
+    #: losses, or its own train_step, give it) and a model may have no trainable weights.
+    _keras_fit = False
 
     # -- compile -----------------------------------------------------------------------------------
     def compile(self, optimizer="adam", loss=None, metrics=None, loss_weights=None):
@@ -80,6 +83,8 @@ class Trainer:
             c.optimizer = c.optimizer_spec
             return c.optimizer
         params = [p for p in self.parameters() if p.requires_grad]
+        if not params and self._keras_fit:
+            return None         # Keras: fit reports the loss of a model with nothing to train
         if not params:
             raise ValueError(f"{type(self).__name__}: no trainable parameters (every parameter is "
                              "frozen); unfreeze some with requires_grad_(True)")
@@ -185,7 +190,7 @@ class Trainer:
     def optimizer_step(self):
         """Apply the accumulated gradients: one optimizer step, then drop the gradients.  (In a
         data-parallel fit the gradients arrive averaged across processes.)"""
-        opt = self._compiled.optimizer
+        opt = self._compiled.optimizer or _loop.NoOptimizer     # (Keras: no trainable weights)
         opt.step()
         opt.zero_grad()
         self.steps_completed = self.steps_completed + 1
@@ -197,7 +202,8 @@ class Trainer:
         batch loss as a Python float (unscaled).  ``sample_weight``: see :meth:`compute_loss`."""
         y_pred = self._forward(x)
         loss = self._objective(x, y, y_pred, sample_weight)
-        (loss * loss_scale if loss_scale != 1.0 else loss).backward()
+        if loss.requires_grad:      # (Keras: a loss with no weight to train is only reported)
+            (loss * loss_scale if loss_scale != 1.0 else loss).backward()
         if update:
             self.optimizer_step()
         value = float(loss.data)
@@ -259,6 +265,7 @@ class Trainer:
         """Run the pre-flight check on the first samples of ``source``; installs the target
         conversion it finds and builds the optimizer."""
         c = self._compiled
+        need_y = need_y and bool(c.losses)       # (Keras: a model may train on add_loss alone)
         peek = source.peek(_checks.PREFLIGHT_SAMPLES)
         if peek is None:
             raise ValueError(f"{fn}: the data yields no batches: there are no samples. Fix: check "
@@ -326,7 +333,7 @@ class Trainer:
         """
         fn = "Model.fit"
         custom = self._data_step("train_step")
-        c = self._require_compiled(fn, need_loss=not custom)
+        c = self._require_compiled(fn, need_loss=not (custom or self._keras_fit))
         k = int(gradient_accumulation_steps)
         if k < 1:
             raise ValueError(f"{fn}: gradient_accumulation_steps must be >= 1, got {gradient_accumulation_steps}")
@@ -491,7 +498,7 @@ class Trainer:
         ``metrics_names`` order (Keras); ``return_dict=True`` gives ``{name: value}``."""
         fn = "Model.evaluate"
         custom = self._data_step("test_step")
-        self._require_compiled(fn, need_loss=not custom)
+        self._require_compiled(fn, need_loss=not (custom or self._keras_fit))
         source, _ = adapters.prepare(fn, x, y, batch_size, sample_weight=sample_weight)
         if not custom:
             self._preflight(fn, source)

@@ -37,9 +37,12 @@ class Recorder(keras.callbacks.Callback):
 
 
 def _hook(name):
-    def hook(self, *args):
-        logs = args[-1] if args else None
-        self.events.append((name[3:], sorted(logs or {})))
+    if name.endswith(("_batch_begin", "_batch_end", "epoch_begin", "epoch_end")):
+        def hook(self, index, logs=None):
+            self.events.append((name[3:], sorted(logs or {})))
+    else:
+        def hook(self, logs=None):
+            self.events.append((name[3:], sorted(logs or {})))
     return hook
 
 

@@ -19,7 +19,10 @@ _LARGE_NEGATIVE = -1e9      # what Keras' masked softmax puts on masked float32 
 def _bool_mask(m, what):
     if m is None:
         return None
-    m = m if isinstance(m, Tensor) else Tensor.wrap(np.asarray(getattr(m, "data", m)))
+    m = m if isinstance(m, Tensor) else Tensor.wrap(np.asarray(m))
+    if m.data.dtype.kind not in "biuf":
+        raise TypeError(f"{what}: expected a boolean mask (True = attend / a real step), got dtype "
+                        f"{m.data.dtype}")
     if m.data.dtype != np.bool_:
         m = F.greater(m, 0.5) if m.data.dtype.kind == "f" else F.not_equal(m, 0)
     return m

@@ -30,6 +30,7 @@ import numpy as np
 
 from ... import nn
 from ...nn import registry as _registry
+from ...tensor import Tensor
 from .. import initializers as _initializers
 from .. import keras_tensor as _kt
 from .. import masking as _masking
@@ -66,10 +67,19 @@ class KerasWeights:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        call = cls.__dict__.get("call")
         layer = globals().get("Layer")
-        if call is None or layer is None or issubclass(cls, layer) or \
-                getattr(call, "_keras_loss_scope", False):
+        if layer is None:
+            return                      # Layer itself
+        build = cls.__dict__.get("build")
+        if issubclass(cls, layer) and build is not None:
+            # a build run by a shape probe sets the weights for real (Keras builds them)
+            @functools.wraps(build)
+            def real_build(self, *args, **kw):
+                with _variables.unfrozen():
+                    return build(self, *args, **kw)
+            cls.build = real_build
+        call = cls.__dict__.get("call")
+        if call is None or issubclass(cls, layer) or getattr(call, "_keras_loss_scope", False):
             return
 
         @functools.wraps(call)
@@ -276,6 +286,12 @@ class Layer(KerasWeights, nn.Module):
         return self._call_on_values(*args, **kwargs)
 
     def _call_on_values(self, *args, **kwargs):
+        if args and isinstance(args[0], np.ndarray):
+            # Keras converts NumPy inputs to tensors (float64 -> float32) before call; a copy,
+            # so that `inputs -= ...` in a call never changes the caller's array
+            first = args[0]
+            first = first.astype(np.float32 if first.dtype == np.float64 else first.dtype)
+            args = (Tensor.wrap(first),) + args[1:]
         names, _ = _call_signature(type(self))
         training = kwargs.get("training")
         if "training" in names:

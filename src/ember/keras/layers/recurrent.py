@@ -157,6 +157,11 @@ class _Recurrent(Layer):
         y, final_states = self._recur(x, initial_state, step_mask, h_mask)
         if step_mask is not None and self.zero_output_for_mask:
             y = y * Tensor.wrap(step_mask[:, :, None].astype(np.float32))
+        elif step_mask is not None and initial_state is not None:
+            # Keras' output before a sequence's first real step is zeros, not the initial state
+            seen = np.logical_or.accumulate(step_mask, axis=1)
+            if not seen.all():
+                y = y * Tensor.wrap(seen[:, :, None].astype(np.float32))
         out = y if self.return_sequences else y[:, -1, :]
         if not self.return_state:
             return out
