@@ -416,3 +416,19 @@ def test_layer_normalization_over_leading_axes(axis, shape, center, tmp_path):
                 tmp_path=tmp_path, compare_keras=False)
     with pytest.raises(ValueError, match="out of range"):
         L.LayerNormalization(axis=5)(x)
+
+
+def test_files_with_two_rnn_biases_load_into_the_single_keras_bias():
+    """SimpleRNN and LSTM once stored PyTorch's two biases; the step used only their sum, so older
+    files load losslessly into the one Keras bias (GRU keeps both)."""
+    x = np.random.default_rng(0).random((2, 4, 5)).astype("float32")
+    for make in (lambda: L.LSTM(3), lambda: L.SimpleRNN(3)):
+        layer = make()
+        expected = layer(x).numpy()
+        state = {k: np.array(v.data) for k, v in layer.state_dict().items()}
+        old = dict(state, bias_ih_l0=state["bias_ih_l0"] * 0.25,
+                   bias_hh_l0=state["bias_ih_l0"] * 0.75)
+        fresh = make()
+        fresh(x)
+        fresh.load_state_dict(old)
+        np.testing.assert_allclose(fresh(x).numpy(), expected, rtol=1e-6, atol=1e-7)

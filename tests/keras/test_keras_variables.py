@@ -149,6 +149,17 @@ def _reduction_cases(k):
          (y_true, vals), {"sample_weight": sw}),
         (M.SparseTopKCategoricalAccuracy(k=1), k.metrics.SparseTopKCategoricalAccuracy(k=1),
          (np.array([1, 0, 0]), vals), {}),
+        (M.MeanAbsolutePercentageError(), k.metrics.MeanAbsolutePercentageError(),
+         (y_true, vals), {"sample_weight": sw}),
+        (M.MeanSquaredLogarithmicError(), k.metrics.MeanSquaredLogarithmicError(),
+         (y_true, vals), {}),
+        (M.SparseCategoricalCrossentropy(from_logits=True),
+         k.metrics.SparseCategoricalCrossentropy(from_logits=True),
+         (np.array([1, 0, 0]), vals), {"sample_weight": sw}),
+        (M.CategoricalCrossentropy(from_logits=True), k.metrics.CategoricalCrossentropy(from_logits=True),
+         (np.eye(2, dtype=np.float32)[[1, 0, 0]], vals), {}),
+        (M.BinaryCrossentropy(from_logits=True), k.metrics.BinaryCrossentropy(from_logits=True),
+         (y_true, vals - 4.0), {"sample_weight": sw}),
     ]
 
 

@@ -72,6 +72,8 @@ ROWS += [
     Row("normalize", F.normalize, TF.normalize, [randn(4, 5)]),
     Row("normalize_p1_last", lambda x: F.normalize(x, p=1, axis=-1), lambda x: TF.normalize(x, p=1, dim=-1),
         [away_from_zero(2, 3, 4)]),
+    Row("normalize_two_axes", lambda x: F.normalize(x, axis=(1, 2)), lambda x: TF.normalize(x, dim=(1, 2)),
+        [randn(2, 3, 4)]),
     Row("normalize_zero_row", F.normalize, TF.normalize, [fixed([[0.0, 0.0, 0.0], [1.0, -2.0, 2.0]])], gradcheck=False),
     Row("cosine_similarity", F.cosine_similarity, TF.cosine_similarity, [randn(4, 5), randn(4, 5)]),
     Row("cosine_similarity_broadcast", lambda a, b: F.cosine_similarity(a, b, dim=-1),

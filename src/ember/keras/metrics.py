@@ -32,12 +32,17 @@ from .. import functional as F
 from ..autograd import no_grad
 from ..tensor import Tensor
 from ..train import metrics as _m
+from . import losses as _losses
 from . import naming
 from .variables import Variable as _Variable
 
-__all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy",
-           "BinaryAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "Precision",
+__all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "SparseCategoricalAccuracy",
+           "CategoricalAccuracy", "BinaryAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "Precision",
            "Recall", "MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError",
+           "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
+           "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
+           "KLDivergence", "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
+           "mape", "msle",
            "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy",
            "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_squared_error",
            "mean_absolute_error", "mse", "mae", "get", "to_ember_metric"]
@@ -454,6 +459,54 @@ def _equal_fraction(y_true, y_pred):
     return Tensor.wrap((t.reshape(p.shape) == p if t.size == p.size else t == p).astype(np.float32))
 
 
+class MeanAbsolutePercentageError(MeanMetricWrapper):
+    """100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7))."""
+
+    def __init__(self, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(mean_absolute_percentage_error, name=name, dtype=dtype)
+
+
+class MeanSquaredLogarithmicError(MeanMetricWrapper):
+    """mean((log(1 + max(y_pred, 1e-7)) - log(1 + max(y_true, 1e-7)))**2)."""
+
+    def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(mean_squared_logarithmic_error, name=name, dtype=dtype)
+
+
+class SparseCategoricalCrossentropy(MeanMetricWrapper):
+    """The mean cross-entropy against integer labels (``keras.losses``' function)."""
+
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
+                 axis=-1):
+        super().__init__(_losses.sparse_categorical_crossentropy, name=name, dtype=dtype,
+                         from_logits=from_logits, axis=axis)
+
+
+class CategoricalCrossentropy(MeanMetricWrapper):
+    """The mean cross-entropy against one-hot targets (``keras.losses``' function)."""
+
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0.0, axis=-1):
+        super().__init__(_losses.categorical_crossentropy, name=name, dtype=dtype,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+
+
+class BinaryCrossentropy(MeanMetricWrapper):
+    """The mean binary cross-entropy (``keras.losses``' function)."""
+
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0.0):
+        super().__init__(_losses.binary_crossentropy, name=name, dtype=dtype,
+                         from_logits=from_logits, label_smoothing=label_smoothing)
+
+
+class KLDivergence(MeanMetricWrapper):
+    """The mean Kullback-Leibler divergence (``keras.losses.kl_divergence``)."""
+
+    def __init__(self, name="kl_divergence", dtype=None):
+        super().__init__(_losses.kl_divergence, name=name, dtype=dtype)
+
+
 class Accuracy(MeanMetricWrapper):
     """Keras' ``Accuracy`` class: how often ``y_pred`` EQUALS ``y_true`` (exact match; for class
     scores use ``SparseCategoricalAccuracy`` / ``CategoricalAccuracy`` or the name 'accuracy')."""
@@ -526,8 +579,35 @@ def mean_absolute_error(y_true, y_pred):
     return _regression_values(y_true, y_pred, np.abs)
 
 
+def _float_pair(y_true, y_pred):
+    p, t = _float(y_pred), _float(y_true)
+    if tuple(t.shape) != tuple(p.shape) and t.size == p.size:
+        t = F.reshape(t, tuple(p.shape))
+    return t, p
+
+
+def _per_sample(values):
+    return F.mean(values, axis=-1) if values.ndim > 1 else values
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """100 * |y_true - y_pred| / max(|y_true|, 1e-7), averaged over the last axis (per sample)."""
+    t, p = _float_pair(y_true, y_pred)
+    return _per_sample(F.abs((t - p) / F.maximum(F.abs(t), 1e-7))) * 100.0
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """(log(1 + max(y_pred, 1e-7)) - log(1 + max(y_true, 1e-7)))**2, averaged over the last axis
+    (per sample)."""
+    t, p = _float_pair(y_true, y_pred)
+    d = F.log1p(F.maximum(p, 1e-7)) - F.log1p(F.maximum(t, 1e-7))
+    return _per_sample(d * d)
+
+
 mse = mean_squared_error
 mae = mean_absolute_error
+mape = mean_absolute_percentage_error
+msle = mean_squared_logarithmic_error
 
 
 # -- resolution of compile(metrics=[...]) ----------------------------------------------------------
@@ -540,10 +620,15 @@ _CLASSES = {
     "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
     "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
     "root_mean_squared_error": RootMeanSquaredError, "rmse": RootMeanSquaredError,
+    "mape": MeanAbsolutePercentageError, "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
 }
 for _cls in (SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy, TopKCategoricalAccuracy,
              SparseTopKCategoricalAccuracy, Precision, Recall, MeanSquaredError, MeanAbsoluteError,
-             RootMeanSquaredError, Accuracy):
+             RootMeanSquaredError, Accuracy, MeanAbsolutePercentageError,
+             MeanSquaredLogarithmicError, SparseCategoricalCrossentropy, CategoricalCrossentropy,
+             BinaryCrossentropy, KLDivergence):
     _CLASSES.setdefault(_cls.__name__, _cls)
 
 

@@ -26,8 +26,9 @@ from ..nn import Parameter
 from ..tensor import Tensor
 from . import initializers as _initializers
 
-__all__ = ["Variable", "initial_value", "frozen_state", "unfrozen", "probing", "LossScope", "loss_scope", "record_loss", "clear_losses",
-           "add_activity_loss", "own_losses", "added_losses", "weight_penalties", "losses_of", "keras_losses_total"]
+__all__ = ["Variable", "initial_value", "frozen_state", "unfrozen", "probing", "LossScope",
+           "loss_scope", "record_loss", "clear_losses", "add_activity_loss", "own_losses",
+           "added_losses", "weight_penalties", "losses_of", "keras_losses_total"]
 
 
 def _array(value):
@@ -106,7 +107,16 @@ class Variable(Parameter):
         self.aggregation = aggregation
         self.synchronization = synchronization
         self.autocast = autocast
-        if regularizer is not None:
+
+    @property
+    def regularizer(self):
+        """A callable ``penalty = regularizer(variable)`` (or None): part of ``layer.losses``."""
+        return self.__dict__.get("_regularizer")
+
+    @regularizer.setter
+    def regularizer(self, value):
+        self.__dict__["_regularizer"] = value
+        if value is not None:
             _USED["penalty"] = True
 
     # -- Keras' attributes --------------------------------------------------------------------------
@@ -360,7 +370,7 @@ def weight_penalties(module, include_layer_regularizers=True):
                 out.append(reg(w))
     if _USED["penalty"]:
         for p in _trainable_params(module):
-            reg = p.__dict__.get("regularizer") if isinstance(p, Variable) else None
+            reg = p.regularizer if isinstance(p, Variable) else None
             if reg is not None:
                 out.append(reg(p))
     return out

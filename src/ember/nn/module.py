@@ -338,6 +338,16 @@ class Module:
                     out[f"{mname}.{name}" if mname else name] = b
         return out
 
+    def _upgraded_state(self, state_dict):
+        """``state_dict`` with the keys of older layouts converted, losslessly, by the sub-modules
+        that define ``upgrade_state_dict(state_dict, prefix) -> state_dict`` (a layer whose
+        weights changed names or count since files were written)."""
+        for name, m in self.named_modules():
+            upgrade = getattr(type(m), "upgrade_state_dict", None)
+            if upgrade is not None:
+                state_dict = upgrade(m, state_dict, f"{name}." if name else "")
+        return state_dict
+
     def load_state_dict(self, state_dict, strict=True):
         """Copy values into this module's parameters and buffers (in place).
 
@@ -357,6 +367,7 @@ class Module:
                 "ember's Linear/Conv/RNN weights are laid out differently from PyTorch's, so use "
                 "ember.io.load_torch_state_dict(model, state_dict), which converts each layer, or "
                 "pass NumPy arrays already in ember's layout")
+        state_dict = self._upgraded_state(state_dict)
         own = self.state_dict()
         missing, unexpected, wrong = state_mismatches(own, state_dict, "checkpoint")
         if strict and (missing or unexpected or wrong):

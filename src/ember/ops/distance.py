@@ -8,6 +8,7 @@ from ._base import as_tensor, broadcast_error, make, normalize_axis, unbroadcast
 from .arguments import axis_or_dim
 from .elementwise import _to_float, add, clip, div, minimum, sub
 from .loss import _check_reduction
+from .linalg_norm import vector_norm
 from .reduction import mean, norm, sum as _sum
 
 __all__ = ["normalize", "cosine_similarity", "pairwise_distance", "triplet_margin_loss"]
@@ -24,8 +25,11 @@ def normalize(x, p=2.0, axis=None, eps=1e-12, *, dim=None):
     the channels-last feature axis of images).  The clamp has PyTorch's gradient (0 where the
     norm is below ``eps``)."""
     x = _to_float(as_tensor(x, "normalize"))
-    ax = _axis(x, axis_or_dim(axis, dim, 1, "ember.normalize"), "normalize")
-    return div(x, clip(norm(x, ord=p, axis=ax, keepdims=True), eps))
+    if x.ndim == 0:
+        raise ValueError("ember.normalize: needs at least 1 dimension, got a 0-d tensor")
+    ax = normalize_axis(axis_or_dim(axis, dim, 1, "ember.normalize"), x.ndim, "normalize")
+    # a vector norm over every given axis (PyTorch's), never a matrix norm for two axes
+    return div(x, clip(vector_norm(x, ord=p, axis=ax, keepdims=True), eps))
 
 
 def cosine_similarity(x1, x2, axis=None, eps=1e-8, *, dim=None):

@@ -136,12 +136,14 @@ class ArrayBatches:
         return x, y
 
     def take(self, positions):
-        """The batch ``(x, y)`` of the samples at ``positions`` (in this source's order; sample
-        weights are not dealt out)."""
+        """The batch ``(x, y[, sample_weight])`` of the samples at ``positions`` (in this
+        source's order)."""
         x = self.x.pack([a.take(positions, axis=0) for a in self.x.arrays])
-        if self.y is None:
-            return x, None
-        return x, self.y.pack([a.take(positions, axis=0) for a in self.y.arrays])
+        y = None if self.y is None else self.y.pack([a.take(positions, axis=0)
+                                                    for a in self.y.arrays])
+        if self.sw is None:
+            return x, y
+        return x, y, Tensor.wrap(self.sw.take(positions, axis=0))
 
     def epoch(self, epoch=0):
         xs = self.x.arrays

@@ -113,6 +113,18 @@ class _Recurrent(Layer):
     def _init_biases(self):
         self.bias_initializer(self.bias_ih_l0)
 
+    def upgrade_state_dict(self, state_dict, prefix):
+        """Files written when SimpleRNN and LSTM had two biases (``bias_ih_l0`` and
+        ``bias_hh_l0``, PyTorch's layout) load into the one Keras bias: the step only ever used
+        their sum, so the sum is the same layer."""
+        ih, hh = f"{prefix}bias_ih_l0", f"{prefix}bias_hh_l0"
+        if self._two_biases or hh not in state_dict or ih not in state_dict:
+            return state_dict
+        state_dict = dict(state_dict)
+        a, b = state_dict[ih], state_dict.pop(hh)
+        state_dict[ih] = np.asarray(getattr(a, "data", a)) + np.asarray(getattr(b, "data", b))
+        return state_dict
+
     @property
     def kernel(self):
         return self.weight_ih_l0

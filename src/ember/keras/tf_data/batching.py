@@ -65,8 +65,10 @@ def _pad(items, padded_shapes, padding_values):
         widest = np.max([leaf.shape for leaf in column], axis=0) if rank else ()
         target = list(widest)
         if shapes[position] is not None:
-            given = [None if d is None or d == -1 else int(d) for d in
-                     getattr(shapes[position], "shape", shapes[position])]
+            given = getattr(shapes[position], "shape", shapes[position])
+            if isinstance(given, (int, np.integer)):
+                given = [given]             # TensorShape(5): one dimension of size 5
+            given = [None if d is None or d == -1 else int(d) for d in given]
             if len(given) != rank:
                 raise ValueError(f"tf.data.Dataset.padded_batch: padded_shapes[{position}] = "
                                  f"{given} has rank {len(given)} but the component has rank {rank}")

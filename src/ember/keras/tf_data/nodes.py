@@ -25,6 +25,7 @@ __all__ = ["Node", "IndexPlan", "Slices", "Generator", "Shuffle", "Repeat", "Tak
 
 INF, UNKNOWN = INFINITE_CARDINALITY, UNKNOWN_CARDINALITY
 _CHUNK = 1024          # indices per chunk of a streamed (buffer) shuffle
+_END = object()
 
 
 class IndexPlan:
@@ -158,8 +159,14 @@ def buffer_shuffle(items, size, rng):
     and put the next input in its place; drain the buffer randomly at the end."""
     it = iter(items)
     buf = list(itertools.islice(it, size))
+    following = next(it, _END)
+    if following is _END:
+        # the buffer holds everything: one uniform permutation (what the index path draws too)
+        for j in rng.permutation(len(buf)):
+            yield buf[j]
+        return
     draws, k = rng.random(_CHUNK), 0
-    for item in it:
+    for item in itertools.chain([following], it):
         if k == _CHUNK:
             draws, k = rng.random(_CHUNK), 0
         j = int(draws[k] * len(buf))
@@ -181,7 +188,8 @@ class Shuffle(Node):
     """``shuffle(buffer_size, seed, reshuffle_each_iteration)``.  Pass ``p`` uses the generator
     ``default_rng([seed, p])`` (``p`` stays 0 without reshuffling); ``seed=None`` draws the seed
     from ember's global generator (so ``tf.random.set_seed`` makes runs repeatable).  When the
-    buffer holds the whole (finite) input, a pass is one uniform permutation."""
+    buffer holds the whole input, a pass is one uniform permutation (drawn at once for an
+    index-able input); both paths give the same order for the same seed."""
 
     name = "ShuffleDataset"
 
@@ -224,13 +232,7 @@ class Shuffle(Node):
         return IndexPlan(plan.template, plan.arrays, chunks())
 
     def _elements(self):
-        rng = self._rng()
-        if self._whole():
-            items = list(self.parent.elements())
-            for i in rng.permutation(len(items)):
-                yield items[i]
-        else:
-            yield from buffer_shuffle(self.parent.elements(), self.buffer_size, rng)
+        return buffer_shuffle(self.parent.elements(), self.buffer_size, self._rng())
 
     def spec(self):
         return self.parent.spec()
