@@ -94,8 +94,8 @@ def test_cifar_found_in_data_directory_and_checked(tmp_path):
     assert datasets.cifar10.load_data(verify=False)[0][0].shape == (15, 32, 32, 3)
 
 
-@pytest.mark.parametrize("label_mode,high", [("fine", 100), ("coarse", 20)])
-def test_cifar100_label_modes(tmp_path, label_mode, high):
+@pytest.mark.parametrize("label_mode", ["fine", "coarse"])
+def test_cifar100_label_modes_match_keras(tmp_path, monkeypatch, label_mode):
     rng = np.random.default_rng(1)
     keys = {"fine_labels": 100, "coarse_labels": 20}
     batches = {"train": _cifar_batch(4, rng, keys), "test": _cifar_batch(2, rng, keys)}
@@ -107,6 +107,24 @@ def test_cifar100_label_modes(tmp_path, label_mode, high):
     np.testing.assert_array_equal(y_train[:, 0], batches["train"][f"{label_mode}_labels".encode()])
     with pytest.raises(ValueError, match="label_mode='medium'"):
         datasets.cifar100.load_data("medium", path=archive)
+    # Real Keras on the extracted archive (its get_file returns the extraction directory).
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "extracted", filter="data")
+    module = _keras_module("cifar100", monkeypatch, tmp_path / "extracted")
+    theirs = module.load_data(label_mode)
+    for a, b in zip(((x_train, y_train), (x_test, y_test)), theirs):
+        for mine, real in zip(a, b):
+            assert mine.dtype == real.dtype and mine.shape == real.shape
+            np.testing.assert_array_equal(mine, real)
+
+
+def test_cifar_extracted_directory_is_found(tmp_path):
+    archive, batches = _cifar10_files(tmp_path)
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "system" / "cifar10", filter="data")
+    (x_train, y_train), _ = datasets.cifar10.load_data()       # no archive anywhere: the folder
+    np.testing.assert_array_equal(y_train[:3, 0], batches["data_batch_1"][b"labels"])
+    assert x_train.shape == (15, 32, 32, 3)
 
 
 class _Evil:
@@ -149,11 +167,13 @@ def test_download_is_verified_cached_and_a_corrupt_one_is_not_kept(tmp_path, mon
         with open(destination, "wb") as f:
             f.write(served["data"])
     monkeypatch.setattr(_files, "urlretrieve", fake)
-    monkeypatch.setattr(datasets.boston_housing, "SHA256", _archives.file_hash(tmp_path / "good.npz"))
+    monkeypatch.setattr(datasets.boston_housing, "SHA256",
+                        _archives.file_hash(tmp_path / "good.npz"))
     cache = tmp_path / "data" / "boston_housing"
     with pytest.raises(DatasetError, match="truncated or corrupt .*was not kept"):
         datasets.boston_housing.load_data()
-    assert urls == ["https://storage.googleapis.com/tensorflow/tf-keras-datasets/boston_housing.npz"]
+    assert urls == ["https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+                    "boston_housing.npz"]
     assert not list(cache.iterdir())                      # nothing cached, no temporary left
     served["data"] = good
     (x_train, _), _ = datasets.boston_housing.load_data()
@@ -251,11 +271,18 @@ def test_imdb_semantics_by_hand(tmp_path):
     by_label = {int(y): list(s) for s, y in zip(x_train, y_train)}
     # start 1 and words+3 = [4, 5, 6, 12]; outside [5, 10) -> oov 2.
     assert by_label == {0: [2, 2, 5, 6, 2], 1: [2, 8]}
-    (x_train, y_train), _ = datasets.imdb.load_data(path=path, maxlen=3, verify=False)   # keeps len < 3 only
+    # Keras keeps only the sequences shorter than maxlen (start character included).
+    (x_train, y_train), _ = datasets.imdb.load_data(path=path, maxlen=3, verify=False)
     # num_words defaults to the largest index left (8), which Keras then itself maps to oov.
     assert [list(s) for s in x_train] == [[1, 2]] and list(y_train) == [1]
-    with pytest.raises(ValueError, match="maxlen=2, none was kept"):
-        datasets.imdb.load_data(path=path, maxlen=2, verify=False)
+    x[0] = []                                                # empty reviews are kept, as []
+    np.savez(path, x_train=x, y_train=np.array([0, 1]), x_test=x.copy(), y_test=np.array([1, 0]))
+    (x_train, y_train), _ = datasets.imdb.load_data(path=path, start_char=None, verify=False)
+    assert sorted(map(list, x_train)) == [[], [2]]           # 5+3 = 8 = num_words -> oov
+    with pytest.raises(ValueError, match="maxlen=1, none was kept"):
+        datasets.imdb.load_data(path=path, maxlen=1, verify=False)
+    with pytest.raises(TypeError, match="unexpected arguments .'nb_words'."):
+        datasets.imdb.load_data(path=path, nb_words=10)
 
 
 def test_imdb_npz_with_code_is_refused(tmp_path):

@@ -84,10 +84,16 @@ def test_progbar_averages_like_keras(capsys):
     # loss weighted by the steps each update covers: (4*1 + 1*2 + 2*1) / 4; lr is the last value.
     assert ours._average("loss") == pytest.approx(2.0) and ours._average("lr") == 0.3
     assert ours._seen_so_far == 4
+    flipped = utils.Progbar(10, stateless_metrics=["loss"], verbose=0)
+    _drive(flipped)
+    assert flipped._average("loss") == pytest.approx(2.0) and flipped._average("lr") == 0.3
+    with pytest.raises(ValueError, match="not both"):
+        utils.Progbar(3, stateful_metrics=["a"], stateless_metrics=["b"])
     assert capsys.readouterr().out == ""
 
 
 def test_progbar_output(capsys):
+    assert utils.Progbar(4).width == 20                   # Keras 3's default
     bar = utils.Progbar(4, width=8, interval=0)
     bar.update(2, [("loss", 0.5)])
     bar.update(4, [("loss", 0.25)])
@@ -113,7 +119,8 @@ def test_get_file_downloads_verifies_and_caches(tmp_path):
     sha, md5 = file_hash(source), file_hash(source, "md5")
     cache = tmp_path / "cache"
     path = utils.get_file("data.bin", _url(source), file_hash=sha, cache_dir=cache)
-    assert path == str(cache / "datasets" / "data.bin") and open(path, "rb").read() == b"ember" * 100
+    assert path == str(cache / "datasets" / "data.bin")
+    assert open(path, "rb").read() == b"ember" * 100
     source.write_bytes(b"changed")                         # cached: not downloaded again
     assert utils.get_file("data.bin", _url(source), md5_hash=md5, cache_dir=cache) == path
     assert open(path, "rb").read() == b"ember" * 100
@@ -166,13 +173,25 @@ def test_get_file_extracts_like_keras(tmp_path, kind):
         assert open(os.path.join(ours, "bundle", "a.txt")).read() == "A"
 
 
-def test_get_file_refuses_escaping_archives(tmp_path):
+def test_get_file_refuses_escaping_archives(tmp_path, monkeypatch):
     archive = tmp_path / "evil.zip"
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("../outside.txt", "x")
     with pytest.raises(ValueError, match="outside"):
         utils.get_file("evil.zip", _url(archive), extract=True, cache_dir=tmp_path / "c")
     assert not (tmp_path / "c" / "outside.txt").exists()
+    archive = tmp_path / "evil.tar"
+    with tarfile.open(archive, "w") as t:
+        info = tarfile.TarInfo("../../outside.txt")
+        info.size = 1
+        t.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(ValueError, match="refusing to extract"):
+        utils.get_file("evil.tar", _url(archive), extract=True, cache_dir=tmp_path / "c")
+    assert not (tmp_path / "outside.txt").exists()
+    monkeypatch.delattr(tarfile, "data_filter")           # Pythons before 3.11.4: own checks
+    with pytest.raises(ValueError, match="refusing to extract .*outside"):
+        utils.get_file("evil.tar", _url(archive), extract=True, cache_dir=tmp_path / "c")
+    assert not (tmp_path / "outside.txt").exists()
     plain = tmp_path / "plain.txt"
     plain.write_text("not an archive")
     with pytest.raises(ValueError, match="is not a 'auto' archive"):
@@ -246,6 +265,7 @@ def test_dot_source_of_a_functional_model():
     assert edges == {(boxes[a], boxes[b]) for a, b in expected}
     assert "Output shape: (None, 8)" in text and "Activation: relu" in text
     assert "Trainable: True" in text and "Input shape: [(None, 4), (None, 4)]" in text
+    assert text.count("dtype: float32") == 5
     with pytest.raises(ValueError, match="rankdir='XY'"):
         dot_source(_functional(), rankdir="XY")
 

@@ -264,6 +264,13 @@ def test_zip_enumerate_concatenate():
     assert len(Dataset.zip(a, b)) == 3 and len(Dataset.zip(a, b.repeat())) == 3
     assert values(Dataset.zip({"p": a, "q": b})) == [{"p": 1, "q": 4}, {"p": 2, "q": 5},
                                                      {"p": 3, "q": 6}]
+    x, y = np.arange(12).reshape(6, 2), np.arange(10, 16)
+    zipped = Dataset.zip((Dataset.from_tensor_slices(x), Dataset.from_tensor_slices((y, -y))))
+    expected = [([2 * i, 2 * i + 1], (10 + i, -10 - i)) for i in range(6)]
+    assert values(zipped) == expected and len(zipped) == 6
+    batches = values(zipped.shuffle(6, seed=2).batch(4))          # the gathering path
+    slow = values(gen_of(zipped).shuffle(6, seed=2).batch(4))
+    assert batches == slow and sorted(batches[0][1][0] + batches[1][1][0]) == list(range(10, 16))
     assert values(a.enumerate(start=5)) == [(5, 1), (6, 2), (7, 3)]
     cat = a.concatenate(b)
     assert values(cat) == [1, 2, 3, 4, 5, 6, 7] and len(cat) == 7
@@ -341,3 +348,48 @@ def test_fit_on_a_repeated_dataset_with_steps_per_epoch():
     cb = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
     model.fit(ds, epochs=2, steps_per_epoch=3, verbose=0, callbacks=[cb])
     assert seen == [0, 1, 2, 0, 1, 2]
+
+
+def test_keras_guides_tf_data_usages():
+    """The keras-io guides' tf.data code (tiny data): a GradientTape loop over a shuffled batched
+    Dataset, sample weights as a third component, validation_steps, and a custom train_step
+    receiving image-only batches (the GAN guide)."""
+    ember.manual_seed(2)
+    model = _model()
+    optimizer = keras.optimizers.SGD(0.1)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    train_dataset = tf.data.Dataset.from_tensor_slices((X, Y)).shuffle(buffer_size=1024).batch(32)
+    steps = []
+    for step, (x_batch, y_batch) in enumerate(train_dataset):
+        with tf.GradientTape() as tape:
+            loss_value = loss_fn(y_batch, model(x_batch, training=True))
+        grads = tape.gradient(loss_value, model.trainable_weights)
+        optimizer.apply(grads, model.trainable_weights)
+        steps.append(int(x_batch.shape[0]))
+    assert steps == [32, 32, 32, 4]
+
+    weights = np.where(Y == 2, 0.0, 1.0).astype(np.float32)
+    weighted = tf.data.Dataset.from_tensor_slices((X, Y, weights)).batch(25)
+    history = model.fit(weighted, epochs=1, verbose=0,
+                        validation_data=tf.data.Dataset.from_tensor_slices((X, Y)).batch(10),
+                        validation_steps=2)
+    assert np.isfinite(history.history["val_loss"][0])
+    loss = model.evaluate(weighted, verbose=0)[0]
+    keep = weights > 0
+    probs = model.predict(X, verbose=0)
+    expected = -np.log(probs[np.arange(len(Y)), Y])[keep].sum() / len(Y)
+    np.testing.assert_allclose(loss, expected, rtol=1e-4)   # the weighted mean over samples
+
+    seen = []
+
+    class ImagesOnly(keras.Model):
+        def train_step(self, data):
+            seen.append(tuple(data.shape) if isinstance(data, Tensor) else type(data).__name__)
+            return {}
+
+    inputs = keras.Input((4,))
+    gan_like = ImagesOnly(inputs, keras.layers.Dense(1)(inputs))
+    gan_like.compile(optimizer="adam")
+    gan_like.fit(tf.data.Dataset.from_tensor_slices(X).shuffle(buffer_size=1024).batch(64),
+                 epochs=1, verbose=0)
+    assert seen == [(64, 4), (36, 4)]

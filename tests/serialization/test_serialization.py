@@ -508,7 +508,15 @@ def test_no_module_imports_pickle():
     offenders = []
     pattern = re.compile(r"^\s*(?:import|from)\s[^\n#]*\b(?:c?pickle|dill|cloudpickle|joblib|shelve|"
                          r"marshal)\b", re.MULTILINE)
+    # The one exception: the restricted unpickler that reads the pickles inside public dataset
+    # archives (CIFAR, IMDB's object arrays); its find_class refuses every global but NumPy's
+    # array rebuilding (tests/datasets/test_keras_datasets.py plants os.system and sees it refused).
+    restricted = src / "datasets" / "_archives.py"
+    text = restricted.read_text(encoding="utf-8")
+    assert "class RestrictedUnpickler(pickle.Unpickler)" in text and "def find_class" in text
     for file in src.rglob("*.py"):
+        if file == restricted:
+            continue
         text = file.read_text(encoding="utf-8")
         if pattern.search(text) or re.search(r"__import__\(\s*['\"]c?pickle", text):
             offenders.append(f"{file}: imports pickle")

@@ -3,7 +3,8 @@
 The archive holds Python pickles (dicts of a ``data`` uint8 array of shape (N, 3072) and label
 lists); they are read straight out of the tar file with ``RestrictedUnpickler`` (plain values and
 NumPy arrays only: loading never runs code from the file).  Besides the archive, an extracted
-``cifar-10-batches-py/`` (or ``cifar-100-python/``) directory in a search directory is accepted.
+``cifar-10-batches-py/`` (or ``cifar-100-python/``) directory in a search directory is accepted
+(and preferred: no archive to read; no checksum is published for the extracted files).
 """
 import tarfile
 from pathlib import Path

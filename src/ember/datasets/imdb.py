@@ -1,7 +1,7 @@
 """IMDB movie reviews (sentiment): Keras' ``load_data`` and ``get_word_index``.
 
 Reviews are sequences of word indices (ranked by frequency); the ``.npz`` file stores them as
-ragged object arrays, read with a restricted unpickler (never ``allow_pickle=True``).  Files are
+ragged object arrays, read with a restricted unpickler (never NumPy's unrestricted pickle loading).  Files are
 looked for in ``path=``, ``$EMBER_DATA/imdb/``, ``~/.ember/datasets/imdb/`` and
 ``/usr/share/datasets/imdb/``, and downloaded from Keras' mirror with a hash check otherwise.
 """

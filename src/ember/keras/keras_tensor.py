@@ -265,8 +265,10 @@ def _accepts(operation, name):
 
 
 def _probe_call(fn):
-    """Run ``fn`` as a probe: inference mode is the caller's, no gradients."""
-    with no_grad():
+    """Run ``fn`` as a probe: inference mode is the caller's, no gradients, and no lasting
+    effect on the layers (variable updates are undone, added losses dropped)."""
+    from . import variables as _variables
+    with no_grad(), _variables.probing():
         return fn()
 
 

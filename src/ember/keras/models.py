@@ -107,8 +107,8 @@ class _KerasModel(KerasTrainer, KerasWeights):
         for m in self.modules():
             if m is not self and isinstance(m, Layer):
                 m.trainable = value
-        for p in self._own_params():
-            p.requires_grad_(value)
+        for p in self._own_params():      # weights created non-trainable stay so
+            p.requires_grad_(value and getattr(p, "_keras_trainable", True))
 
     @property
     def weights(self):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ember import keras
-from ember.keras import layers
+from ember.keras import layers, ops
 
 rng = np.random.default_rng(0)
 
@@ -238,3 +238,39 @@ def test_custom_layer_in_functional_model_from_config():
     x = rng.random((3, 4)).astype("float32")
     assert np_(new_model(x)).shape == (3, 10)
     assert new_model.count_params() == model.count_params() == 50
+
+
+def test_mixing_functional_and_subclassed_with_static_batch_shape():
+    units, timesteps, input_dim, batch_size = 8, 6, 5, 4
+    inputs = keras.Input((None, units))
+    classifier = keras.Model(inputs, layers.Dense(1)(layers.GlobalAveragePooling1D()(inputs)))
+
+    class CustomRNN(layers.Layer):
+        def __init__(self, head):
+            super().__init__()
+            self.units = units
+            self.projection_1 = layers.Dense(units=units, activation="tanh")
+            self.projection_2 = layers.Dense(units=units, activation="tanh")
+            self.classifier = head
+
+        def call(self, inputs):
+            outputs = []
+            state = ops.zeros(shape=(inputs.shape[0], self.units))
+            for t in range(inputs.shape[1]):
+                x = inputs[:, t, :]
+                h = self.projection_1(x)
+                y = h + self.projection_2(state)
+                state = y
+                outputs.append(y)
+            return self.classifier(ops.stack(outputs, axis=1))
+
+    rnn_model = CustomRNN(classifier)                     # a functional model inside a layer
+    assert np_(rnn_model(ops.zeros((1, timesteps, input_dim)))).shape == (1, 1)
+    # a subclassed layer inside a functional model, with the guide's static batch shape
+    inputs = keras.Input(batch_shape=(batch_size, timesteps, input_dim))
+    outputs = CustomRNN(layers.Dense(1))(layers.Conv1D(units, 3)(inputs))
+    model = keras.Model(inputs, outputs)
+    assert tuple(inputs.shape) == (batch_size, timesteps, input_dim)
+    assert tuple(model.output.shape) == (batch_size, timesteps - 2, 1)
+    x = rng.random((batch_size, timesteps, input_dim)).astype("float32")
+    assert np_(model(x)).shape == (batch_size, timesteps - 2, 1)

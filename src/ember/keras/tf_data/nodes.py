@@ -532,6 +532,16 @@ class Zip(Node):
                 result = n if result == INF else min(result, n)
         return result
 
+    def index_plan(self):
+        """Sources zipped as they are (``zip((images_ds, labels_ds))``) stay one view of their
+        arrays, so a shuffle / batch after the zip still gathers whole batches."""
+        if not all(isinstance(node, Slices) for node in self.nodes):
+            return None
+        n = min(node.n for node in self.nodes)
+        template = pack(self.structure, [node.template for node in self.nodes])
+        arrays = [a for node in self.nodes for a in node.arrays]
+        return IndexPlan(template, arrays, iter([np.arange(n, dtype=np.int64)]))
+
     def _elements(self):
         for parts in zip(*(node.elements() for node in self.nodes)):
             yield pack(self.structure, parts)

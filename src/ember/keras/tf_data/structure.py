@@ -48,15 +48,13 @@ class TensorSpec:
         return f"TensorSpec(shape={self.shape}, dtype={self.dtype.name}, name={self.name!r})"
 
 
-def _is_tuple(value):
-    return isinstance(value, tuple) and not isinstance(value, TensorSpec)
-
-
 def flatten(element):
     """The leaves of ``element`` in order (dicts: in key order as given)."""
+    if type(element) is np.ndarray:           # the common leaf first: this runs per element
+        return [element]
     if isinstance(element, dict):
         return [leaf for v in element.values() for leaf in flatten(v)]
-    if _is_tuple(element):
+    if isinstance(element, tuple):
         return [leaf for v in element for leaf in flatten(v)]
     return [element]
 
@@ -74,7 +72,7 @@ def pack(template, leaves):
     def build(t):
         if isinstance(t, dict):
             return {k: build(v) for k, v in t.items()}
-        if _is_tuple(t):
+        if isinstance(t, tuple):
             return _rebuild(t, [build(v) for v in t])
         return next(it)
     return build(template)
@@ -83,9 +81,11 @@ def pack(template, leaves):
 def map_structure(fn, *elements):
     """``fn`` applied leaf-wise over elements of the same structure."""
     first = elements[0]
+    if type(first) is np.ndarray:
+        return fn(*elements)
     if isinstance(first, dict):
         return {k: map_structure(fn, *(e[k] for e in elements)) for k in first}
-    if _is_tuple(first):
+    if isinstance(first, tuple):
         return _rebuild(first, [map_structure(fn, *parts) for parts in zip(*elements)])
     return fn(*elements)
 
@@ -111,9 +111,11 @@ def _leaf_to_numpy(value, dtype=None):
 def to_numpy(element, what="dataset element"):
     """An element (Tensors, arrays, Python numbers, lists) as a structure of NumPy arrays; a list
     is one array (TensorFlow's rule); ``None`` is refused with a clear error."""
+    if type(element) is np.ndarray and element.dtype != np.float64:
+        return element
     if isinstance(element, dict):
         return {k: to_numpy(v, what) for k, v in element.items()}
-    if _is_tuple(element):
+    if isinstance(element, tuple):
         return _rebuild(element, [to_numpy(v, what) for v in element])
     if element is None:
         raise TypeError(f"tf.data: a {what} is None; every component must be a tensor or an "

@@ -36,13 +36,32 @@ def _archive_kinds(archive_format):
     return tuple(archive_format)
 
 
+def _check_inside(root, member):
+    target = (root / member).resolve()
+    if target != root and root not in target.parents:
+        raise ValueError(f"get_file: refusing to extract {member!r}: it would land outside {root}")
+
+
 def _safe_zip_extract(archive, destination):
     root = Path(destination).resolve()
     for member in archive.namelist():
-        target = (root / member).resolve()
-        if target != root and root not in target.parents:
-            raise ValueError(f"get_file: refusing to extract {member!r}: it would land outside "
-                             f"{root}")
+        _check_inside(root, member)
+    archive.extractall(destination)
+
+
+def _safe_tar_extract(archive, destination):
+    if hasattr(tarfile, "data_filter"):          # Python >= 3.11.4: the standard safe filter
+        try:
+            archive.extractall(destination, filter="data")
+        except tarfile.FilterError as e:
+            raise ValueError(f"get_file: refusing to extract: {e}") from None
+        return
+    root = Path(destination).resolve()
+    for member in archive.getmembers():         # older: plain files and folders inside only
+        if not (member.isfile() or member.isdir()):
+            raise ValueError(f"get_file: refusing to extract {member.name!r}: links and special "
+                             "files are not extracted")
+        _check_inside(root, member.name)
     archive.extractall(destination)
 
 
@@ -52,7 +71,7 @@ def extract_archive(file_path, path=".", archive_format="auto"):
     for kind in _archive_kinds(archive_format):
         if kind == "tar" and tarfile.is_tarfile(file_path):
             with tarfile.open(file_path) as archive:
-                _extract_all(archive, path, lambda a, p: a.extractall(p, filter="data"))
+                _extract_all(archive, path, _safe_tar_extract)
             return True
         if kind == "zip" and zipfile.is_zipfile(file_path):
             with zipfile.ZipFile(file_path) as archive:

@@ -13,7 +13,7 @@ import os
 import shutil
 import warnings
 
-from ..functional import Graph
+from ..functional import Graph, _shape_text
 
 __all__ = ["plot_model", "model_to_dot", "dot_source"]
 
@@ -23,15 +23,6 @@ _INSTALL = ("pip install pydot (or pip install 'ember[plot]'), and Graphviz for 
 
 def _quote(text):
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _shape_text(shapes):
-    def one(shape):
-        return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
-            (",)" if len(shape) == 1 else ")")
-    if not shapes:
-        return "?"
-    return one(shapes[0]) if len(shapes) == 1 else "[" + ", ".join(one(s) for s in shapes) + "]"
 
 
 def _activation_name(layer):
@@ -63,7 +54,7 @@ class _Dot:
             lines.append(f"dtype: {dtype}")
         if o["show_shapes"]:
             lines.append(f"Input shape: {_shape_text(in_shapes) if in_shapes else '-'}")
-            lines.append(f"Output shape: {_shape_text(out_shapes) if out_shapes else '?'}")
+            lines.append(f"Output shape: {_shape_text(out_shapes) if out_shapes else '-'}")
         activation = _activation_name(op) if o["show_layer_activations"] else None
         if activation is not None:
             lines.append(f"Activation: {activation}")
@@ -119,9 +110,9 @@ def _draw_graph(dot, graph, inputs_from=None):
             continue
         class_name = type(op).__name__ if hasattr(op, "trainable") else "Operation"
         name = getattr(op, "name", None) or getattr(op, "__name__", class_name)
+        dtypes = ", ".join(dict.fromkeys(str(t.dtype) for t in node.output_tensors))
         box = dot.box(op, class_name, name, [t.shape for t in node.input_tensors],
-                      [t.shape for t in node.output_tensors],
-                      getattr(op, "dtype", None) if hasattr(op, "trainable") else None)
+                      [t.shape for t in node.output_tensors], getattr(op, "dtype", None) or dtypes)
         for source in dict.fromkeys(s for s in sources if s is not None):
             dot.edge(source, box)
         for t in node.output_tensors:
@@ -147,7 +138,8 @@ def dot_source(model, show_shapes=False, show_dtype=False, show_layer_names=True
     else:        # a Sequential whose input is not known yet: no shapes, layers in order
         previous = None
         for layer in model.layers:
-            box = dot.box(layer, type(layer).__name__, layer.name, dtype=getattr(layer, "dtype", None))
+            box = dot.box(layer, type(layer).__name__, layer.name,
+                          dtype=getattr(layer, "dtype", None))
             if previous is not None:
                 dot.edge(previous, box)
             previous = box

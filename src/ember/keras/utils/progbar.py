@@ -29,19 +29,25 @@ class Progbar:
         interval: the minimum seconds between redraws.
         stateful_metrics: names of metrics shown as given; the others are averaged over the steps
             (weighted by how many steps each update covers).
+        stateless_metrics: the opposite choice (Keras 3): these are averaged, the others shown as
+            given; at most one of the two.
         unit_name: the unit shown with the time per unit (``'step'``).
     """
 
-    def __init__(self, target, width=30, verbose=1, interval=0.05, stateful_metrics=None,
-                 unit_name="step"):
+    def __init__(self, target, width=20, verbose=1, interval=0.05, stateful_metrics=None,
+                 stateless_metrics=None, unit_name="step"):
         if verbose not in (0, 1, 2):
             raise ValueError(f"Progbar: verbose={verbose!r}; expected 0, 1 or 2")
+        if stateful_metrics is not None and stateless_metrics is not None:
+            raise ValueError("Progbar: pass stateful_metrics (shown as given; others averaged) or "
+                             "stateless_metrics (averaged; others shown as given), not both")
         self.target = target
         self.width = width
         self.verbose = verbose
         self.interval = interval
         self.unit_name = unit_name
         self.stateful_metrics = set(stateful_metrics or ())
+        self.stateless_metrics = None if stateless_metrics is None else set(stateless_metrics)
         self._dynamic_display = ((hasattr(sys.stdout, "isatty") and sys.stdout.isatty())
                                  or "ipykernel" in sys.modules)
         self._seen_so_far = 0
@@ -76,7 +82,11 @@ class Progbar:
         for name, value in values or ():
             if name not in self._values_order:
                 self._values_order.append(name)
-            if name in self.stateful_metrics or finalize:
+            if self.stateless_metrics is not None:
+                averaged = name in self.stateless_metrics
+            else:
+                averaged = name not in self.stateful_metrics
+            if not averaged or finalize:
                 self._values[name] = [value, 1]
             else:
                 weight = max(current - self._seen_so_far, 1)
