@@ -393,3 +393,32 @@ def test_keras_guides_tf_data_usages():
     gan_like.fit(tf.data.Dataset.from_tensor_slices(X).shuffle(buffer_size=1024).batch(64),
                  epochs=1, verbose=0)
     assert seen == [(64, 4), (36, 4)]
+
+
+def test_take_while_unique_scan_counter():
+    assert values(Dataset.range(10).take_while(lambda x: x < 4)) == [0, 1, 2, 3]
+    assert values(Dataset.from_tensor_slices([1, 3, 1, 2, 3, 5]).unique()) == [1, 3, 2, 5]
+    running = Dataset.range(1, 5).scan(np.int64(0), lambda s, x: (s + x, s + x))
+    assert values(running) == [1, 3, 6, 10] and len(running) == 4
+    counter = Dataset.counter(start=2, step=3)
+    assert values(counter.take(3)) == [2, 5, 8] and counter.cardinality().numpy() == -1
+    with pytest.raises(TypeError, match="scalar integers or strings"):
+        list(Dataset.from_tensor_slices(np.zeros((2, 2), np.int64)).unique())
+
+
+def test_sample_and_choose_from_datasets():
+    a, b = Dataset.range(0, 5), Dataset.range(100, 103)
+    mixed = values(Dataset.sample_from_datasets([a, b], weights=[0.5, 0.5], seed=4))
+    assert sorted(mixed) == [0, 1, 2, 3, 4, 100, 101, 102]         # every element, once
+    assert [v for v in mixed if v < 100] == [0, 1, 2, 3, 4]          # each in its own order
+    assert values(Dataset.sample_from_datasets([a, b], weights=[1.0, 0.0], seed=1)) == values(a)
+    stopped = values(tf.data.experimental.sample_from_datasets([a, b], seed=4,
+                                                               stop_on_empty_dataset=True))
+    # stops at the first draw from an exhausted dataset: one of them was read to its end
+    assert len(stopped) < 8 and ({0, 1, 2, 3, 4} <= set(stopped) or {100, 101, 102} <= set(stopped))
+    choice = Dataset.from_tensor_slices(np.array([0, 1, 1, 0, 1], np.int64))
+    assert values(Dataset.choose_from_datasets([a, b], choice)) == [0, 100, 101, 1, 102]
+    short = Dataset.from_tensor_slices(np.array([1, 1, 1, 1, 0], np.int64))
+    assert values(Dataset.choose_from_datasets([a, b], short)) == [100, 101, 102]
+    assert values(Dataset.choose_from_datasets([a, b], short, stop_on_empty_dataset=False)) == [
+        100, 101, 102, 0]

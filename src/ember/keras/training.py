@@ -186,6 +186,9 @@ def _no_loss(y_pred, y_true):
     return F.sum(y_pred) * 0.0
 
 
+_no_loss.no_loss = True      # Compiled logs no <output>_loss for it (Keras)
+
+
 class _CompiledMetrics:
     """The compiled metrics of a model as one object (tf.keras 2's ``compiled_metrics``)."""
 

@@ -70,7 +70,10 @@ class Compiled:
                 if len(weights) != len(items):
                     raise ValueError(f"compile: {len(items)} losses but {len(weights)} loss_weights")
                 self.loss_weights = [float(w) for w in weights]
-            self.output_trackers = [Mean(f"output_{i}_loss") for i in range(len(items))]
+            # Keras logs a loss per output only when two or more outputs have one
+            trained = [not getattr(item, "no_loss", False) for item in items]
+            self.output_trackers = [Mean(f"output_{i}_loss") if t and sum(trained) > 1 else None
+                                    for i, t in enumerate(trained)]
         elif loss is not None:
             self.losses = [get_loss(loss)]
             if loss_weights is not None:
@@ -121,7 +124,8 @@ class Compiled:
         if not self.multi or len(names) != len(self.losses):
             return
         for i, tracker in enumerate(self.output_trackers):
-            tracker.name = f"{names[i]}_loss"
+            if tracker is not None:
+                tracker.name = f"{names[i]}_loss"
         for out, m in self.metrics:
             if out is not None and m.name.startswith(f"output_{out}_"):
                 m.name = f"{names[out]}_{m.name[len(f'output_{out}_'):]}"

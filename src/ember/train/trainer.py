@@ -132,7 +132,8 @@ class Trainer:
         c = self._compiled
         if c is None:
             return []
-        return [c.loss_tracker] + c.output_trackers + [m for _, m in c.metrics]
+        return [c.loss_tracker] + [t for t in c.output_trackers if t is not None] + \
+            [m for _, m in c.metrics]
 
     @property
     def metrics_names(self):
@@ -169,7 +170,8 @@ class Trainer:
             loss = None
             for i, ((fn, _, _), p, t) in enumerate(zip(c.losses, y_pred, y)):
                 term = _loop.loss_value(fn, p, t, sample_weight)
-                c.output_trackers[i].update(float(term.data), weight=len(p))
+                if c.output_trackers[i] is not None:
+                    c.output_trackers[i].update(float(term.data), weight=len(p))
                 if c.loss_weights is not None:
                     term = term * c.loss_weights[i]
                 loss = term if loss is None else loss + term

@@ -1,6 +1,7 @@
 """``tf.data`` for ``import ember.keras.tf as tf`` programs: ``tf.data.Dataset``,
 ``tf.data.AUTOTUNE``, ``tf.data.Options``, ``tf.data.experimental`` (``AUTOTUNE``,
-``cardinality``, ``INFINITE_CARDINALITY``, ``UNKNOWN_CARDINALITY``, ``AutoShardPolicy``).
+``cardinality``, ``INFINITE_CARDINALITY``, ``UNKNOWN_CARDINALITY``, ``AutoShardPolicy``,
+``sample_from_datasets``, ``choose_from_datasets``).
 See ``dataset`` for the semantics."""
 import types
 
@@ -19,4 +20,6 @@ def _cardinality(dataset):
 experimental = types.SimpleNamespace(
     AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDINALITY,
     UNKNOWN_CARDINALITY=UNKNOWN_CARDINALITY, cardinality=_cardinality,
+    sample_from_datasets=Dataset.sample_from_datasets,
+    choose_from_datasets=Dataset.choose_from_datasets,
     AutoShardPolicy=types.SimpleNamespace(AUTO=0, FILE=1, DATA=2, HINT=3, OFF=-1))

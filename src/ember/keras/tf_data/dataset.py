@@ -22,7 +22,7 @@ import os
 import numpy as np
 
 from ...tensor import Tensor
-from . import batching, nodes
+from . import batching, nodes, selection
 from .structure import (INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, TensorSpec, describe, flatten,
                         to_numpy, to_python, to_tensors)
 
@@ -85,6 +85,13 @@ def _zip_types(types, shapes):
     if isinstance(types, tuple):
         return tuple(_zip_types(t, s) for t, s in zip(types, shapes))
     return TensorSpec(None if shapes is None else tuple(shapes), types)
+
+
+def _node_of(dataset, method):
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"tf.data.Dataset.{method}: expected tf.data.Dataset objects, got "
+                        f"{type(dataset).__name__}")
+    return dataset._node
 
 
 class Options:
@@ -161,6 +168,27 @@ class Dataset:
             return value._node
         return Dataset(nodes.Zip(to_node(structure)))
 
+    @staticmethod
+    def counter(start=0, step=1, dtype=np.int64, name=None):
+        """``start, start + step, ...`` forever."""
+        return Dataset(selection.Counter(start, step, dtype))
+
+    @staticmethod
+    def sample_from_datasets(datasets, weights=None, seed=None, stop_on_empty_dataset=False,
+                             rerandomize_each_iteration=None):
+        """Elements drawn at random from ``datasets`` (probabilities ``weights``, default equal);
+        an exhausted dataset drops out unless ``stop_on_empty_dataset``."""
+        return Dataset(selection.SampleFrom([_node_of(d, "sample_from_datasets") for d in datasets],
+                                            weights, seed, stop_on_empty_dataset,
+                                            rerandomize_each_iteration))
+
+    @staticmethod
+    def choose_from_datasets(datasets, choice_dataset, stop_on_empty_dataset=True):
+        """Element ``k`` from ``datasets[choice_dataset[k]]``."""
+        return Dataset(selection.ChooseFrom([_node_of(d, "choose_from_datasets") for d in datasets],
+                                            _node_of(choice_dataset, "choose_from_datasets"),
+                                            stop_on_empty_dataset))
+
     # -- transformations ----------------------------------------------------------------------------
     def map(self, map_func, num_parallel_calls=None, deterministic=None, name=None):
         """``map_func`` applied to every element (a tuple element is unpacked into arguments)."""
@@ -169,6 +197,19 @@ class Dataset:
     def filter(self, predicate, name=None):
         """The elements for which ``predicate`` returns a true scalar bool tensor."""
         return Dataset(nodes.Filter(self._node, predicate, to_tensors))
+
+    def take_while(self, predicate, name=None):
+        """The elements up to (not including) the first for which ``predicate`` is false."""
+        return Dataset(selection.TakeWhile(self._node, predicate, to_tensors))
+
+    def unique(self, name=None):
+        """The first occurrence of each element (scalar integers or strings)."""
+        return Dataset(selection.Unique(self._node))
+
+    def scan(self, initial_state, scan_func, name=None):
+        """Outputs of ``scan_func(state, element) -> (new_state, output)`` carried from
+        ``initial_state``."""
+        return Dataset(selection.Scan(self._node, initial_state, scan_func, to_tensors))
 
     def flat_map(self, map_func, name=None):
         """The elements of the datasets ``map_func`` returns, one after the other."""
