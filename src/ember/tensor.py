@@ -376,6 +376,18 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __format__(self, format_spec):
+        """``f"{loss:.4f}"``: a 0-d tensor formats as its value (NumPy's scalar, so an empty
+        spec prints ``1.5``, as TensorFlow); other tensors format as ``str(t)`` with an empty
+        spec and raise TypeError for any other spec, as PyTorch and NumPy do."""
+        if self.data.ndim == 0:
+            return _np.asarray(_backends.to_host(self.data))[()].__format__(format_spec)
+        if format_spec:
+            raise TypeError(f"ember: format spec {format_spec!r} needs a 0-d tensor, got shape "
+                            f"{self.shape}; format a value (f'{{t.item():{format_spec}}}' for a "
+                            "one-element tensor) or the array (t.numpy())")
+        return str(self)
+
     def __index__(self):
         if self.data.dtype.kind not in "iu" or self.data.size != 1:
             raise TypeError("ember: only one-element integer tensors can be used as an index")

@@ -365,6 +365,25 @@ def test_repr():
     assert "..." in big and len(big) < 400
 
 
+def test_format_matches_torch_and_numpy():
+    torch = pytest.importorskip("torch")
+    loss = (ember.tensor([1.23456, 2.0], requires_grad=True) * 1).mean()   # 0-d, with a graph
+    for spec in (".2f", ".3e", "8.4f", "g"):
+        assert f"{loss:{spec}}" == format(torch.tensor(1.61728), spec) == format(np.float32(1.61728), spec)
+    assert f"{ember.tensor(1.5)}" == str(np.float32(1.5)) == "1.5"      # TensorFlow's f"{t}"
+    assert f"{ember.tensor(7, dtype='int32'):03d}" == "007"
+    assert f"{ember.tensor(True)}" == "True"
+    vec = ember.tensor([1.5, 2.5])
+    assert f"{vec}" == str(vec)
+    for t in (vec, ember.tensor([1.5])):                  # PyTorch and NumPy refuse a spec here
+        with pytest.raises(TypeError, match=r"needs a 0-d tensor.*item\(\)"):
+            f"{t:.2f}"
+        with pytest.raises(TypeError):
+            format(torch.tensor(t.numpy()), ".2f")
+        with pytest.raises(TypeError):
+            format(t.numpy(), ".2f")
+
+
 # -- clear errors before arithmetic ----------------------------------------------------------------
 def test_matmul_shape_error_names_op_and_shapes():
     with pytest.raises(ValueError, match=r"matmul.*\(2, 3\).*\(4, 5\)"):

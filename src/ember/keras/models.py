@@ -18,6 +18,8 @@ step, ``History.plot``, ``save``...) that speak Keras:
   ``set_weights()``, ``summary()``; ``optimizer.apply_gradients`` for GradientTape loops.
 """
 import inspect
+import os
+import warnings
 
 import numpy as np
 
@@ -124,6 +126,41 @@ class _KerasModel(KerasTrainer, KerasWeights):
                     seen.add(id(w))
                     out.append(w)
         return out
+
+    # -- files: Keras' formats by file name, ember's safetensors otherwise -----------------------------
+    def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
+        """Save the whole model.  ``*.keras``: Keras 3's format (real Keras loads it; a model
+        ember cannot describe to Keras -- subclassed, keras.ops calls, nested models, Lambda --
+        is written in ember's format under that name, with a warning); any other name: ember's
+        safetensors format (``ember.train.Model.save``)."""
+        from . import keras_file
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{type(self).__name__}.save: {os.fspath(filepath)} exists and "
+                                  "overwrite=False")
+        if keras_file.kind_of_path(filepath) == "keras":
+            try:
+                return keras_file.save_keras(self, filepath, include_optimizer=include_optimizer)
+            except keras_file.KerasFileError as err:
+                warnings.warn(f"{err} -- written in ember's format instead (ember loads it, real "
+                              "Keras does not)", stacklevel=2)
+        return _train.Model.save(self, filepath, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True, **kwargs):
+        """``*.weights.h5``: Keras 3's weights layout (real Keras' ``load_weights`` reads it);
+        any other name: ember's safetensors."""
+        from . import keras_file
+        if keras_file.kind_of_path(filepath) == "weights_h5":
+            return keras_file.save_weights_h5(self, filepath)
+        return _train.Model.save_weights(self, filepath)
+
+    def load_weights(self, filepath, skip_mismatch=False, strict=True, **kwargs):
+        """Weights from ``*.weights.h5`` (Keras 3) or ``*.h5`` (tf.keras 2), matched by position
+        as Keras does, else from ember's safetensors files."""
+        from . import keras_file
+        if keras_file.kind_of_path(filepath) in ("weights_h5", "h5") and \
+                not _is_safetensors(filepath):
+            return keras_file.load_weights_h5(self, filepath)
+        return _train.Model.load_weights(self, filepath, strict=strict)
 
     def get_layer(self, name=None, index=None):
         """The layer called ``name`` (or at ``index`` in ``model.layers``)."""
@@ -292,8 +329,26 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     safe_mode: True (default) refuses Python lambdas saved as bytecode (``Lambda`` layers); pass
         False only for a file you trust.
     """
+    from . import keras_file
+    kind = keras_file.kind_of_path(filepath)
+    if kind is not None and not _is_safetensors(filepath):
+        # Keras' own files: .keras (Keras 3's zip), .h5 (tf.keras 2's HDF5)
+        return keras_file.load_any(filepath, {"Sequential": Sequential, "Model": Model},
+                                   custom_objects=custom_objects, compile=compile,
+                                   safe_mode=safe_mode)
     return _train.load_model(filepath, compile=compile, custom_objects=custom_objects,
                              safe_mode=safe_mode)
+
+
+def _is_safetensors(path):
+    """Whether ``path`` is an ember safetensors file (a file under a Keras name written by an
+    older ember, or one ember wrote in its own format): Keras' files are zip or HDF5."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return False
+    return not (head.startswith(b"PK") or head.startswith(b"\x89HDF"))
 
 
 def clone_model(model):

@@ -40,6 +40,7 @@ from ..autograd import no_grad
 from ..optim.clip import clip_grads_
 from ..tensor import Tensor
 from . import schedules
+from .backend import LearningRate
 
 # ``from ember.keras.optimizers.schedules import ExponentialDecay`` (Keras' module path)
 sys.modules.setdefault(__name__ + ".schedules", schedules)
@@ -127,10 +128,12 @@ class Optimizer:
         """The current learning rate: a schedule's value at ``iterations`` (what the next update
         uses), else the rate set (settable: a number, or a schedule)."""
         if self._schedule is not None:
-            return float(self._schedule(self.iterations))
-        if self.built:
-            return self.param_groups[0]["lr"]
-        return self._initial_lr
+            value = float(self._schedule(self.iterations))
+        else:
+            value = self.param_groups[0]["lr"] if self.built else self._initial_lr
+        # a float that knows this optimizer: keras.backend.set_value(opt.learning_rate, v) and
+        # opt.learning_rate.assign(v) (Keras' variable API) set the rate
+        return LearningRate(value, self)
 
     @learning_rate.setter
     def learning_rate(self, value):

@@ -9,76 +9,28 @@ current batch (from a batch hook) or epoch.
 
 Provided: :class:`EarlyStopping`, :class:`ModelCheckpoint`, :class:`LearningRateScheduler`,
 :class:`ReduceLROnPlateau`, :class:`CSVLogger`, :class:`TerminateOnNaN`, :class:`LambdaCallback`,
-:class:`History` and :class:`ProgbarLogger` (the progress display ``fit`` adds by itself).
+:class:`BackupAndRestore`, :class:`TensorBoard` (``ember.train.tensorboard``), :class:`History`
+and :class:`ProgbarLogger` (the progress display ``fit`` adds by itself).
 """
 import csv
+import json
 import math
 import os
-import warnings
+import shutil
 
 import numpy as np
 
+from .. import serialization
 from . import parallel
-from .callback import HOOKS, Callback, CallbackList
+from ._monitor import _better, _copy_weights, _get_lr, _monitored, _resolve_mode, _set_lr
+from .callback import ALIASES, HOOKS, Callback, CallbackList
 from .history import History
 from .progress import ProgbarLogger
+from .tensorboard import TensorBoard
 
 __all__ = ["Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
            "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN", "LambdaCallback", "History",
-           "ProgbarLogger"]
-
-
-# -- helpers for monitored quantities -------------------------------------------------------------
-_MAX_WORDS = ("acc", "accuracy", "auc", "precision", "recall", "f1", "top_k")
-
-
-def _resolve_mode(mode, monitor, who):
-    if mode not in ("auto", "min", "max"):
-        warnings.warn(f"{who}: mode {mode!r} is unknown, using 'auto'", stacklevel=3)
-        mode = "auto"
-    if mode == "auto":
-        name = monitor[4:] if monitor.startswith("val_") else monitor
-        mode = "max" if any(w in name for w in _MAX_WORDS) else "min"
-    return mode
-
-
-def _better(mode, min_delta):
-    """``better(current, reference)``: an improvement by more than ``min_delta``."""
-    d = abs(float(min_delta))
-    if mode == "max":
-        return lambda current, reference: current - d > reference
-    return lambda current, reference: current + d < reference
-
-
-def _monitored(logs, monitor, who):
-    value = (logs or {}).get(monitor)
-    if value is None:
-        warnings.warn(f"{who}: the monitored quantity {monitor!r} is not in the logs (available: "
-                      f"{', '.join(sorted(logs or {})) or 'none'}); pass validation data for "
-                      "'val_' quantities, or monitor one of those", stacklevel=3)
-    return value
-
-
-def _copy_weights(model):
-    return {k: np.array(t.data, copy=True) for k, t in model.state_dict().items()}
-
-
-def _set_lr(optimizer, lr):
-    if _has_lr_attribute(optimizer):        # a Keras optimizer: its setter (schedules, state)
-        optimizer.learning_rate = float(lr)
-        return
-    for group in optimizer.param_groups:
-        group["lr"] = float(lr)
-
-
-def _get_lr(optimizer):
-    if _has_lr_attribute(optimizer):        # a schedule's current value included
-        return float(optimizer.learning_rate)
-    return float(optimizer.param_groups[0]["lr"])
-
-
-def _has_lr_attribute(optimizer):
-    return isinstance(getattr(type(optimizer), "learning_rate", None), property)
+           "ProgbarLogger", "BackupAndRestore", "TensorBoard"]
 
 
 class EarlyStopping(Callback):
@@ -109,7 +61,7 @@ class EarlyStopping(Callback):
     def on_train_begin(self, logs=None):
         self.wait = 0
         self.stopped_epoch = 0
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best = None         # the first watched value is the first best (Keras)
         self.best_weights = None
         self.best_epoch = 0
 
@@ -119,6 +71,7 @@ class EarlyStopping(Callback):
             return
         if self.restore_best_weights and self.best_weights is None:
             self.best_weights = _copy_weights(self.model)   # so there is always something to restore
+            self.best_epoch = epoch
         self.wait += 1
         if self._better(current, self.best):
             self.best = current
@@ -164,7 +117,7 @@ class ModelCheckpoint(Callback):
         if initial_value_threshold is not None:
             self.best = float(initial_value_threshold)
         else:
-            self.best = math.inf if self.mode == "min" else -math.inf
+            self.best = None
         self._batches_seen = 0
         self._epoch = 0
         self.last_saved = None
@@ -198,7 +151,8 @@ class ModelCheckpoint(Callback):
             return
         if self._better(current, self.best):
             if self.verbose:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}")
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from "
+                      f"{'None' if self.best is None else format(self.best, '.5f')} to {current:.5f}")
             self.best = current
             self._save(epoch, logs)
 
@@ -220,7 +174,9 @@ class ModelCheckpoint(Callback):
 class LearningRateScheduler(Callback):
     """At the start of each epoch set the learning rate of every parameter group to
     ``schedule(epoch, lr)`` (epoch 0-based; ``schedule(epoch)`` also accepted).  The rate in use
-    is added to the epoch logs as ``lr``."""
+    is added to the epoch logs as ``lr`` (``lr_log_name``; Keras 3's: ``learning_rate``)."""
+
+    lr_log_name = "lr"
 
     def __init__(self, schedule, verbose=0):
         super().__init__()
@@ -243,13 +199,16 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["lr"] = _get_lr(self.model.optimizer)
+            logs[self.lr_log_name] = _get_lr(self.model.optimizer)
 
 
 class ReduceLROnPlateau(Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by more than
     ``min_delta`` for ``patience`` epochs; then wait ``cooldown`` epochs; never below ``min_lr``
-    (Keras' semantics and defaults).  The rate is added to the epoch logs as ``lr``."""
+    (Keras' semantics and defaults).  The rate is added to the epoch logs as ``lr``
+    (``lr_log_name``; Keras 3's: ``learning_rate``)."""
+
+    lr_log_name = "lr"
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
                  min_delta=1e-4, cooldown=0, min_lr=0.0):
@@ -268,7 +227,7 @@ class ReduceLROnPlateau(Callback):
         self._reset()
 
     def _reset(self):
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best = None
         self.wait = 0
         self.cooldown_counter = 0
 
@@ -278,7 +237,7 @@ class ReduceLROnPlateau(Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         optimizer = self.model.optimizer
-        logs["lr"] = _get_lr(optimizer)
+        logs[self.lr_log_name] = _get_lr(optimizer)
         current = _monitored(logs, self.monitor, "ReduceLROnPlateau")
         if current is None:
             return
@@ -292,7 +251,7 @@ class ReduceLROnPlateau(Callback):
             self.wait += 1
             if self.wait >= self.patience:
                 old = _get_lr(optimizer)
-                if old > self.min_lr:
+                if old > np.float32(self.min_lr):     # (Keras compares in float32)
                     new = max(old * self.factor, self.min_lr)
                     _set_lr(optimizer, new)
                     if self.verbose:
@@ -334,23 +293,32 @@ class CSVLogger(Callback):
             return
         logs = logs or {}
         if self.keys is None:
-            self.keys = sorted(logs)
+            self.keys = self._columns(logs)
         if self._writer is None:
             self._writer = csv.writer(self._file, delimiter=self.separator)
             if not self._has_header:
                 self._writer.writerow(["epoch"] + self.keys)
-        row = [epoch]
-        for k in self.keys:
-            v = logs.get(k, "NA")
-            row.append(repr(v) if isinstance(v, float) else v)
-        self._writer.writerow(row)
+        self._writer.writerow([epoch] + [_cell(logs.get(k, "NA")) for k in self.keys])
         self._file.flush()
+
+    @staticmethod
+    def _columns(logs):
+        """The columns after ``epoch``: the first epoch's log names, sorted."""
+        return sorted(logs)
 
     def on_train_end(self, logs=None):
         if self._file is not None:
             self._file.close()
             self._file = None
             self._writer = None
+
+
+def _cell(value):
+    """A log value as Keras' CSVLogger writes it: numbers as Python prints them, sequences as
+    ``"[a, b]"``."""
+    if isinstance(value, str) or np.ndim(value) == 0:
+        return str(value)
+    return f'"[{", ".join(map(str, np.asarray(value).ravel().tolist()))}]"'
 
 
 class TerminateOnNaN(Callback):
@@ -365,11 +333,113 @@ class TerminateOnNaN(Callback):
 
 class LambdaCallback(Callback):
     """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``; any
-    hook name of :class:`Callback` may be given."""
+    hook name of :class:`Callback` may be given, Keras' ``on_batch_begin`` / ``on_batch_end``
+    (the training batches) included.  A hook given None is left out (Keras)."""
 
     def __init__(self, **hooks):
         super().__init__()
+        names = HOOKS + tuple(ALIASES.values())
         for name, fn in hooks.items():
-            if name not in HOOKS:
-                raise TypeError(f"LambdaCallback: unknown hook {name!r}; hooks are {', '.join(HOOKS)}")
-            setattr(self, name, fn)
+            if name not in names:
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}; hooks are {', '.join(names)}")
+            if fn is not None:
+                setattr(self, name, fn)
+
+
+class BackupAndRestore(Callback):
+    """Back up the training state so that an interrupted ``fit`` can go on where it stopped
+    (Keras' callback): at every epoch end (or every ``save_freq`` batches) the weights, the
+    optimizer state (Adam's moments, ``iterations``) and the number of epochs done are written to
+    ``backup_dir``; a later ``fit`` with a BackupAndRestore on the same folder loads them at its
+    start and begins at the first epoch not done.  A batch-level backup resumes at the start of
+    the epoch it was taken in (Keras).  When ``fit`` ends normally the backup is deleted
+    (``delete_checkpoint=True``); an exception leaves it in place.  ``double_checkpoint`` keeps the
+    previous backup too (``.bkp``), used when the latest cannot be read.
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
+                 delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("BackupAndRestore: backup_dir is empty; pass the folder to keep the "
+                             "training state in")
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)
+                                     or save_freq < 1):
+            raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or a positive int "
+                             f"(batches), got {save_freq!r}")
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.double_checkpoint = bool(double_checkpoint)
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self._state_path = os.path.join(self.backup_dir, "latest.safetensors")
+        self._meta_path = os.path.join(self.backup_dir, "training_metadata.json")
+        self._current_epoch = 0
+        self._batches = 0
+
+    def on_train_begin(self, logs=None):
+        self._batches = 0
+        for suffix in ("", ".bkp"):
+            if not os.path.exists(self._state_path + suffix):
+                continue
+            try:
+                self._restore(suffix)
+                return
+            except (OSError, ValueError) as e:     # unreadable: try the previous backup
+                error = e
+        if os.path.exists(self._state_path):
+            raise error
+
+    def _restore(self, suffix):
+        state = serialization.load(self._state_path + suffix)
+        with open(self._meta_path + suffix) as f:
+            meta = json.load(f)
+        model = self.model
+        model.load_state_dict(state["model"])
+        if "optimizer" in state:
+            c = getattr(model, "_compiled", None)
+            opt = getattr(c, "optimizer", None) if c is not None else None
+            if opt is not None and getattr(opt, "built", True):
+                opt.load_state_dict(state["optimizer"])
+            else:                   # bound later, by the first step (ember.train.trainer)
+                model._pending_optimizer_state = state["optimizer"]
+        self._current_epoch = int(meta["epoch"])
+        model._initial_epoch = self._current_epoch      # fit starts there (Keras' attribute)
+        model.epochs_completed = self._current_epoch
+        if "steps" in meta:
+            model.steps_completed = int(meta["steps"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        if self.save_freq == "epoch":
+            self._save()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches += 1
+        if self._batches % self.save_freq == 0:
+            self._save(batch)
+
+    def _save(self, batch=0):
+        if not parallel.is_main():
+            return
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint and os.path.exists(self._state_path):
+            shutil.copyfile(self._state_path, self._state_path + ".bkp")
+            shutil.copyfile(self._meta_path, self._meta_path + ".bkp")
+        obj = {"model": self.model.state_dict()}
+        c = getattr(self.model, "_compiled", None)
+        opt = getattr(c, "optimizer", None) if c is not None else None
+        if opt is not None and getattr(opt, "built", True):
+            obj["optimizer"] = opt.state_dict()
+        serialization.save(obj, self._state_path)
+        tmp = self._meta_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"epoch": self._current_epoch, "batch": int(batch),
+                       "steps": int(getattr(self.model, "steps_completed", 0))}, f)
+        os.replace(tmp, self._meta_path)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and parallel.is_main() and os.path.isdir(self.backup_dir):
+            shutil.rmtree(self.backup_dir)
+

@@ -27,6 +27,7 @@ function of (seed, epoch) -- the convention of ``ember.data``'s samplers -- so a
 ``initial_epoch`` sees the same orders.  ``seed=None`` draws one seed per ``fit`` from ember's
 global generator (so ``ember.manual_seed`` makes runs repeatable).
 """
+import itertools
 import math
 import numbers
 import warnings
@@ -363,20 +364,27 @@ class SequenceBatches(_Converting):
 
     def __init__(self, sequence, shuffle=False, seed=None):
         self.sequence = sequence
-        self.steps = len(sequence)
+        # Keras 3's num_batches (None: an endless PyDataset, read with steps_per_epoch)
+        self.steps = sequence.num_batches if hasattr(sequence, "num_batches") else len(sequence)
         self.samples = None
         self.batch_size = getattr(sequence, "batch_size", None)
         self.shuffle, self.seed = bool(shuffle), seed
 
     def _peek_batches(self):
-        return [_convert(self, self.sequence[0])] if self.steps else []
+        return [_convert(self, self.sequence[0])] if self.steps != 0 else []
 
     def epoch(self, epoch=0):
-        order = range(self.steps)
-        if self.shuffle:
+        on_epoch_begin = getattr(self.sequence, "on_epoch_begin", None)
+        if callable(on_epoch_begin):
+            on_epoch_begin()
+        order = itertools.count() if self.steps is None else range(self.steps)
+        if self.shuffle and self.steps is not None:
             order = epoch_permutation(self.seed, epoch, self.steps)
-        for i in order:
-            yield _convert(self, self.sequence[int(i)])
+        # ember's PyDataset builds the batches in worker threads / processes when asked to
+        iterate = getattr(self.sequence, "_ember_iterate", None)
+        batches = iterate(order) if callable(iterate) else (self.sequence[int(i)] for i in order)
+        for batch in batches:
+            yield _convert(self, batch)
         on_epoch_end = getattr(self.sequence, "on_epoch_end", None)
         if callable(on_epoch_end):
             on_epoch_end()
@@ -422,8 +430,29 @@ class LimitedBatches:
                       "(repeat the dataset, or make the generator endless)", stacklevel=3)
 
 
+def _endless(source):
+    """Whether ``source`` never ends: a tf.data pipeline of infinite cardinality (``repeat()``)
+    or a PyDataset whose ``num_batches`` is None."""
+    if isinstance(source, SequenceBatches):
+        return source.steps is None
+    data = getattr(source, "loader", None)
+    if not getattr(data, "is_tf_dataset", False):
+        return False
+    return int(as_array(data.cardinality())) == -1     # tf.data.INFINITE_CARDINALITY
+
+
 def limit_steps(source, steps, fn):
-    """``source`` cut to ``steps`` batches per epoch (None: unchanged)."""
+    """``source`` cut to ``steps`` batches per epoch (None: unchanged; an endless source without
+    ``steps`` is an error, as tf.keras)."""
+    if steps is None and source is not None and _endless(source):
+        name = ("validation_steps" if "validation" in fn else
+                "steps_per_epoch" if fn.endswith("fit") else "steps")
+        what = ("validation_data" if "validation" in fn else "x")
+        kind = ("a PyDataset with num_batches None" if isinstance(source, SequenceBatches)
+                else "a tf.data dataset of cardinality -1, e.g. after .repeat()")
+        raise ValueError(f"{fn}: {what} is infinite ({kind}), so the pass over it would never "
+                         f"end. Fix: pass {name}=N (the number of batches to read per "
+                         "epoch / pass), or give the dataset an end (.take(n), .repeat(count))")
     if steps is None or source is None:
         return source
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:

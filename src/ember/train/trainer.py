@@ -381,7 +381,10 @@ class Trainer:
         opt = c.optimizer if c.optimizer is not None else _loop.NoOptimizer
         opt.zero_grad()
         self._reset_metrics()
+        self._initial_epoch = None
         clist.call("on_train_begin", {})
+        # a callback that restored a backup says where to go on from (Keras: BackupAndRestore)
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         logs = {}
         try:
             for epoch in range(int(initial_epoch), int(epochs)):

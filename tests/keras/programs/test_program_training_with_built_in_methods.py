@@ -6,12 +6,14 @@ with ``add_variable``, ``add_loss`` from a layer, an endpoint layer with ``compi
 loss, ``class_weight`` / ``sample_weight``, a two-input two-output model compiled with lists and
 dicts (``loss_weights``, per-output metrics, a ``None`` loss), EarlyStopping / ModelCheckpoint /
 a ``Callback`` with ``on_batch_end``, learning-rate schedules, a generator as ``x``.
+a ``torch.utils.data.DataLoader`` as ``x`` and ``validation_data``.
 (``tf.data``, ``keras.utils.PyDataset``, ``plot_model`` and ``TensorBoard``: issue #17.)
 History key names are real Keras 3.15.1's.
 """
 import os
 
 import numpy as np
+import torch
 
 from ember import keras
 from ember.keras import layers, ops
@@ -277,3 +279,27 @@ def test_python_generator_as_x():
     model = get_compiled_model()
     history = model.fit(batches(), steps_per_epoch=4, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2
+
+
+def test_torch_dataloader_as_x_and_validation_data():
+    class ExampleTorchDataset(torch.utils.data.Dataset):
+        def __init__(self, x, y):
+            self.x = x
+            self.y = y
+
+        def __len__(self):
+            return len(self.x)
+
+        def __getitem__(self, idx):
+            return self.x[idx], self.y[idx]
+
+    train_dataloader = torch.utils.data.DataLoader(ExampleTorchDataset(X[:48], Y[:48]),
+                                                   batch_size=16, shuffle=True)
+    val_dataloader = torch.utils.data.DataLoader(ExampleTorchDataset(X[48:], Y[48:]),
+                                                 batch_size=16, shuffle=True)
+    model = get_compiled_model()
+    history = model.fit(train_dataloader, validation_data=val_dataloader, epochs=2, verbose=0)
+    assert sorted(history.history) == ["loss", "sparse_categorical_accuracy", "val_loss",
+                                       "val_sparse_categorical_accuracy"]
+    loss, acc = model.evaluate(val_dataloader, verbose=0)
+    np.testing.assert_allclose(loss, model.evaluate(X[48:], Y[48:], verbose=0)[0], rtol=1e-5)
