@@ -153,6 +153,50 @@ def test_learning_rate_scheduler_as_keras(schedule):
     _same(ours, ref)
 
 
+class _SavingModel(_Model):
+    def __init__(self):
+        super().__init__()
+        self.saved = []
+
+    def save(self, path, **kwargs):
+        self.saved.append(os.path.basename(path))
+
+    save_weights = save
+
+
+CHECKPOINT = [
+    (dict(filepath="m-{epoch:02d}-{val_loss:.2f}.keras", save_best_only=True),
+     [1.0, 0.9, 0.95, 0.5, 0.5]),
+    (dict(filepath="m-{epoch}.keras", monitor="val_acc", mode="max", save_best_only=True),
+     [0.5, 0.4, 0.6, 0.6, 0.7]),
+    (dict(filepath="w-{epoch}.weights.h5", save_weights_only=True, save_best_only=True,
+          initial_value_threshold=0.8), [1.0, 0.9, 0.7, 0.75, 0.6]),
+    (dict(filepath="m-{epoch}.keras", monitor="missing", mode="min", save_best_only=True),
+     [1.0, 2.0]),
+    (dict(filepath="m-{epoch}-{loss:.1f}.keras"), [1.0, 2.0]),
+]
+
+
+@pytest.mark.parametrize("kwargs, values", CHECKPOINT)
+@pytest.mark.filterwarnings("ignore:.*(available|not in the logs)")
+def test_model_checkpoint_saves_as_keras(tmp_path, kwargs, values):
+    K = real_keras()
+    saved = {}
+    for name, module in (("ours", keras), ("ref", K)):
+        args = dict(kwargs, filepath=str(tmp_path / kwargs["filepath"]))
+        callback = module.callbacks.ModelCheckpoint(**args)
+        model = _SavingModel()
+        callback.set_model(model)
+        callback.on_train_begin({})
+        monitor = kwargs.get("monitor", "val_loss")
+        for epoch, value in enumerate(values):
+            callback.on_epoch_begin(epoch, {})
+            callback.on_epoch_end(epoch, {"loss": value, "val_loss": value,
+                                          **({monitor: value} if monitor != "missing" else {})})
+        saved[name] = model.saved
+    assert saved["ours"] == saved["ref"] and saved["ours"]
+
+
 def _csv_run(callback, epochs, with_val):
     model = _Model()
     callback.set_model(model)
@@ -400,6 +444,29 @@ def test_tensorboard_histograms_and_images(tmp_path):
     image = train.Images(f"{kernel}/image")[-1]
     assert (image.height, image.width) == tuple(sorted(weights[kernel].shape))
     assert image.encoded_image_string.startswith(b"\x89PNG")
+
+
+def test_tensorboard_weight_images_shapes_and_png(tmp_path):
+    pytest.importorskip("tensorboard")
+    Image = pytest.importorskip("PIL.Image")
+    import io
+
+    from ember.train.tensorboard import SummaryWriter, _weight_image
+    shapes = {(5,): (1, 5, 1, 1), (6, 3): (1, 3, 6, 1), (3, 7): (1, 3, 7, 1),
+              (3, 2, 4): (4, 3, 2, 1), (3, 3, 2, 3): (3, 3, 2, 3), (3, 3, 2, 8): None}
+    for shape, expected in shapes.items():
+        image = _weight_image(np.zeros(shape, np.float32))
+        assert (None if image is None else image.shape) == expected, shape
+    pixels = rng.uniform(-0.5, 1.5, size=(2, 3, 5, 3)).astype(np.float32)
+    writer = SummaryWriter(str(tmp_path))
+    writer.image("rgb", pixels, step=7)
+    writer.close()
+    events = _events(tmp_path)
+    assert sorted(events.Tags()["images"]) == ["rgb/image/0", "rgb/image/1"]
+    event = events.Images("rgb/image/1")[0]
+    decoded = np.asarray(Image.open(io.BytesIO(event.encoded_image_string)))
+    expected = (np.clip(pixels[1], 0, 1) * 255 + 0.5).astype(np.uint8)    # tf.summary.image's
+    assert event.step == 7 and np.array_equal(decoded, expected)
 
 
 def test_tensorboard_arguments_and_missing_package(tmp_path, monkeypatch):

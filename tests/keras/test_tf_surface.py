@@ -3,6 +3,8 @@ against NumPy on small inputs (table-driven), TensorFlow's argument orders and d
 namespaces (tf.nn, tf.math, tf.random, tf.linalg, tf.image, tf.config), ``tf.keras.backend``
 value helpers (an optimizer's learning rate set through them changes training), and the errors
 for what ember does not have."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ import ember
 import ember.keras.tf as tf
 from ember import keras
 from ember.keras import backend as K
+from keras_battery import real_keras  # tests/support (conftest.py puts it on the path)
 
 RNG = np.random.default_rng(0)
 A = RNG.normal(size=(3, 4)).astype(np.float32)
@@ -326,6 +329,33 @@ def test_ops_accept_symbolic_inputs():
     inp = keras.Input((4,))
     model = keras.Model(inp, tf.nn.softmax(tf.nn.relu(inp)))
     np.testing.assert_allclose(model(A).numpy(), _softmax(np.maximum(A, 0)), rtol=1e-5)
+    a, b = keras.Input((4,)), keras.Input((2,))
+    joined = keras.Model([a, b], tf.concat([a, tf.nn.relu(b)], axis=-1))
+    np.testing.assert_allclose(joined([A, -B[:, :2]]).numpy(),
+                               np.concatenate([A, np.maximum(-B[:, :2], 0)], -1))
+
+
+def test_tf_functions_build_functional_models_as_tf_keras_2(tmp_path):
+    x = keras.Input((5, 3))
+    mean = tf.reduce_mean(x, axis=1)                                    # tf.keras 2's TFOpLambda
+    head, _ = tf.split(x, [2, -1], axis=1)
+    out = tf.math.cumsum(tf.concat([tf.expand_dims(mean, 1), head], axis=1), axis=1, exclusive=True)
+    model = keras.Model(x, [mean, out])
+    v = RNG.normal(size=(2, 5, 3)).astype(np.float32)
+    m, o = model(v)
+    joined = np.concatenate([v.mean(1, keepdims=True), v[:, :2]], 1)
+    np.testing.assert_allclose(m.numpy(), v.mean(1), rtol=1e-6)
+    np.testing.assert_allclose(o.numpy(), np.cumsum(joined, 1) - joined, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="tf_reduce_mean"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")                                 # not saved as a Keras op
+        model.save(str(tmp_path / "m.keras"))
+
+
+def test_print_and_loss_label_errors(capsys):
+    tf.print("loss:", tf.constant([1.5, 2.0]), 3)
+    assert capsys.readouterr().err == "loss: [1.5 2. ] 3\n"            # TensorFlow prints to stderr
+    with pytest.raises(ValueError, match=r"labels of shape \(3, 1\).*\(3,\)"):
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[[1], [0], [3]], logits=A)
 
 
 def test_clip_by_global_norm():
@@ -361,19 +391,40 @@ POOL_AND_CONV = [
      lambda k: k.ops.max_pool(X, 3, strides=2, padding="same")),
     ("max_pool2d 4-lists", lambda: tf.nn.max_pool2d(X, [1, 2, 2, 1], [1, 2, 2, 1], "VALID"),
      lambda k: k.ops.max_pool(X, 2, strides=2, padding="valid")),
-    ("avg_pool2d SAME", lambda: tf.nn.avg_pool2d(X, 3, 2, "SAME"),
-     lambda k: k.ops.average_pool(X, 3, strides=2, padding="same")),
+    ("avg_pool2d VALID", lambda: tf.nn.avg_pool2d(X, 2, 2, "VALID"),
+     lambda k: k.ops.average_pool(X, 2, strides=2, padding="valid")),
 ]
 
 
 @pytest.mark.parametrize("name,ours,theirs", POOL_AND_CONV, ids=[c[0] for c in POOL_AND_CONV])
 def test_conv_and_pool_match_real_keras(name, ours, theirs):
-    import sys, os
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
-    from keras_battery import real_keras
     k = real_keras()
     expected = k.ops.convert_to_numpy(theirs(k))
     np.testing.assert_allclose(ours().numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+def _avg_pool_same(x, k, s):
+    """TensorFlow's 'SAME' average pooling in NumPy: TensorFlow's padding split (the extra row
+    / column after), border windows averaging the input pixels only."""
+    n, h, w, c = x.shape
+    oh, ow = -(-h // s), -(-w // s)
+    ph, pw = max((oh - 1) * s + k - h, 0), max((ow - 1) * s + k - w, 0)
+    pad = ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0))
+    xs, ones = np.pad(x, pad), np.pad(np.ones_like(x), pad)
+    out = np.zeros((n, oh, ow, c), np.float32)
+    for i in range(oh):
+        for j in range(ow):
+            win = (slice(None), slice(i * s, i * s + k), slice(j * s, j * s + k))
+            out[:, i, j] = xs[win].sum((1, 2)) / ones[win].sum((1, 2))
+    return out
+
+
+def test_avg_pool_same_excludes_the_padding_as_tensorflow():
+    # (real Keras' torch backend pads differently here, so the oracle is TensorFlow's rule)
+    np.testing.assert_allclose(tf.nn.avg_pool2d(X, 3, 2, "SAME").numpy(), _avg_pool_same(X, 3, 2),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tf.nn.avg_pool2d(X, [1, 2, 2, 1], [1, 1, 1, 1], "SAME").numpy(),
+                               _avg_pool_same(X, 2, 1), rtol=1e-5, atol=1e-6)
 
 
 def test_conv_errors_name_the_function():
@@ -388,7 +439,7 @@ def test_dropout_rate_scale_and_noise_shape():
     tf.random.set_seed(0)
     x = tf.ones((200, 50))
     y = tf.nn.dropout(x, rate=0.25).numpy()
-    assert set(np.unique(y)) <= {0.0, 1 / 0.75} and abs((y == 0).mean() - 0.25) < 0.03
+    assert set(np.unique(y)) <= {0.0, np.float32(1 / 0.75)} and abs((y == 0).mean() - 0.25) < 0.03
     y = tf.nn.dropout(x, 0.5, noise_shape=[200, 1]).numpy()          # whole rows dropped
     assert (y.min(1) == y.max(1)).all() and 0 < (y[:, 0] == 0).mean() < 1
 
@@ -444,6 +495,9 @@ def test_version_keras_function_and_config():
     assert tf.__version__ == ember.__version__ == tf.version.VERSION
     assert tf.keras is keras and tf.keras.layers.Dense is keras.layers.Dense
     assert tf.keras.backend is K and tf.data.Dataset is not None and tf.TensorSpec is not None
+    from ember.keras.tf.keras.layers import Dense                       # tensorflow.keras.layers
+    from ember.keras.tf.keras import optimizers
+    assert Dense is keras.layers.Dense and optimizers is keras.optimizers
     assert tf.Tensor is ember.Tensor and tf.is_tensor(tf.constant(1)) and not tf.is_tensor(1)
 
     @tf.function

@@ -40,9 +40,10 @@ def __getattr__(name):
 class ProgbarLogger(_cb.ProgbarLogger):
     """Keras' ``ProgbarLogger()``: the progress display, as verbose as the ``fit`` /
     ``evaluate`` it is given to (Keras: with ``verbose=0`` it shows nothing; 2: a line per
-    epoch)."""
+    epoch).  tf.keras 2's ``count_mode`` / ``stateful_metrics`` are accepted and ignored (the
+    display counts steps)."""
 
-    def __init__(self):
+    def __init__(self, count_mode="samples", stateful_metrics=None):
         super().__init__(verbose=1)
         self._own_verbose = self.verbose        # 2 when tqdm is missing
 
@@ -107,9 +108,9 @@ class ModelCheckpoint(_cb.ModelCheckpoint):
                          initial_value_threshold=initial_value_threshold)
         self._batch = None
 
-    def on_train_batch_end(self, batch, logs=None):
+    def _batch_end(self, batch, logs=None):
         self._batch = batch
-        super().on_train_batch_end(batch, logs)
+        super()._batch_end(batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self._batch = None

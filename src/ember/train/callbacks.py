@@ -119,6 +119,8 @@ class ModelCheckpoint(Callback):
         else:
             self.best = None
         self._batches_seen = 0
+        if save_freq != "epoch":
+            self.on_train_batch_end = self._batch_end
         self._epoch = 0
         self.last_saved = None
 
@@ -147,7 +149,8 @@ class ModelCheckpoint(Callback):
             self._save(epoch, logs)
             return
         current = _monitored(logs, self.monitor, "ModelCheckpoint")
-        if current is None:
+        if current is None:         # Keras: warn, and save all the same
+            self._save(epoch, logs)
             return
         if self._better(current, self.best):
             if self.verbose:
@@ -159,9 +162,9 @@ class ModelCheckpoint(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
-            return
+    def _batch_end(self, batch, logs=None):
+        """``on_train_batch_end`` with an int ``save_freq`` (bound in ``__init__``: otherwise fit
+        computes no batch logs for this callback)."""
         self._batches_seen += 1
         if self._batches_seen % self.save_freq == 0:
             self._maybe_save(self._epoch, logs)
@@ -375,6 +378,8 @@ class BackupAndRestore(Callback):
         self._meta_path = os.path.join(self.backup_dir, "training_metadata.json")
         self._current_epoch = 0
         self._batches = 0
+        if save_freq != "epoch":
+            self.on_train_batch_end = self._batch_end
 
     def on_train_begin(self, logs=None):
         self._batches = 0
@@ -413,9 +418,7 @@ class BackupAndRestore(Callback):
         if self.save_freq == "epoch":
             self._save()
 
-    def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
-            return
+    def _batch_end(self, batch, logs=None):       # bound in __init__ for an int save_freq
         self._batches += 1
         if self._batches % self.save_freq == 0:
             self._save(batch)

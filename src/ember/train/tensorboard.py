@@ -131,8 +131,9 @@ def _png(image):
 
 
 def _weight_image(w):
-    """A weight as Keras' TensorBoard shows it: (1, H, W, 1), or one image per output channel
-    of a 1-D convolution kernel; None when it cannot be drawn."""
+    """A weight as Keras' TensorBoard shows it: (1, H, W, 1), one image per output channel of a
+    1-D convolution kernel, a 4-D weight with 1, 3 or 4 in its last axis as is; None when it
+    cannot be drawn."""
     w = np.squeeze(np.asarray(w, dtype=np.float32))
     if w.ndim == 1:                                     # a bias
         return w.reshape(1, w.shape[0], 1, 1)
@@ -143,6 +144,8 @@ def _weight_image(w):
     if w.ndim == 3:                                     # (k, in, out): channels first
         w = np.transpose(w, (2, 0, 1))
         return w.reshape(w.shape + (1,))
+    if w.ndim == 4 and w.shape[-1] in (1, 3, 4):        # as Keras: (kh, kw, in, out) drawn as is
+        return w
     return None
 
 

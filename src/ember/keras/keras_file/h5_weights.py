@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 
-__all__ = ["require_h5py", "keras_layer_order", "layer_vars", "set_layer_vars", "write_weights",
+__all__ = ["require_h5py", "keras_layer_order", "keras_operation_order", "layer_vars", "set_layer_vars", "write_weights",
            "read_weights"]
 
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
@@ -48,9 +48,14 @@ def unique_paths(layers):
 
 def keras_layer_order(model):
     """The layers in the order of Keras' ``model.layers`` (``ops.function.map_graph``)."""
-    graph = getattr(model, "_graph", None)
-    if graph is None:
+    if getattr(model, "_graph", None) is None:
         return [m for m in model.layers if not getattr(m, "is_input_layer", False)]
+    return [op for op in keras_operation_order(model) if hasattr(op, "get_weights")]
+
+
+def keras_operation_order(model):
+    """A functional model's operations (layers and ``keras.ops`` calls) in Keras' order."""
+    graph = model._graph
     inputs = {id(t) for t in graph.input_list}
     finished, order, op_index = set(), [], {}
 
@@ -87,7 +92,7 @@ def keras_layer_order(model):
         if id(layer) not in op_depth:
             op_depth[id(layer)], op_index[id(layer)], ops[id(layer)] = 0, -1, layer
     ordered = sorted(op_depth, key=lambda k: (-op_depth[k], op_index[k]))
-    return [ops[k] for k in ordered if hasattr(ops[k], "get_weights")]   # layers, not keras.ops
+    return [ops[k] for k in ordered]
 
 
 # -- one layer's variables ----------------------------------------------------------------------------

@@ -192,13 +192,34 @@ def compile_from_config(model, config, where):
                 return [plain(v, what) for v in value]
             if isinstance(value, dict) and "class_name" not in value:
                 return {k: plain(v, what) for k, v in value.items()}
-            raise ValueError(f"{what} given as an object ({value.get('class_name')})")
+            return _compile_object(value, what)
         model.compile(optimizer=opt, loss=plain(config.get("loss"), "loss"),
                       metrics=plain(config.get("metrics"), "metrics"),
                       loss_weights=config.get("loss_weights"))
     except (ValueError, TypeError) as err:
         warnings.warn(f"{where}: the model is loaded uncompiled: its compile settings could not be "
                       f"restored ({err}). Fix: compile it yourself", stacklevel=3)
+
+
+def _compile_object(spec, what):
+    """A built-in loss or metric from Keras' spec (``keras.losses`` / ``keras.metrics``)."""
+    from .. import losses as _losses
+    from .. import metrics as _metrics
+    from .config_map import _accepted_args
+    family = {"keras.losses": _losses, "keras.metrics": _metrics}.get(spec.get("module"))
+    cls = getattr(family, str(spec.get("class_name")), None) if family else None
+    if not isinstance(cls, type):
+        raise ValueError(f"{what} {spec.get('class_name')!r} (module {spec.get('module')!r}) is not "
+                         "a built-in ember.keras class")
+    accepted = _accepted_args(cls)
+    config = {}
+    for key, value in (spec.get("config") or {}).items():
+        if key in accepted:
+            config[key] = value
+        elif not (value is None or key in ("dtype", "reduction", "name")):
+            raise ValueError(f"{what} {spec['class_name']}: argument {key}={value!r} is not "
+                             "supported by ember")
+    return cls(**config)
 
 
 # -- files ---------------------------------------------------------------------------------------------

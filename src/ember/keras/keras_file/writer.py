@@ -13,7 +13,8 @@ import numpy as np
 from ...tensor import Tensor
 from ..keras_tensor import KerasTensor, flatten
 from .config_map import KerasFileError, layer_to_keras
-from .h5_weights import is_model, keras_layer_order, require_h5py, write_weights
+from .h5_weights import (is_model, keras_layer_order, keras_operation_order, require_h5py,
+                         write_weights)
 
 __all__ = ["model_to_keras_config", "save_keras", "save_weights_h5"]
 
@@ -48,6 +49,25 @@ def _sequential_config(model, where):
     return out
 
 
+def _op_name(op):
+    return getattr(op, "op_name", None) or getattr(op, "__name__", type(op).__name__)
+
+
+def _camel(name):
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def _op_module(name, where):
+    """Keras' module of the op class (ember.keras.ops mirrors keras.src.ops' files)."""
+    from .. import ops as _ops
+    module = str(getattr(getattr(_ops, name, None), "__module__", ""))
+    family = module.rsplit(".", 1)[-1]
+    family = {"numpy_extra": "numpy", "arrays": "numpy"}.get(family, family)
+    if family not in ("numpy", "nn", "math", "core", "linalg", "image"):
+        raise KerasFileError(f"{where}: cannot name Keras' class of keras.ops.{name}")
+    return f"keras.src.ops.{family}"
+
+
 def _functional_config(model, where):
     graph = model._graph
     node_index = {}            # id(node) -> index among its layer's calls in this model
@@ -56,11 +76,12 @@ def _functional_config(model, where):
         node_index[id(t.node)] = 0
     for node in graph.nodes:
         op = node.operation
-        if not hasattr(op, "get_config") or not hasattr(op, "name"):
-            raise KerasFileError(f"{where}: the model calls the keras.ops function "
-                                 f"{getattr(op, '__name__', op)!r} directly; ember writes only "
-                                 "layers into .keras files. Fix: wrap it in a Layer subclass, or "
-                                 "save in ember's format (.ember)")
+        if not hasattr(op, "get_config") and (node.kwargs or not all(
+                isinstance(a, (KerasTensor, int, float, bool)) for a in node.args)):
+            raise KerasFileError(f"{where}: the model calls keras.ops.{_op_name(op)} with "
+                                 "arguments other than tensors and numbers; ember writes only "
+                                 "such simple op calls into .keras files. Fix: wrap it in a Layer "
+                                 "subclass, or save in ember's format (.ember)")
         per_layer.setdefault(id(op), []).append(node)
         node_index[id(node)] = len(per_layer[id(op)]) - 1
 
@@ -83,8 +104,14 @@ def _functional_config(model, where):
         return x
 
     layers = []
-    for layer in keras_layer_order(model):
-        if getattr(layer, "is_input_layer", False):
+    for layer in keras_operation_order(model):
+        if not hasattr(layer, "get_config"):          # a keras.ops function
+            name = _op_name(layer)
+            spec = {"module": _op_module(name, where), "class_name": _camel(name),
+                    "config": {"name": name}, "registered_name": _camel(name), "name": name,
+                    "inbound_nodes": [{"args": encode(list(n.args)), "kwargs": encode(n.kwargs)}
+                                      for n in per_layer.get(id(layer), [])]}
+        elif getattr(layer, "is_input_layer", False):
             t = layer.output
             spec = _input_layer(layer.name, t.shape[1:], t.dtype)
             spec.update(name=layer.name, inbound_nodes=[])
@@ -154,6 +181,12 @@ def compile_config(model, where):
                 return [plain(v) for v in value]
             if isinstance(value, dict):
                 return {k: plain(v) for k, v in value.items()}
+            module = type(value).__module__
+            if module in ("ember.keras.losses", "ember.keras.metrics") and \
+                    hasattr(value, "get_config"):     # built-in classes: Keras has the same
+                return {"module": module.replace("ember.", ""),
+                        "class_name": type(value).__name__, "config": value.get_config(),
+                        "registered_name": None}
             raise TypeError(f"{type(value).__name__} object")
         out = {"optimizer": optimizer, "loss": plain(given.get("loss")),
                "loss_weights": given.get("loss_weights"), "metrics": plain(given.get("metrics")),

@@ -3,7 +3,8 @@
 ``import ember.keras.tf as tf`` (in place of ``import tensorflow as tf``) gives:
 
 * ``tf.keras`` -- ``ember.keras`` (``tf.keras.layers.Dense``, ``tf.keras.Model``,
-  ``tf.keras.backend.set_value`` ...); ``tf.data`` -- ``Dataset`` pipelines; ``tf.GradientTape``;
+  ``tf.keras.backend.set_value`` ...; ``from ember.keras.tf.keras.layers import Dense`` imports
+  the same classes, for ``from tensorflow.keras.layers import Dense``); ``tf.data`` -- ``Dataset`` pipelines; ``tf.GradientTape``;
   ``tf.function`` (a decorator, with or without arguments, that returns the function unchanged:
   ember runs eagerly); ``tf.Variable``; ``tf.Tensor`` (ember's Tensor, for type hints).
 * the tensor functions, with TensorFlow's names, argument orders and dtypes: ``tf.constant``,
@@ -49,6 +50,21 @@ from .array_ops import *  # noqa: F401,F403
 from .math import *  # noqa: F401,F403
 from . import array_ops as _array_ops
 from .unsupported import UNSUPPORTED as _UNSUPPORTED, UnsupportedError
+
+
+def _alias_keras_modules():
+    """Make ``from ember.keras.tf.keras.layers import Dense`` (TensorFlow's ``from
+    tensorflow.keras.layers import Dense``) import ember.keras' own modules, not copies."""
+    import sys  # noqa: PLC0415
+    prefix = keras.__name__ + "."
+    for name, module in list(sys.modules.items()):
+        if name.startswith(prefix) and not name.startswith(__name__) and module is not None \
+                and not name.startswith(prefix + "tf_data"):
+            sys.modules.setdefault(f"{__name__}.keras.{name[len(prefix):]}", module)
+    sys.modules.setdefault(f"{__name__}.keras", keras)
+
+
+_alias_keras_modules()
 
 version = _types.SimpleNamespace(VERSION=__version__, GIT_VERSION="ember", COMPILER_VERSION="",
                                 GRAPH_DEF_VERSION=0)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...tensor import Tensor
 from .. import ops
-from ._base import axis_arg, dtype_of, float32, int32, int64
+from ._base import accept_symbolic, axis_arg, dtype_of, float32, int32, int64
 from ._base import t as _t
 from .linalg import einsum, eye, matmul, norm, tensordot  # noqa: F401  (top-level names too)
 
@@ -184,11 +184,11 @@ def broadcast_to(input, shape, name=None):   # noqa: A002
 
 def concat(values, axis, name=None):
     """The tensors of ``values`` joined along ``axis`` (required, as TensorFlow)."""
-    return ops.concatenate([_t(v) for v in values], axis=int(axis))
+    return ops.concatenate(list(values), axis=int(axis))
 
 
 def stack(values, axis=0, name=None):
-    return ops.stack([_t(v) for v in values], axis=int(axis))
+    return ops.stack(list(values), axis=int(axis))
 
 
 def unstack(value, num=None, axis=0, name=None):
@@ -347,3 +347,6 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     g = global_norm(t_list) if use_norm is None else _t(use_norm)
     scale = ops.divide(clip_norm, ops.maximum(g, clip_norm))
     return [None if v is None else ops.multiply(_t(v), scale) for v in t_list], g
+
+
+accept_symbolic(globals(), __all__, skip=("constant", "convert_to_tensor", "is_tensor", "zeros", "ones", "fill", "range", "linspace", "eye", "shape", "size", "rank"))

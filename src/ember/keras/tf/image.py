@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import ops
 from .. import random as _krandom
-from ._base import dtype_of, float32, missing_name, t
+from ._base import accept_symbolic, dtype_of, float32, missing_name, t
 
 __all__ = ["resize", "rgb_to_grayscale", "flip_left_right", "flip_up_down",
            "random_flip_left_right", "random_flip_up_down", "convert_image_dtype"]
@@ -75,6 +75,9 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
     if x.dtype.kind in "iu" and dt.kind in "iu":
         return ops.cast(ops.multiply(ops.cast(x, float32), np.iinfo(dt).max / np.iinfo(x.dtype).max), dt)
     return ops.cast(x, dt)
+
+
+accept_symbolic(globals(), __all__, skip=())
 
 
 def __getattr__(name):

@@ -8,7 +8,7 @@ band (-1: the whole triangle), ``eye(num_rows, num_columns=None, batch_shape=Non
 """
 from ... import functional as F
 from .. import ops
-from ._base import dtype_of, float32, missing_name, t
+from ._base import accept_symbolic, dtype_of, float32, missing_name, t
 from .math import l2_normalize  # noqa: F401  (tf.linalg.l2_normalize too)
 
 __all__ = ["matmul", "matvec", "inv", "det", "slogdet", "logdet", "eye", "diag", "diag_part",
@@ -162,6 +162,9 @@ def tensordot(a, b, axes, name=None):
 
 def pinv(a, rcond=None, validate_args=False, name=None):
     return ops.pinv(a) if rcond is None else ops.pinv(a, rcond=rcond)
+
+
+accept_symbolic(globals(), __all__, skip=("eye",))
 
 
 def __getattr__(name):

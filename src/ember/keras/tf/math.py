@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from .. import ops
-from ._base import axis_arg, dtype_of, int32, int64, missing_name, t
+from ._base import accept_symbolic, axis_arg, dtype_of, int32, int64, missing_name, t
 
 
 def _unary(op, arg="x"):
@@ -245,6 +245,9 @@ __all__ = sorted(n for n, v in list(globals().items())
                  if not n.startswith("_") and callable(v) and n not in (
                      "collections", "functools", "np", "ops", "axis_arg", "dtype_of", "t",
                      "missing_name", "int32", "int64"))
+
+
+accept_symbolic(globals(), __all__, skip=())
 
 
 def __getattr__(name):

@@ -14,7 +14,7 @@ import numpy as np
 from ... import functional as F
 from .. import ops
 from .. import random as _krandom
-from ._base import missing_name, t
+from ._base import accept_symbolic, missing_name, t
 from .math import (in_top_k, l2_normalize, log_softmax, softmax, top_k)  # noqa: F401  (tf.nn names too)
 
 __all__ = ["relu", "relu6", "elu", "selu", "gelu", "silu", "swish", "leaky_relu", "softmax",
@@ -278,6 +278,9 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
         loss = ops.multiply(loss, sample_weight)
     n = loss.shape[0] if global_batch_size is None and loss.ndim else global_batch_size or 1
     return ops.divide(ops.sum(loss), float(n))
+
+
+accept_symbolic(globals(), __all__, skip=())
 
 
 def __getattr__(name):
