@@ -366,6 +366,7 @@ def test_repr():
 
 
 def test_format_matches_torch_and_numpy():
+    from fake_cuda import fake_cuda                      # tests/support
     torch = pytest.importorskip("torch")
     loss = (ember.tensor([1.23456, 2.0], requires_grad=True) * 1).mean()   # 0-d, with a graph
     for spec in (".2f", ".3e", "8.4f", "g"):
@@ -373,6 +374,8 @@ def test_format_matches_torch_and_numpy():
     assert f"{ember.tensor(1.5)}" == str(np.float32(1.5)) == "1.5"      # TensorFlow's f"{t}"
     assert f"{ember.tensor(7, dtype='int32'):03d}" == "007"
     assert f"{ember.tensor(True)}" == "True"
+    with fake_cuda(1):                                   # a GPU tensor formats its host value
+        assert f"{ember.tensor(2.5).to('cuda'):.1f}" == "2.5"
     vec = ember.tensor([1.5, 2.5])
     assert f"{vec}" == str(vec)
     for t in (vec, ember.tensor([1.5])):                  # PyTorch and NumPy refuse a spec here

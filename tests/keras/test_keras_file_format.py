@@ -219,6 +219,37 @@ def test_nested_model_round_trips(tmp_path):
         _close(_predict(load(path), x), _predict(m, x))
 
 
+def test_keras_ops_calls_round_trip(tmp_path):
+    keras = real_keras()
+    # Keras records Masking's mask as keras.ops calls (NotEqual, Any(axis=-1)) in the graph
+    x = sample((3, 5, 3))
+    x[:, -2:] = 0
+    i = keras.Input((5, 3))
+    k = keras.Model(i, keras.layers.LSTM(3)(keras.layers.Masking()(i)))
+    k.save(str(tmp_path / "k.keras"))
+    e = ek.models.load_model(str(tmp_path / "k.keras"))
+    _close(_predict(e, x), _predict(k, x))
+    e.save(str(tmp_path / "e.keras"))
+    _close(_predict(keras.saving.load_model(str(tmp_path / "e.keras")), x), _predict(k, x))
+    # ember's own keras.ops calls (with keyword arguments) reach real Keras
+    i = ek.Input((4,))
+    y = ek.ops.sum(ek.ops.relu(ek.layers.Dense(3)(i)), axis=-1, keepdims=True)
+    m = ek.Model(i, ek.ops.add(y, 1.0))
+    m.save(str(tmp_path / "ops.keras"))
+    z = sample((2, 4))
+    _close(_predict(keras.saving.load_model(str(tmp_path / "ops.keras")), z), _predict(m, z))
+
+
+def test_gru_without_bias_reads_keras_layout(tmp_path):
+    keras = real_keras()
+    x = sample((2, 5, 3))
+    for lib, load in ((keras, ek.models.load_model), (ek, keras.saving.load_model)):
+        i = lib.Input((5, 3))
+        m = lib.Model(i, lib.layers.GRU(3, use_bias=False)(i))
+        m.save(str(tmp_path / "gru.keras"))
+        _close(_predict(load(str(tmp_path / "gru.keras")), x), _predict(m, x))
+
+
 # -- weights only ---------------------------------------------------------------------------------------
 def test_weights_h5_both_ways_matched_by_position(tmp_path):
     keras = real_keras()

@@ -249,3 +249,20 @@ def test_bad_data_names_the_input_shapes_and_fix():
     listed = keras.Model([a, b], [out1, out2])
     with pytest.raises(ValueError, match=r"2 inputs \['a', 'b'\] but was given 1 inputs"):
         listed([rand(2, 8)])
+
+
+def test_dict_targets_from_a_generator_are_matched_by_output_name():
+    a, b, out1, out2 = _two_in_two_out()
+    model = keras.Model({"a": a, "b": b}, [out1, out2])
+    model.compile("adam", loss={"score": "mse", "cls": "sparse_categorical_crossentropy"},
+                  metrics={"score": ["mae"], "cls": ["accuracy"]})
+    rng = np.random.default_rng(0)
+
+    def batches():
+        while True:     # keys in another order than the outputs
+            yield ({"b": rand(8, 4), "a": rand(8, 8)},
+                   {"cls": rng.integers(0, 3, 8), "score": rng.random((8, 1)).astype("float32")})
+
+    history = model.fit(batches(), steps_per_epoch=3, epochs=1, verbose=0)
+    assert set(history.history) == {"loss", "score_loss", "cls_loss", "score_mae", "cls_accuracy"}
+    assert 0.0 <= history.history["cls_accuracy"][0] <= 1.0

@@ -12,7 +12,8 @@ import ember
 import ember.keras.tf as tf
 from ember import keras
 from ember.keras import backend as K
-from keras_battery import real_keras  # tests/support (conftest.py puts it on the path)
+from fake_cuda import fake_cuda            # tests/support (conftest.py puts it on the path)
+from keras_battery import real_keras
 
 RNG = np.random.default_rng(0)
 A = RNG.normal(size=(3, 4)).astype(np.float32)
@@ -511,13 +512,15 @@ def test_version_keras_function_and_config():
     assert tf.executing_eagerly()
     with tf.name_scope("block"), tf.device("/CPU:0"):
         pass
-    gpus = tf.config.list_physical_devices("GPU")
-    assert len(gpus) == ember.cuda.device_count()
-    assert all(d.device_type == "GPU" for d in gpus)
-    assert tf.config.list_physical_devices("CPU")[0].name == "/physical_device:CPU:0"
-    for gpu in gpus:
-        tf.config.experimental.set_memory_growth(gpu, True)
-    tf.config.experimental.set_memory_growth(None, True)               # accepted, does nothing
+    assert tf.config.list_physical_devices("CPU") == [("/physical_device:CPU:0", "CPU")]
+    with fake_cuda(2):                                                  # two (fake) GPUs
+        gpus = tf.config.list_physical_devices("GPU")
+        assert [(d.name, d.device_type) for d in gpus] == [
+            ("/physical_device:GPU:0", "GPU"), ("/physical_device:GPU:1", "GPU")]
+        assert len(tf.config.list_physical_devices()) == 3
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)         # accepted, does nothing
+    assert len(tf.config.list_physical_devices("GPU")) == ember.cuda.device_count()
 
 
 @pytest.mark.parametrize("name,hint", [

@@ -320,7 +320,9 @@ class Model(GraphModel, _KerasModel, _train.Model):
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Rebuild a model written by ``model.save(path)`` (ember's safetensors format), compiled as
     it was saved (optimizer with its state, loss, metrics, ``loss_weights``) unless
-    ``compile=False``: Keras' ``load_model``.
+    ``compile=False``: Keras' ``load_model``.  Keras' own files are read too: ``*.keras``
+    (Keras 3's zip, compiled when its settings are names or built-in classes) and ``*.h5``
+    (tf.keras 2's HDF5 model files); see ``ember.keras.keras_file``.
 
     custom_objects: ``{name: class or function}`` for your own layers, losses, metrics,
         optimizers and functions that are not registered with

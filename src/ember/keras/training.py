@@ -194,12 +194,14 @@ class _CompiledMetrics:
 
     def __init__(self, model):
         c = model._compiled
+        self._model = model
         self.metrics = [] if c is None else [m for _, m in c.metrics]
         self._outputs = [] if c is None else [out for out, _ in c.metrics]
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         for out, m in zip(self._outputs, self.metrics):
-            t, p = (y_true, y_pred) if out is None else (_pick(y_true, out), y_pred[out])
+            t, p = (y_true, y_pred) if out is None else \
+                (self._model._ordered_targets(y_true)[out], y_pred[out])
             m.update_state(t, p) if sample_weight is None else m.update_state(t, p, sample_weight)
 
     def reset_state(self):
@@ -208,12 +210,6 @@ class _CompiledMetrics:
 
     def result(self):
         return {m.name: m.result() for m in self.metrics}
-
-
-def _pick(y, index):
-    if isinstance(y, dict):
-        return y[sorted(y)[index]]
-    return y[index]
 
 
 class _KerasMetricAPI:

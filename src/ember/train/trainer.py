@@ -162,8 +162,7 @@ class Trainer:
             if c.loss_weights is not None:
                 loss = loss * c.loss_weights[0]
         else:
-            if isinstance(y, dict):
-                y = [y[k] for k in sorted(y)]
+            y = self._ordered_targets(y)
             if len(y_pred) != len(c.losses) or len(y) != len(c.losses):
                 raise ValueError(f"{type(self).__name__}: {len(c.losses)} losses, "
                                  f"{len(y_pred)} outputs and {len(y)} targets")
@@ -179,9 +178,19 @@ class Trainer:
             loss = loss + regularization_loss(self)
         return loss
 
+    def _ordered_targets(self, y):
+        """Targets of several outputs as a list in output order: a dict is read by output name
+        when the model names its outputs (a functional model), else by sorted key."""
+        if not isinstance(y, dict):
+            return y
+        names = getattr(self, "output_names", None)
+        order = names if names and set(names) == set(y) else sorted(y)
+        return [y[k] for k in order]
+
     def update_metrics(self, y_pred, y, loss_value, batch_size):
         """Feed one batch to the loss tracker and the metrics."""
         c = self._compiled
+        y = self._ordered_targets(y) if c.multi else y
         c.loss_tracker.update(loss_value, weight=batch_size)
         for out, m in c.metrics:
             if out is None:

@@ -303,3 +303,20 @@ def test_torch_dataloader_as_x_and_validation_data():
                                        "val_sparse_categorical_accuracy"]
     loss, acc = model.evaluate(val_dataloader, verbose=0)
     np.testing.assert_allclose(loss, model.evaluate(X[48:], Y[48:], verbose=0)[0], rtol=1e-5)
+
+
+def test_dict_targets_matched_by_output_name_not_order():
+    # the guide's dataset yields ({"img_input", "ts_input"}, {"score_output", "class_output"});
+    # a pipeline may hand the dicts over with keys in another order (tf.data sorts them)
+    def batches():
+        while True:
+            for i in range(0, 16, 8):
+                yield ({"ts_input": TS[i:i + 8], "img_input": IMG[i:i + 8]},
+                       {"class_output": CLASS[i:i + 8], "score_output": SCORE[i:i + 8]})
+
+    model = two_in_two_out()
+    model.compile(optimizer=keras.optimizers.RMSprop(1e-3),
+                  loss={"score_output": keras.losses.MeanSquaredError(),
+                        "class_output": keras.losses.CategoricalCrossentropy()})
+    history = model.fit(batches(), steps_per_epoch=2, epochs=1, verbose=0)
+    assert sorted(history.history) == ["class_output_loss", "loss", "score_output_loss"]

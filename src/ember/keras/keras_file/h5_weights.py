@@ -12,6 +12,8 @@ import re
 
 import numpy as np
 
+from .. import naming as _naming
+
 __all__ = ["require_h5py", "keras_layer_order", "keras_operation_order", "layer_vars", "set_layer_vars", "write_weights",
            "read_weights"]
 
@@ -28,10 +30,9 @@ def require_h5py(what):
 
 
 def snake(name):
-    """Keras' ``naming.to_snake_case``."""
-    s = re.sub(r"\W+", "", name)
-    s = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", s)
-    s = re.sub("([a-z])([A-Z])", r"\1_\2", s).lower()
+    """Keras' ``naming.to_snake_case`` (the saving variant: no non-word characters, no leading
+    underscore)."""
+    s = _naming.snake(re.sub(r"\W+", "", name))
     return s if s[0] != "_" else "private" + s
 
 
@@ -163,7 +164,11 @@ def set_layer_vars(layer, arrays_of, where):
             raise ValueError(f"{where}: layer {layer.name!r} ({kind}): weight {i} in the file has "
                              f"shape {tuple(np.shape(a))}, the layer's has {tuple(np.shape(b))}. "
                              "Fix: build the same architecture as the saved model")
-    if flat:
+    if flat and kind in _RECURRENT and hasattr(layer, "_from_keras"):
+        # Keras' layout always (a GRU without biases cannot tell the layouts apart by count)
+        from ..layers.base import Layer
+        Layer.set_weights(layer, layer._from_keras(flat))
+    elif flat:
         layer.set_weights(flat)
 
 

@@ -26,18 +26,27 @@ def _old_node(node):
 
 def _keras_op(spec, where):
     """A ``keras.ops`` call recorded in a functional graph (e.g. ``NotEqual``, the mask of
-    ``Embedding(mask_zero=True)``): the ember.keras.ops function of the same name."""
-    import re
+    ``Embedding(mask_zero=True)``): the ember.keras.ops function of the same name, called with
+    the op's config (Keras' op classes take the function's keyword arguments) as keywords."""
     from .. import ops as _ops
+    from ..naming import snake as _snake
     name = spec.get("class_name", "")
-    snake = re.sub("([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    snake = _snake(name)
     fn = getattr(_ops, snake, None)
     extra = {k: v for k, v in (spec.get("config") or {}).items() if k != "name"}
-    if fn is None or getattr(fn, "operation", None) is None or extra:
-        raise KerasFileError(f"{where}: the graph calls the keras.ops operation {name!r}"
-                             f"{' with arguments ' + str(extra) if extra else ''}, "
-                             "which ember cannot rebuild. Fix: wrap it in a Layer subclass")
-    return fn
+    if fn is None or getattr(fn, "operation", None) is None:
+        raise KerasFileError(f"{where}: the graph calls the keras.ops operation {name!r}, which "
+                             "ember.keras.ops has not got. Fix: wrap it in a Layer subclass")
+    if not extra:
+        return fn
+
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **extra, **kwargs)
+        except TypeError as err:
+            raise KerasFileError(f"{where}: the keras.ops operation {name!r} with arguments "
+                                 f"{extra}: {err}") from err
+    return call
 
 
 def _functional(config, where, custom_objects, safe_mode, classes):

@@ -74,20 +74,36 @@ def _functional_config(model, where):
     per_layer = {}
     for t in graph.input_list:
         node_index[id(t.node)] = 0
+    op_names = {}              # id(node) -> Keras name of a keras.ops call (one op per call)
+    used = {layer.name for layer in graph.layers}
     for node in graph.nodes:
         op = node.operation
-        if not hasattr(op, "get_config") and (node.kwargs or not all(
-                isinstance(a, (KerasTensor, int, float, bool)) for a in node.args)):
-            raise KerasFileError(f"{where}: the model calls keras.ops.{_op_name(op)} with "
-                                 "arguments other than tensors and numbers; ember writes only "
-                                 "such simple op calls into .keras files. Fix: wrap it in a Layer "
-                                 "subclass, or save in ember's format (.ember)")
+        if not hasattr(op, "get_config"):
+            # Keras' op classes take the function's keyword arguments (numbers, flags) as their
+            # config and the tensors (and plain numbers) as call arguments
+            if not all(isinstance(v, (int, float, bool, str, type(None), list, tuple))
+                       for v in node.kwargs.values()) or not all(
+                    isinstance(a, (KerasTensor, int, float, bool)) for a in node.args):
+                raise KerasFileError(f"{where}: the model calls keras.ops.{_op_name(op)} with "
+                                     "arguments other than tensors and numbers; ember writes "
+                                     "only such simple op calls into .keras files. Fix: wrap it "
+                                     "in a Layer subclass, or save in ember's format (.ember)")
+            base, n = _op_name(op), 0
+            name = base
+            while name in used:
+                n += 1
+                name = f"{base}_{n}"
+            used.add(name)
+            op_names[id(node)] = name
+            node_index[id(node)] = 0
+            continue
         per_layer.setdefault(id(op), []).append(node)
         node_index[id(node)] = len(per_layer[id(op)]) - 1
 
     def history(t):
         node = t.node
-        return [node.operation.name, node_index[id(node)], t._history[1]]
+        name = op_names.get(id(node)) or node.operation.name
+        return [name, node_index[id(node)], t._history[1]]
 
     def encode(x):
         if isinstance(x, KerasTensor):
@@ -104,14 +120,20 @@ def _functional_config(model, where):
         return x
 
     layers = []
+    op_calls = {}
+    for node in graph.nodes:
+        if id(node) in op_names:
+            op_calls.setdefault(id(node.operation), []).append(node)
     for layer in keras_operation_order(model):
-        if not hasattr(layer, "get_config"):          # a keras.ops function
-            name = _op_name(layer)
-            spec = {"module": _op_module(name, where), "class_name": _camel(name),
-                    "config": {"name": name}, "registered_name": _camel(name), "name": name,
-                    "inbound_nodes": [{"args": encode(list(n.args)), "kwargs": encode(n.kwargs)}
-                                      for n in per_layer.get(id(layer), [])]}
-        elif getattr(layer, "is_input_layer", False):
+        if not hasattr(layer, "get_config"):          # a keras.ops function: one entry a call
+            for n in op_calls.get(id(layer), []):
+                name = _op_name(layer)
+                layers.append({"module": _op_module(name, where), "class_name": _camel(name),
+                               "config": {"name": op_names[id(n)], **encode(dict(n.kwargs))},
+                               "registered_name": _camel(name), "name": op_names[id(n)],
+                               "inbound_nodes": [{"args": encode(list(n.args)), "kwargs": {}}]})
+            continue
+        if getattr(layer, "is_input_layer", False):
             t = layer.output
             spec = _input_layer(layer.name, t.shape[1:], t.dtype)
             spec.update(name=layer.name, inbound_nodes=[])

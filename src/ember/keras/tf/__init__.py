@@ -31,6 +31,7 @@ What ember does not have -- ``tf.saved_model``, ``tf.distribute``, ``tf.lite``, 
 any other unknown name raises an ``AttributeError`` naming close names that exist.
 """
 import contextlib as _contextlib
+import sys as _sys
 import types as _types
 
 import numpy as _np
@@ -55,13 +56,12 @@ from .unsupported import UNSUPPORTED as _UNSUPPORTED, UnsupportedError
 def _alias_keras_modules():
     """Make ``from ember.keras.tf.keras.layers import Dense`` (TensorFlow's ``from
     tensorflow.keras.layers import Dense``) import ember.keras' own modules, not copies."""
-    import sys  # noqa: PLC0415
     prefix = keras.__name__ + "."
-    for name, module in list(sys.modules.items()):
+    for name, module in list(_sys.modules.items()):
         if name.startswith(prefix) and not name.startswith(__name__) and module is not None \
                 and not name.startswith(prefix + "tf_data"):
-            sys.modules.setdefault(f"{__name__}.keras.{name[len(prefix):]}", module)
-    sys.modules.setdefault(f"{__name__}.keras", keras)
+            _sys.modules.setdefault(f"{__name__}.keras.{name[len(prefix):]}", module)
+    _sys.modules.setdefault(f"{__name__}.keras", keras)
 
 
 _alias_keras_modules()
@@ -129,10 +129,9 @@ def device(device_name):
 
 def print(*inputs, output_stream=None, summarize=None, sep=" ", end="\n", name=None):  # noqa: A001
     """``tf.print``: prints tensors by their values (NumPy style), like ``print``."""
-    import sys  # noqa: PLC0415
-    stream = sys.stderr if output_stream is None else output_stream
-    if not hasattr(stream, "write"):
-        stream = sys.stdout
+    stream = _sys.stderr if output_stream is None else output_stream
+    if not hasattr(stream, "write"):          # TensorFlow's names for the streams, e.g. 'stdout'
+        stream = _sys.stdout
     values = [v.numpy() if isinstance(v, Tensor) else v for v in inputs]
     stream.write(sep.join(str(v) for v in values) + end)
 

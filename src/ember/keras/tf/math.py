@@ -17,7 +17,7 @@ from .. import ops
 from ._base import accept_symbolic, axis_arg, dtype_of, int32, int64, missing_name, t
 
 
-def _unary(op, arg="x"):
+def _unary(op):
     def f(x, name=None):
         return op(x)
     f.__name__ = f.__qualname__ = op.__name__
@@ -237,14 +237,18 @@ def l2_normalize(x, axis=None, epsilon=1e-12, name=None):
     return ops.multiply(x, ops.rsqrt(ops.maximum(sq, epsilon)))
 
 
-softmax = lambda logits, axis=None, name=None: ops.softmax(logits, -1 if axis is None else axis)  # noqa: E731
-log_softmax = lambda logits, axis=None, name=None: ops.log_softmax(  # noqa: E731
-    logits, -1 if axis is None else axis)
+def softmax(logits, axis=None, name=None):
+    """``exp(logits) / sum(exp(logits))`` along ``axis`` (the last when None)."""
+    return ops.softmax(logits, -1 if axis is None else int(axis))
 
-__all__ = sorted(n for n, v in list(globals().items())
-                 if not n.startswith("_") and callable(v) and n not in (
-                     "collections", "functools", "np", "ops", "axis_arg", "dtype_of", "t",
-                     "missing_name", "int32", "int64"))
+
+def log_softmax(logits, axis=None, name=None):
+    """``logits - logsumexp(logits)`` along ``axis`` (the last when None)."""
+    return ops.log_softmax(logits, -1 if axis is None else int(axis))
+
+__all__ = sorted({n for n, v in list(globals().items())
+                  if not n.startswith("_") and callable(v) and n != "accept_symbolic"
+                  and getattr(v, "__module__", None) == __name__} | {"TopKV2"})
 
 
 accept_symbolic(globals(), __all__, skip=())
