@@ -443,11 +443,11 @@ class GraphModel:
                                                       or arr.dtype.kind == "b"):
                 arr = arr.astype(spec.dtype)
             x = Tensor.wrap(arr)
-        elif x.data.dtype.kind == "f" and np.dtype(spec.dtype).kind == "f" and str(x.dtype) != spec.dtype:
+        elif x.data.dtype != spec.dtype and x.data.dtype.kind == "f" and np.dtype(spec.dtype).kind == "f":
             x = x.to(spec.dtype) if hasattr(x, "to") else Tensor.wrap(x.data.astype(spec.dtype))
-        shape = tuple(x.shape)
+        shape = x.data.shape
         expected = spec.shape
-        if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape)):
+        if len(shape) != len(expected) or not all(e is None or e == s for e, s in zip(expected, shape)):
             raise ValueError(f"{where}: input {spec.name!r} expects shape "
                              f"{_shape_text([expected])} (None: any size), "
                              f"got {shape}. Fix: reshape the data, or declare "

@@ -205,6 +205,12 @@ class Node:
         self.outputs = outputs
         self.input_tensors = [t for t in flatten((args, kwargs)) if isinstance(t, KerasTensor)]
         self.output_tensors = flatten(outputs)
+        # the common call, layer(tensor, constants...): arguments looked up without walking
+        # structures at every run
+        self._flat = None
+        if not kwargs and isinstance(args, tuple) and not any(
+                isinstance(a, (list, tuple, dict)) for a in args):
+            self._flat = [(id(a), None) if isinstance(a, KerasTensor) else (None, a) for a in args]
 
     @property
     def parent_nodes(self):
@@ -213,6 +219,10 @@ class Node:
     def run(self, values, training=None):
         """Call the operation on real tensors: ``values`` maps ``id(KerasTensor)`` to a Tensor.
         Returns the outputs in the node's structure."""
+        if self._flat is not None and training is None:
+            return _call_real(self.operation,
+                              [values[k] if k is not None else a for k, a in self._flat], {})
+
         def real(x):
             return values[id(x)] if isinstance(x, KerasTensor) else x
         args = map_structure(real, self.args)
