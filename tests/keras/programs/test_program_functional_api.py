@@ -9,7 +9,6 @@ loss dicts, the toy ResNet (``layers.add``), shared layers, feature extraction f
 Expected names and parameter counts are real Keras 3.15.1's (torch backend).
 """
 import numpy as np
-import pytest
 
 from ember import keras
 from ember.keras import layers, ops
