@@ -85,6 +85,20 @@ class _KerasModel(KerasTrainer, KerasWeights):
             return self._nested_call((), x)
         return self._nested_call((x,), {})
 
+    def build(self, input_shape=None, dtype=None):
+        """Keras' ``model.build(input_shape)``: the shape *with* its batch axis, e.g.
+        ``model.build((None, 784))`` or ``build((None, 28, 28, 1))``; creates every layer's
+        weights by running one zero batch (ember.train's ``build`` takes the shape without the
+        batch axis)."""
+        if input_shape is not None:
+            shape = tuple(input_shape)
+            if not shape or any(isinstance(d, (tuple, list)) for d in shape):
+                raise ValueError(f"{type(self).__name__}.build: expected one input shape with its "
+                                 f"batch axis, e.g. (None, 784); got {input_shape!r}. Fix: for "
+                                 "several inputs, call the model on one batch instead")
+            input_shape = shape[1:]
+        return _train.Model.build(self, input_shape, dtype=dtype)
+
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         """Print the table of layers (output shapes, parameter counts, memory; for a functional
@@ -129,17 +143,20 @@ class _KerasModel(KerasTrainer, KerasWeights):
 
     # -- files: Keras' formats by file name, ember's safetensors otherwise -----------------------------
     def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
-        """Save the whole model.  ``*.keras``: Keras 3's format (real Keras loads it; a model
-        ember cannot describe to Keras -- subclassed, keras.ops calls, nested models, Lambda --
-        is written in ember's format under that name, with a warning); any other name: ember's
-        safetensors format (``ember.train.Model.save``)."""
+        """Save the whole model.  ``*.keras``: Keras 3's format; ``*.h5`` / ``*.hdf5``: tf.keras'
+        HDF5 format (Keras 3's "legacy" one, without the optimizer's state).  Real Keras loads
+        both; a model ember cannot describe to Keras -- subclassed, keras.ops calls, nested
+        models, Lambda -- is written in ember's format under that name, with a warning.  Any
+        other name: ember's safetensors format (``ember.train.Model.save``)."""
         from . import keras_file
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{type(self).__name__}.save: {os.fspath(filepath)} exists and "
                                   "overwrite=False")
-        if keras_file.kind_of_path(filepath) == "keras":
+        kind = keras_file.kind_of_path(filepath)
+        if kind in ("keras", "h5"):
+            write = keras_file.save_keras if kind == "keras" else keras_file.save_legacy_h5
             try:
-                return keras_file.save_keras(self, filepath, include_optimizer=include_optimizer)
+                return write(self, filepath, include_optimizer=include_optimizer)
             except keras_file.KerasFileError as err:
                 warnings.warn(f"{err} -- written in ember's format instead (ember loads it, real "
                               "Keras does not)", stacklevel=2)

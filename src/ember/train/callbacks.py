@@ -133,6 +133,9 @@ class ModelCheckpoint(Callback):
 
     def _save(self, epoch, logs):
         path = self._path(epoch, logs)
+        why, self._why = self.__dict__.get("_why", ""), ""
+        if self.verbose:           # Keras' wording, printed before the file is written
+            print(f"Epoch {epoch + 1}: {why}saving model to {path}")
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
@@ -141,8 +144,6 @@ class ModelCheckpoint(Callback):
         else:
             self.model.save(path)
         self.last_saved = path
-        if self.verbose:
-            print(f"Epoch {epoch + 1}: saved model to {path}")
 
     def _maybe_save(self, epoch, logs):
         if not self.save_best_only:
@@ -152,12 +153,13 @@ class ModelCheckpoint(Callback):
         if current is None:         # Keras: warn, and save all the same
             self._save(epoch, logs)
             return
+        best = "None" if self.best is None else format(self.best, ".5f")
         if self._better(current, self.best):
-            if self.verbose:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from "
-                      f"{'None' if self.best is None else format(self.best, '.5f')} to {current:.5f}")
             self.best = current
+            self._why = f"{self.monitor} improved from {best} to {current:.5f}, "
             self._save(epoch, logs)
+        elif self.verbose:
+            print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {best}")
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch

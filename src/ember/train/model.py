@@ -179,7 +179,8 @@ class Model(Trainer, Module):
                 raise ValueError(f"{type(self).__name__}.load_weights: some layers have no weights "
                                  "yet (their input size is unknown). Fix: build the model first, "
                                  "e.g. model.build(input_shape) or call it on one batch")
-            self.build(shape, dtype=(meta or {}).get("input_dtype"))
+            # this class' build (the shape without batch axis), not a subclass' Keras-style one
+            Model.build(self, shape, dtype=(meta or {}).get("input_dtype"))
         return self.load_state_dict(state, strict=strict)
 
     def save(self, path, include_optimizer=True):

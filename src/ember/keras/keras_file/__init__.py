@@ -5,7 +5,8 @@
   both have; ``load_model("m.keras")`` reads one Keras 3 wrote;
 * ``save_weights("w.weights.h5")`` / ``load_weights`` use Keras 3's weights layout (matched by
   position, as Keras);
-* ``load_model("m.h5")`` / ``load_weights("w.h5")`` read tf.keras 2's HDF5 files.
+* ``load_model("m.h5")`` / ``load_weights("w.h5")`` read tf.keras 2's HDF5 files;
+  ``model.save("m.h5")`` writes one (Keras 3's legacy HDF5 format, which real Keras loads).
 
 Other file names keep ember's own safetensors format.  Loading never imports a module named in a
 file and never runs a ``Lambda``'s bytecode; classes that are not ember.keras layers need
@@ -14,12 +15,12 @@ file and never runs a ``Lambda``'s bytecode; classes that are not ember.keras la
 import os
 
 from .config_map import KerasFileError
-from .legacy_h5 import load_legacy_h5, read_legacy_weights
+from .legacy_h5 import load_legacy_h5, read_legacy_weights, save_legacy_h5
 from .reader import load_keras, model_from_keras_config
 from .writer import model_to_keras_config, save_keras, save_weights_h5
 
 __all__ = ["kind_of_path", "save_keras", "load_keras", "save_weights_h5", "load_weights_h5",
-           "load_legacy_h5", "model_to_keras_config", "model_from_keras_config", "load_any",
+           "load_legacy_h5", "save_legacy_h5", "model_to_keras_config", "model_from_keras_config", "load_any",
            "KerasFileError"]
 
 

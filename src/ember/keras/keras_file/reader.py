@@ -215,7 +215,10 @@ def _compile_object(spec, what):
     from .. import losses as _losses
     from .. import metrics as _metrics
     from .config_map import _accepted_args
-    family = {"keras.losses": _losses, "keras.metrics": _metrics}.get(spec.get("module"))
+    module = spec.get("module")
+    if module is None:       # tf.keras' HDF5 training_config names no module: the argument's
+        module = "keras.losses" if what == "loss" else "keras.metrics"
+    family = {"keras.losses": _losses, "keras.metrics": _metrics}.get(module)
     cls = getattr(family, str(spec.get("class_name")), None) if family else None
     if not isinstance(cls, type):
         raise ValueError(f"{what} {spec.get('class_name')!r} (module {spec.get('module')!r}) is not "

@@ -166,8 +166,8 @@ def model_to_keras_config(model, where="save"):
     if type(model).__name__ == "Sequential" or hasattr(model, "add"):
         return _sequential_config(model, where)
     raise KerasFileError(f"{where}: {type(model).__name__} is a subclassed model; ember writes "
-                         ".keras files for Sequential and functional models only. Fix: save in "
-                         "ember's format (model.save('model.ember'))")
+                         "Keras' .keras / .h5 files for Sequential and functional models only. "
+                         "Fix: save in ember's format (model.save('model.ember'))")
 
 
 # -- compile settings --------------------------------------------------------------------------------
