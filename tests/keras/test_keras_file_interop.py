@@ -128,3 +128,26 @@ def test_subclassed_model_h5_falls_back_to_embers_format(tmp_path):
     loaded = ek.models.load_model(path, custom_objects={"Tiny": Tiny})
     np.testing.assert_allclose(loaded.predict(X[:4], verbose=0), model.predict(X[:4], verbose=0),
                                rtol=1e-6)
+
+
+def test_channels_first_batch_normalization_crosses_both_ways(tmp_path):
+    """BatchNormalization(axis=1) (channels-first data) in a .keras file, both directions."""
+    k = real_keras()
+    x = rng.random((8, 3, 6, 6)).astype("float32") * 3.0
+    y = rng.random((8, 2)).astype("float32")
+
+    def build(m):
+        i = m.Input((3, 6, 6))
+        h = m.layers.Flatten()(m.layers.BatchNormalization(axis=1)(i))
+        return m.Model(i, m.layers.Dense(2)(h))
+
+    for make, load, name in ((lambda: build(ek), k.saving.load_model, "ember.keras"),
+                             (lambda: build(k), ek.models.load_model, "keras.keras")):
+        model = make()
+        model.compile("adam", "mse")
+        model.fit(x, y, epochs=2, verbose=0)          # moving statistics away from 0 / 1
+        path = str(tmp_path / name)
+        model.save(path)
+        back = load(path)
+        np.testing.assert_allclose(np.asarray(back.predict(x, verbose=0)),
+                                   np.asarray(model.predict(x, verbose=0)), rtol=1e-5, atol=1e-5)

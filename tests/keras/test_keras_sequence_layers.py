@@ -432,3 +432,11 @@ def test_files_with_two_rnn_biases_load_into_the_single_keras_bias():
         fresh(x)
         fresh.load_state_dict(old)
         np.testing.assert_allclose(fresh(x).numpy(), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_batch_normalization_on_any_channel_axis_matches_keras(tmp_path):
+    check_layer(lambda: L.BatchNormalization(axis=1, momentum=0.9), (4, 3, 5, 5),
+                tmp_path=tmp_path, training=True)
+    check_layer(lambda: L.BatchNormalization(axis=2), (4, 6, 3), tmp_path=tmp_path)
+    with pytest.raises(ValueError, match="axis=0 is not a channel axis"):
+        L.BatchNormalization(axis=0)(np.ones((2, 3), "float32"))

@@ -55,7 +55,8 @@ class _Normalization(Layer):
 
 
 class BatchNormalization(_Normalization):
-    """Batch normalisation over every axis but the last (channels), for inputs of rank 2 to 5.
+    """Batch normalisation over every axis but ``axis`` (the channels: default -1, channels last;
+    e.g. ``axis=1`` for channels-first data), for inputs of rank 2 to 5.
 
     Keras' arguments: ``momentum=0.99`` is the weight of the OLD moving statistics
     (``moving = momentum * moving + (1 - momentum) * batch``; ``layer.momentum`` is PyTorch's,
@@ -66,7 +67,7 @@ class BatchNormalization(_Normalization):
     State (``state_dict`` names): ``weight`` (gamma), ``bias`` (beta), ``running_mean``
     (moving_mean), ``running_var`` (moving_variance), ``num_batches_tracked``.
     """
-    _axis = "(channels) axis"
+    _axis = None        # any one axis (checked in build)
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
@@ -77,6 +78,12 @@ class BatchNormalization(_Normalization):
                          dict(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
                               beta_constraint=beta_constraint, gamma_constraint=gamma_constraint,
                               synchronized=synchronized), **kwargs)
+        if isinstance(axis, (list, tuple)):
+            if len(axis) != 1:
+                raise ValueError(f"BatchNormalization: axis={axis!r}; ember normalises per one "
+                                 "channel axis (an int, e.g. -1 or 1)")
+            axis = axis[0]
+        self.axis = int(axis)
         if not 0.0 <= float(momentum) <= 1.0:
             raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum!r}")
         self.keras_momentum = float(momentum)
@@ -85,14 +92,24 @@ class BatchNormalization(_Normalization):
         self.moving_variance_initializer = _initializers.get(moving_variance_initializer)
         self.num_features = None                # the channels, known once built
 
+    def _channel_axis(self, rank):
+        axis = self.axis + rank if self.axis < 0 else self.axis
+        if not 1 <= axis < rank:
+            raise ValueError(f"BatchNormalization: axis={self.axis} is not a channel axis of an "
+                             f"input of rank {rank} (axis 0 is the batch); use -1 for channels "
+                             "last, 1 for channels first")
+        return axis
+
     def _check_input(self, shape):
         name = type(self).__name__
-        check_channels_last(shape, name, (2, 3, 4, 5), "(N, ..., C)", self.num_features,
+        axis = self._channel_axis(len(shape)) if len(shape) >= 2 else -1
+        last = shape[:axis] + shape[axis + 1:] + shape[axis:axis + 1] if axis != len(shape) - 1 else shape
+        check_channels_last(tuple(last), name, (2, 3, 4, 5), "(N, ..., C)", self.num_features,
                             "num_features", f"{name}({self.num_features})")
 
     def build(self, input_shape):
         self._check_input(tuple(input_shape))
-        c = self.num_features = int(input_shape[-1])
+        c = self.num_features = int(input_shape[self._channel_axis(len(input_shape))])
         self._add_gamma_beta((c,))
         self.register_buffer("running_mean", Tensor.wrap(np.zeros((c,), dtype=np.float32)))
         self.register_buffer("running_var", Tensor.wrap(np.ones((c,), dtype=np.float32)))
@@ -116,11 +133,15 @@ class BatchNormalization(_Normalization):
         training = self.training and self.trainable
         if training:
             self.num_batches_tracked.data += 1      # in place: a 0-d array
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            training, self.momentum, self.epsilon)
+        axis = self._channel_axis(x.ndim)
+        if axis != x.ndim - 1:       # channels elsewhere: normalised as the last axis
+            x = F.moveaxis(x, axis, -1)
+        out = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                           training, self.momentum, self.epsilon)
+        return out if axis == out.ndim - 1 else F.moveaxis(out, -1, axis)
 
     def get_config(self):
-        return {**super().get_config(), "momentum": self.keras_momentum,
+        return {**super().get_config(), "axis": self.axis, "momentum": self.keras_momentum,
                 "moving_mean_initializer": _initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": _initializers.serialize(self.moving_variance_initializer)}
 
