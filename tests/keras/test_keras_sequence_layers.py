@@ -440,3 +440,24 @@ def test_batch_normalization_on_any_channel_axis_matches_keras(tmp_path):
     check_layer(lambda: L.BatchNormalization(axis=2), (4, 6, 3), tmp_path=tmp_path)
     with pytest.raises(ValueError, match="axis=0 is not a channel axis"):
         L.BatchNormalization(axis=0)(np.ones((2, 3), "float32"))
+
+
+def test_gru_reset_before_matches_keras_with_masks_and_files(tmp_path):
+    """GRU(reset_after=False), tf.keras 1's form: Keras' weights and outputs, masks, .keras files."""
+    for kwargs in ({}, {"return_sequences": True, "go_backwards": True}):
+        check_layer(lambda: L.GRU(3, reset_after=False, **kwargs), (4, 6, 5), tmp_path=tmp_path)
+    k = real_keras()
+    ids = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0]])
+
+    def build(m):
+        i = m.Input((5,), dtype="int32")
+        h = m.layers.GRU(3, reset_after=False, return_sequences=True)(
+            m.layers.Embedding(8, 4, mask_zero=True)(i))
+        return m.Model(i, h)
+
+    theirs = build(k)
+    path = str(tmp_path / "gru.keras")
+    theirs.save(path)
+    ours = keras.models.load_model(path)
+    np.testing.assert_allclose(ours.predict(ids, verbose=0),
+                               np.asarray(theirs.predict(ids, verbose=0)), rtol=1e-5, atol=1e-6)

@@ -44,7 +44,6 @@ _HARMLESS = {
     "activity_regularizer": lambda v: v is None,
     "time_major": lambda v: not v,
     "implementation": lambda v: True,        # Keras 2's RNN kernel choice: the same maths
-    "reset_after": lambda v: v is True,
 }
 _HARMLESS_SUFFIX = {"_constraint": lambda v: v is None, "_regularizer": lambda v: v is None}
 

@@ -275,8 +275,10 @@ class SimpleRNN(_OneState):
 
 
 class GRU(_OneState):
-    """Gated recurrent unit in Keras' default ``reset_after=True`` form (which is PyTorch's, with
-    separate input and recurrent biases)."""
+    """Gated recurrent unit.  Keras' default ``reset_after=True`` form is PyTorch's (separate
+    input and recurrent biases; the fused ``F.gru_layer``).  ``reset_after=False`` (tf.keras 1's
+    form: the reset gate scales the state before the recurrent product, one bias) keeps its
+    weights in Keras' layout and gate order (z, r, h) and steps through time with ember ops."""
     _gates = 3
     _two_biases = True
 
@@ -285,35 +287,67 @@ class GRU(_OneState):
                  bias_initializer="zeros", dropout=0.0, recurrent_dropout=0.0,
                  return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, reset_after=True, **kwargs):
-        if not reset_after:
-            raise NotImplementedError("GRU: reset_after=False is not supported (ember's GRU is the "
-                                      "reset_after=True form, Keras' default)")
         super().__init__(units, activation, recurrent_activation, use_bias, kernel_initializer,
                          recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
                          return_sequences, return_state, go_backwards, stateful, unroll, **kwargs)
+        self.reset_after = bool(reset_after)
+        if not self.reset_after:
+            self._two_biases = False        # one bias, Keras' (3 * units,)
 
     def _init_biases(self):
         # Keras' GRU bias (2, 3 * units) holds both the input and the recurrent bias
         self.bias_initializer(self.bias_ih_l0)
-        self.bias_initializer(self.bias_hh_l0)
+        if self._two_biases:
+            self.bias_initializer(self.bias_hh_l0)
 
     def _layer_op(self, x, h0, w_ih, w_hh, b_ih, b_hh, mask=None, h_mask=None):
+        if not self.reset_after:
+            return self._reset_before(x, h0, w_ih, w_hh, b_ih, mask, h_mask)
         return F.gru_layer(x, h0, w_ih, w_hh, b_ih, b_hh, mask=mask, h_mask=h_mask)
 
+    def _reset_before(self, x, h, kernel, recurrent, bias, mask, h_mask):
+        """reset_after=False, Keras' step: z, r = sigmoid(x Wz,r + h Uz,r (+ b));
+        hh = tanh(x Wh + (r * h) Uh (+ b)); h = z * h + (1 - z) * hh.  A masked step keeps h."""
+        H = self.units
+        xw = F.matmul(x, kernel)
+        if bias is not None:
+            xw = xw + bias
+        if h is None:
+            h = Tensor.wrap(np.zeros((x.shape[0], H), dtype=np.float32))
+        outputs = []
+        for t in range(x.shape[1]):
+            xt = xw[:, t, :]
+            hp = h * Tensor.wrap(h_mask) if h_mask is not None else h
+            zr = F.sigmoid(xt[:, :2 * H] + F.matmul(hp, recurrent[:, :2 * H]))
+            z, r = zr[:, :H], zr[:, H:]
+            hh = F.tanh(xt[:, 2 * H:] + F.matmul(r * hp, recurrent[:, 2 * H:]))
+            new = z * h + (1.0 - z) * hh
+            if mask is not None:
+                new = F.where(Tensor.wrap(mask[:, t, None]), new, h)
+            outputs.append(new)
+            h = new
+        return F.stack(outputs, axis=1)
+
     def _gate_order(self):
-        return [1, 0, 2]            # Keras z, r, h from ember's r, z, n
+        # Keras z, r, h from ember's r, z, n; reset_after=False keeps Keras' order itself
+        return [1, 0, 2] if self.reset_after else [0, 1, 2]
 
     def _keras_bias(self, b_ih, b_hh, order):
+        if not self.reset_after:
+            return self._permute(b_ih, order)
         return np.stack([self._permute(b_ih, order), self._permute(b_hh, order)])
 
     def _ember_bias(self, bias, inverse):
+        if not self.reset_after:
+            return [self._permute(bias, inverse)]
         if bias.shape != (2, 3 * self.units):
             raise ValueError(f"GRU.set_weights: Keras' GRU bias has shape (2, {3 * self.units}) "
                              f"(input and recurrent biases, reset_after=True), got {bias.shape}")
         return [self._permute(bias[0], inverse), self._permute(bias[1], inverse)]
 
     def get_config(self):
-        return {**super().get_config(), "recurrent_activation": "sigmoid", "reset_after": True}
+        return {**super().get_config(), "recurrent_activation": "sigmoid",
+                "reset_after": self.reset_after}
 
 
 class LSTM(_Recurrent):
