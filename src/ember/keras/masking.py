@@ -8,6 +8,8 @@ to: they disappear with it.
 """
 import weakref
 
+from ..tensor import Tensor
+
 __all__ = ["mask_of", "set_mask"]
 
 # id(tensor) -> (weak reference to it, mask).  Not a WeakKeyDictionary: that compares keys with
@@ -23,13 +25,11 @@ def _forget(ref, key):
 
 def mask_of(x):
     """The mask that came with ``x`` (a Tensor or KerasTensor), or None."""
-    mask = getattr(x, "_keras_mask", None)
-    if mask is not None:
-        return mask
-    entry = _masks.get(id(x))
-    if entry is not None and entry[0]() is x:
-        return entry[1]
-    return None
+    if _masks:          # (every layer call asks: nothing to look up in a model without masks)
+        entry = _masks.get(id(x))
+        if entry is not None and entry[0]() is x:
+            return entry[1]
+    return None if type(x) is Tensor else getattr(x, "_keras_mask", None)
 
 
 def set_mask(x, mask):

@@ -261,13 +261,20 @@ class Layer(KerasWeights, nn.Module):
         raise NotImplementedError(f"{type(self).__name__} must define call(self, inputs)")
 
     def forward(self, *args, **kwargs):
-        # The outermost layer call clears the add_loss losses of the previous one (Keras).
-        with _variables.loss_scope(self):
+        # The outermost layer call clears the add_loss losses of the previous one (Keras);
+        # variables.LossScope's bookkeeping, inlined: every layer call passes here.
+        depth = _variables._DEPTH
+        if depth[0] == 0 and not _variables._PROBING[0]:
+            _variables.clear_losses(self)
+        depth[0] += 1
+        try:
             out = self.call(*args, **kwargs)
             reg = self.__dict__.get("activity_regularizer")
             if reg is not None:
                 _variables.add_activity_loss(self, reg, out)
             return out
+        finally:
+            depth[0] -= 1
 
     # -- calling ------------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
