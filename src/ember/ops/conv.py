@@ -5,26 +5,30 @@ Weights are (k, C_in, C_out) and (kh, kw, C_in, C_out): the layout in which the 
 
 How it is computed (conv1d is conv2d with H = 1):
 
-* forward: the im2col matrix is built by a loop over the kh*kw kernel offsets only, each copying
-  one strided slice of the input into its column block (much faster in NumPy than copying a
-  6-d strided window view).  Zero padding is never materialised as a padded copy of the input:
-  each offset copies only the rectangle that falls inside the input and leaves zeros elsewhere.
-  The bias is fused into the same matrix product as one extra column of ones, so that the
-  backward gets the bias gradient from the weight-gradient product for free.
+* forward: the input is zero-padded once (only when it has padding), then the im2col matrix is
+  built with one copy per kernel *row*: with dilation 1, the kw taps of a row are kw*C_in
+  consecutive numbers of the padded input, so each row of taps is one overlapping strided view
+  copied in chunks of kw*C_in numbers (NumPy's copy costs per contiguous chunk, so bigger chunks
+  are faster than one copy per kernel offset).  The copies are split over the batch between
+  threads.  The bias is fused into the same matrix product as one extra column of ones, so that
+  the backward gets the bias gradient from the weight-gradient product for free.
 * backward: weight (and bias) gradient = cols.T @ g2d; the input gradient, computed only when the
   input requires grad, is the col2im of g2d @ W.T, done offset by offset as
   ``dx[window of offset] += g2d @ W[i, j].T`` (one small product per kernel offset into a reused
   buffer: it never materialises the (N*H'*W', kh*kw*C_in) matrix).
-* ``groups`` > 1: the im2col matrix is built per group, (G, N*H'*W', kh*kw*C_in/G), and one
-  batched matmul with the weight as (G, kh*kw*C_in/G, C_out/G) does all groups.  Depthwise
-  (groups == C_in == C_out) skips im2col: one broadcast multiply-add per kernel offset on a
-  zero-padded copy of the input, and one ``einsum`` per offset for the weight gradient.
+* ``groups`` > 1: the input is padded into a group-major copy (G, N, H, W, C_in/G), the im2col
+  matrix is built per group, (G, N*H'*W', kh*kw*C_in/G), by the same row-of-taps copies, and
+  one matrix product per group does the rest.  Depthwise (groups == C_in == C_out) skips im2col:
+  cache-tiled broadcast multiply-adds, one per kernel offset (ops/conv_depthwise.py).
 * ``_conv_forward`` / ``_weight_grad`` / ``_input_grad`` work on arrays and are shared with the
-  transposed convolutions (ops/conv_transpose.py), whose forward is this file's input gradient.
+  transposed and 3-D convolutions (ops/conv_transpose.py, ops/conv3d.py); the transposed
+  forward is this file's input gradient.
 """
 from ..backend import xp
+from ._parallel import parallel_for
 from ._base import as_tensor, make, wrap
 from .arguments import int_tuple
+from .conv_depthwise import dw_forward, dw_input_grad, dw_weight_grad
 
 __all__ = ["conv1d", "conv2d"]
 
@@ -77,79 +81,81 @@ class _Offsets(list):
     geom = None
 
 
-# -- depthwise (groups == C_in == C_out): no im2col, one broadcast multiply-add per kernel offset
-#    on a zero-padded copy of the input, so that every offset is one full-size strided view (much
-#    faster in NumPy than partial rectangles); the weight gradient is one einsum per offset.
-def _dw_views(geom):
-    (H, W), (Ho, Wo), (kh, kw), (sh, sw), (dh, dw), (pt, pl) = geom
-    Hn, Wn = (Ho - 1) * sh + dh * (kh - 1) + 1, (Wo - 1) * sw + dw * (kw - 1) + 1
-    views = [(i, j, slice(i * dh, i * dh + sh * (Ho - 1) + 1, sh), slice(j * dw, j * dw + sw * (Wo - 1) + 1, sw))
-             for i in range(kh) for j in range(kw)]
-    # padded row p is input row p - pt; the rows both have
-    inner = (slice(pt, min(H + pt, Hn)), slice(pl, min(W + pl, Wn)))
-    src = (slice(0, min(H + pt, Hn) - pt), slice(0, min(W + pl, Wn) - pl))
-    return (Hn, Wn), views, inner, src
-
-
-def _dw_pad(xd, geom):
-    (Hn, Wn), _, inner, src = _dw_views(geom)
-    if (Hn, Wn) == xd.shape[1:3] and geom[5] == (0, 0):
-        return xd
-    out = xp.zeros((xd.shape[0], Hn, Wn, xd.shape[3]), dtype=xd.dtype)
-    out[:, inner[0], inner[1]] = xd[:, src[0], src[1]]
-    return out
-
-
-def _dw_forward(xd, wd, geom):
-    xpad = _dw_pad(xd, geom)
-    _, views, _, _ = _dw_views(geom)
-    out = None
-    for i, j, hs, ws in views:
-        if out is None:
-            out = xp.multiply(xpad[:, hs, ws], wd[i, j, 0])
-        else:
-            out += xpad[:, hs, ws] * wd[i, j, 0]
-    return out
-
-
-def _dw_weight_grad(g, xd, wshape, geom):
-    xpad = _dw_pad(xd, geom)
-    _, views, _, _ = _dw_views(geom)
-    gw = xp.empty(wshape, dtype=g.dtype)
-    for i, j, hs, ws in views:
-        gw[i, j, 0] = xp.einsum("nhwc,nhwc->c", xpad[:, hs, ws], g)
-    return gw
-
-
-def _dw_input_grad(g, wd, x_shape, geom):
-    (Hn, Wn), views, inner, src = _dw_views(geom)
-    gpad = xp.zeros((x_shape[0], Hn, Wn, x_shape[3]), dtype=g.dtype)
-    for i, j, hs, ws in views:
-        gpad[:, hs, ws] += g * wd[i, j, 0]
-    if gpad.shape == tuple(x_shape) and geom[5] == (0, 0):
-        return gpad
-    gx = xp.zeros(x_shape, dtype=g.dtype)
-    gx[:, src[0], src[1]] = gpad[:, inner[0], inner[1]]
-    return gx
-
-
 def _pointwise(x_shape, out_hw, offsets):
     """Whether the convolution is 1x1 with stride 1 and no padding (output = input positions)."""
     g = offsets.geom
     return g is not None and g[2] == (1, 1) and g[3] == (1, 1) and g[5] == (0, 0) and tuple(out_hw) == tuple(x_shape[1:3])
 
 
-def _grouped_cols(xd, kernel, out_hw, offsets, groups, padded):
+_COPY_MIN_BYTES = 1 << 18     # split an im2col copy between threads only above this per part
+
+
+def _window_size(geom):
+    """(Hn, Wn): the rows / columns of the zero-padded input that the output reads."""
+    _, (Ho, Wo), (kh, kw), (sh, sw), (dh, dw), _ = geom
+    return (Ho - 1) * sh + dh * (kh - 1) + 1, (Wo - 1) * sw + dw * (kw - 1) + 1
+
+
+def _copy_padded(dst, x, geom):
+    """x (..., H, W, C) into the zero buffer dst (..., Hn, Wn, C) at the padding offset."""
+    (H, W), _, _, _, _, (pt, pl) = geom
+    Hn, Wn = _window_size(geom)
+    rows, cols = max(0, min(H, Hn - pt)), max(0, min(W, Wn - pl))
+    if rows and cols:
+        dst[..., pt:pt + rows, pl:pl + cols, :] = x[..., :rows, :cols, :]
+
+
+def _tap_rows(cols6, src, geom):
+    """cols6 (..., H', W', kh, kw*C) <- the kernel taps of every output position, read from the
+    padded input src (..., Hn, Wn, C): one copy per kernel row when the taps of a row are
+    contiguous (dilation 1), else one per offset."""
+    _, (Ho, Wo), (kh, kw), (sh, sw), (dh, dw), _ = geom
+    C = src.shape[-1]
+    lead, (sH, sW, item) = src.shape[:-3], src.strides[-3:]
+    for i in range(kh):
+        if dw == 1:
+            rows = src[..., i * dh:, :, :]
+            cols6[..., i, :] = xp.lib.stride_tricks.as_strided(
+                rows, shape=lead + (Ho, Wo, kw * C), strides=src.strides[:-3] + (sh * sH, sw * sW, item))
+        else:
+            for j in range(kw):
+                cols6[..., i, j * C:(j + 1) * C] = src[..., i * dh:i * dh + sh * (Ho - 1) + 1:sh,
+                                                       j * dw:j * dw + sw * (Wo - 1) + 1:sw, :]
+
+
+def _im2col(xd, geom, cols6, groups=1):
+    """Fill cols6 (N, H', W', kh, kw*C), or (G, N, H', W', kh, kw*C/G) with ``groups`` G > 1,
+    from xd (N, H, W, C); the batch is split between threads."""
+    N, H, W, C = xd.shape
+    Hn, Wn = _window_size(geom)
+    in_place = groups == 1 and geom[5] == (0, 0) and Hn <= H and Wn <= W and xd.strides[-1] == xd.itemsize
+    if not in_place:
+        shape = (N, Hn, Wn, C) if groups == 1 else (groups, N, Hn, Wn, C // groups)
+        src = xp.zeros(shape, dtype=xd.dtype)
+
+    def fill(lo, hi):
+        if in_place:
+            _tap_rows(cols6[lo:hi], xd[lo:hi], geom)
+        elif groups == 1:
+            _copy_padded(src[lo:hi], xd[lo:hi], geom)
+            _tap_rows(cols6[lo:hi], src[lo:hi], geom)
+        else:
+            xg = xd[lo:hi].reshape(hi - lo, H, W, groups, C // groups).transpose(3, 0, 1, 2, 4)
+            _copy_padded(src[:, lo:hi], xg, geom)
+            _tap_rows(cols6[:, lo:hi], src[:, lo:hi], geom)
+    per_image = cols6.nbytes // max(1, N)
+    parallel_for(fill, N, max(1, _COPY_MIN_BYTES // max(1, per_image)))
+
+
+def _grouped_cols(xd, kernel, out_hw, offsets, groups, padded=True):
     """im2col laid out per group: (G, N*H'*W', kh*kw*C/G)."""
     N, H, W, C = xd.shape
     kh, kw = kernel
     Ho, Wo = out_hw
     Cg = C // groups
-    cols7 = (xp.zeros if padded else xp.empty)((groups, N, Ho, Wo, kh, kw, Cg), dtype=xd.dtype)
-    xg = xd.reshape(N, H, W, groups, Cg).transpose(3, 0, 1, 2, 4)
-    for i, j, oh, ow, ih, iw in offsets:
-        cols7[:, :, oh, ow, i, j, :] = xg[:, :, ih, iw, :]
-    return cols7.reshape(groups, N * Ho * Wo, kh * kw * Cg)
+    cols = xp.empty((groups, N, Ho, Wo, kh, kw * Cg), dtype=xd.dtype)
+    _im2col(xd, offsets.geom, cols, groups)
+    return cols.reshape(groups, N * Ho * Wo, kh * kw * Cg)
 
 
 def _conv_forward(xd, wd, bd, out_hw, offsets, groups, padded, keep_cols):
@@ -169,10 +175,8 @@ def _conv_forward(xd, wd, bd, out_hw, offsets, groups, padded, keep_cols):
         K = kh * kw * C
         has_bias = bd is not None
         Kc = K + 1 if has_bias else K
-        cols = (xp.zeros if padded else xp.empty)((M, Kc), dtype=dtype)
-        cols6 = (cols[:, :K] if has_bias else cols).reshape(N, Ho, Wo, kh, kw, C)
-        for i, j, oh, ow, ih, iw in offsets:
-            cols6[:, oh, ow, i, j, :] = xd[:, ih, iw, :]
+        cols = xp.empty((M, Kc), dtype=dtype)
+        _im2col(xd, offsets.geom, (cols[:, :K] if has_bias else cols).reshape(N, Ho, Wo, kh, kw * C))
         if has_bias:
             cols[:, K] = 1
             wmat = xp.empty((Kc, O), dtype=dtype)
@@ -183,17 +187,19 @@ def _conv_forward(xd, wd, bd, out_hw, offsets, groups, padded, keep_cols):
         return (cols @ wmat).reshape(N, Ho, Wo, O), (cols if keep_cols else None)
     if Cg == 1 and O == groups:
         # depthwise: one multiply-add per kernel offset, broadcast over the channels
-        out = _dw_forward(xd, wd, offsets.geom)
+        out = dw_forward(xd, wd, offsets.geom)
         if bd is not None:
             out += bd
         return out, None
     Og = O // groups
     colsg = _grouped_cols(xd, (kh, kw), out_hw, offsets, groups, padded)
     wg = wd.reshape(kh * kw, Cg, groups, Og).transpose(2, 0, 1, 3).reshape(groups, kh * kw * Cg, Og)
-    outg = xp.empty((groups, M, Og), dtype=dtype)
-    for q in range(groups):        # (a stacked matmul skips BLAS in NumPy: ~10x slower)
-        xp.matmul(colsg[q], wg[q], out=outg[q])
-    out = outg.transpose(1, 0, 2).reshape(N, Ho, Wo, O)
+    out = xp.empty((N, Ho, Wo, O), dtype=dtype)
+    out2d = out.reshape(M, O)
+    # one product per group, written straight into its column block of the output (BLAS takes
+    # the row stride); a stacked matmul skips BLAS in NumPy (~10x slower)
+    for q in range(groups):
+        xp.matmul(colsg[q], wg[q], out=out2d[:, q * Og:(q + 1) * Og])
     if bd is not None:
         out += bd
     return out, (colsg if keep_cols else None)
@@ -210,16 +216,83 @@ def _weight_grad(g, xd, wshape, cols, offsets, groups, has_bias):
         return gwb[:kh * kw * Cg].reshape(wshape), (gwb[-1].copy() if has_bias else None)
     gb = g2d.sum(axis=0) if has_bias else None
     if Cg == 1 and O == groups:
-        return _dw_weight_grad(g, xd, wshape, offsets.geom), gb
+        return dw_weight_grad(g, xd, wshape, offsets.geom), gb
     Og = O // groups
     if cols is None:
         cols = _grouped_cols(xd, (kh, kw), (Ho, Wo), offsets, groups, True)
-    gg = xp.ascontiguousarray(g2d.reshape(M, groups, Og).transpose(1, 0, 2))
     gwg = xp.empty((groups, kh * kw * Cg, Og), dtype=g.dtype)
+    g2d = xp.ascontiguousarray(g2d)
     for q in range(groups):
-        xp.matmul(cols[q].T, gg[q], out=gwg[q])
+        xp.matmul(cols[q].T, g2d[:, q * Og:(q + 1) * Og], out=gwg[q])
     gw = gwg.reshape(groups, kh * kw, Cg, Og).transpose(1, 2, 0, 3).reshape(wshape)
     return xp.ascontiguousarray(gw), gb
+
+
+def _correlation_form(geom):
+    """Whether the input gradient is an ordinary convolution of the gradient: stride 1 and no
+    more padding before than the kernel's reach."""
+    _, _, (kh, kw), stride, (dh, dw), (pt, pl) = geom
+    return stride == (1, 1) and pt <= dh * (kh - 1) and pl <= dw * (kw - 1)
+
+
+def _input_grad_as_conv(g, wd, x_shape, geom, groups):
+    """Stride 1: dx is the correlation of g, padded by d (k - 1) - p before, with the flipped
+    kernel whose channel roles are swapped, (kh, kw, C_out/G, C_in); so it reuses the fast
+    im2col forward instead of adding one window per kernel offset."""
+    (H, W), (Ho, Wo), (kh, kw), _, (dh, dw), (pt, pl) = geom
+    Cg, O = wd.shape[2], wd.shape[3]
+    flipped = _swap_roles(wd[::-1, ::-1], groups)
+    back = _offsets((Ho, Wo), (H, W), (kh, kw), (1, 1), (dh, dw), (dh * (kh - 1) - pt, dw * (kw - 1) - pl))
+    return _conv_forward(g, flipped, None, (H, W), back, groups, True, False)[0]
+
+
+def _swap_roles(wd, groups):
+    """(kh, kw, Cg, O) -> (kh, kw, O/G, G*Cg): the weight of the convolution that runs the other
+    way (C_out channels to C_in), group by group."""
+    kh, kw, Cg, O = wd.shape
+    Og = O // groups
+    swapped = wd.reshape(kh, kw, Cg, groups, Og).transpose(0, 1, 4, 3, 2)
+    return xp.ascontiguousarray(swapped).reshape(kh, kw, Og, groups * Cg)
+
+
+def _phase_axis(a, size_in, k, s, p):
+    """Along one axis, the input positions y = a + s t (t < T) of a strided convolution with
+    dilation 1: they receive g through the taps i = r, r + s, ... (n of them, r = (a + p) mod s),
+    from g positions t + q - m for the m-th tap, q = (a + p) // s.  Returns (T, n, taps in
+    correlation order, g slice start, padding before)."""
+    T = (size_in - a + s - 1) // s
+    r, q = (a + p) % s, (a + p) // s
+    n = max(0, (k - r + s - 1) // s)
+    taps = [r + (n - 1 - m) * s for m in range(n)]      # reversed: a correlation over g
+    start = q - n + 1                                    # g index the first tap reads at t = 0
+    return T, n, taps, max(0, start), max(0, -start)
+
+
+def _input_grad_by_phases(g, wd, x_shape, geom, groups):
+    """Stride s > 1, dilation 1: the input positions split into s*s phases (y mod s, x mod s); each
+    phase is an ordinary stride-1 convolution of g with the sub-kernel of the taps that reach it,
+    so it runs through the im2col forward instead of adding one strided window per tap."""
+    (H, W), (Ho, Wo), (kh, kw), (sh, sw), _, (pt, pl) = geom
+    N, C = x_shape[0], x_shape[3]
+    swapped = _swap_roles(wd, groups)          # (kh, kw, O/G, C)
+    gx = xp.empty(x_shape, dtype=g.dtype)
+    for a in range(sh):
+        Ta, na, taps_h, gh0, ph = _phase_axis(a, H, kh, sh, pt)
+        if Ta == 0:
+            continue
+        for b in range(sw):
+            Tb, nb, taps_w, gw0, pw = _phase_axis(b, W, kw, sw, pl)
+            if Tb == 0:
+                continue
+            target = gx[:, a::sh, b::sw]
+            if na == 0 or nb == 0 or gh0 >= Ho or gw0 >= Wo:
+                target[...] = 0                # no tap reaches these positions
+                continue
+            sub = swapped[taps_h][:, taps_w]
+            src = g[:, gh0:, gw0:]
+            offs = _offsets(src.shape[1:3], (Ta, Tb), (na, nb), (1, 1), (1, 1), (ph, pw))
+            target[...] = _conv_forward(src, sub, None, (Ta, Tb), offs, groups, True, False)[0]
+    return gx
 
 
 def _input_grad(g, wd, x_shape, offsets, groups):
@@ -230,9 +303,13 @@ def _input_grad(g, wd, x_shape, offsets, groups):
     M = N * Ho * Wo
     dtype = g.dtype
     if Cg == 1 and O == groups and groups > 1:
-        return _dw_input_grad(g, wd, x_shape, offsets.geom)
+        return dw_input_grad(g, wd, x_shape, offsets.geom)
     if groups == 1 and _pointwise(x_shape, (Ho, Wo), offsets):
         return (g.reshape(M, O) @ wd.reshape(C, O).T).reshape(x_shape)
+    if groups > 1 and _correlation_form(offsets.geom):
+        return _input_grad_as_conv(g, wd, x_shape, offsets.geom, groups)
+    if offsets.geom[3] != (1, 1) and offsets.geom[4] == (1, 1):
+        return _input_grad_by_phases(g, wd, x_shape, offsets.geom, groups)
     gx = xp.zeros(x_shape, dtype=dtype)
     if groups == 1:
         g2d = g.reshape(M, O)
@@ -243,14 +320,14 @@ def _input_grad(g, wd, x_shape, offsets, groups):
             gx[:, ih, iw, :] += buf4[:, oh, ow, :]
         return gx
     Og = O // groups
-    gg = xp.ascontiguousarray(g.reshape(M, groups, Og).transpose(1, 0, 2))            # (G, M, Og)
+    g2d = xp.ascontiguousarray(g).reshape(M, O)
     # one product per group for all kernel offsets, (M, Og) @ (Og, kh*kw*Cg), then col2im
     wT = xp.ascontiguousarray(wd.reshape(kh * kw, Cg, groups, Og).transpose(2, 3, 0, 1)).reshape(
         groups, Og, kh * kw * Cg)
     gxg = gx.reshape(x_shape[:3] + (groups, Cg)).transpose(3, 0, 1, 2, 4)
     buf = xp.empty((groups, M, kh * kw * Cg), dtype=dtype)
     for q in range(groups):
-        xp.matmul(gg[q], wT[q], out=buf[q])
+        xp.matmul(g2d[:, q * Og:(q + 1) * Og], wT[q], out=buf[q])
     buf7 = buf.reshape(groups, N, Ho, Wo, kh, kw, Cg)
     for i, j, oh, ow, ih, iw in offsets:
         gxg[:, :, ih, iw, :] += buf7[:, :, oh, ow, i, j, :]

@@ -104,11 +104,13 @@ def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0
         gw = xp.zeros(wd.shape, dtype=g.dtype) if weight._rg else None
         for a, xs_, os_ in taps:
             ga = _fold(g[:, os_])
+            cols = None
             if x._rg:
-                gi = _conv_forward(ga, wd[a], None, (H, W), off2, groups, True, False)[0]
+                gi, cols = _conv_forward(ga, wd[a], None, (H, W), off2, groups, True, weight._rg)
                 gx[:, xs_] += gi.reshape((N, -1) + gi.shape[1:])
             if weight._rg:
-                cols = _conv_forward(ga, wd[a], None, (H, W), off2, 1, True, True)[1] if groups == 1 else None
+                if cols is None and groups == 1:
+                    cols = _conv_forward(ga, wd[a], None, (H, W), off2, 1, True, True)[1]
                 gw[a] += _weight_grad(_fold(xd[:, xs_]), ga, wd[a].shape, cols, off2, groups, False)[0]
         gb = g.reshape(-1, O).sum(axis=0) if bias is not None and bias._rg else None
         return (gx, gw) if bias is None else (gx, gw, gb)

@@ -46,17 +46,17 @@ def _transpose_core(x, weight, bias, stride, padding, output_padding, dilation, 
         out += bias.data
 
     def backward(g):
-        gx = gw = gb = None
+        gx = gw = gb = cols = None
         if x._rg:
-            gx, _ = _conv_forward(g, wd, None, (H, W), offsets, groups, True, False)
+            # the im2col of g serves the weight gradient too: build it once
+            gx, cols = _conv_forward(g, wd, None, (H, W), offsets, groups, True, weight._rg)
         if weight._rg:
-            gw, _ = _weight_grad(xd, g, wd.shape, None if groups > 1 else _cols(g), offsets, groups, False)
+            if cols is None and groups == 1:
+                cols = _conv_forward(g, wd, None, (H, W), offsets, 1, True, True)[1]
+            gw, _ = _weight_grad(xd, g, wd.shape, cols, offsets, groups, False)
         if bias is not None and bias._rg:
             gb = g.reshape(-1, O).sum(axis=0)
         return gx, gw, gb
-
-    def _cols(g):
-        return _conv_forward(g, wd, None, (H, W), offsets, 1, True, True)[1]
 
     return out, backward
 
