@@ -583,7 +583,6 @@ def test_ops_build_a_functional_model():
     (lambda: ops.convert_to_tensor(["a"]), "cannot convert"),
     (lambda: ops.where(A > 0, A), "both x1 and x2"),
     (lambda: ops.take(A, np.array([0, 4]), axis=1), r"\[-4, 4\)"),
-    (lambda: ops.image.resize(IMG, (3, 2), antialias=True), "antialias=False"),
     (lambda: ops.image.resize(IMG, (3, 2), interpolation="lanczos3"), "interpolation"),
 ])
 def test_bad_input_errors_name_the_op(call, match):

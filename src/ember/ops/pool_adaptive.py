@@ -7,8 +7,8 @@
   (clamped to the bin), keeping the first maximum in row-major order (a NaN wins, as PyTorch).
   ``return_indices`` gives the flat h * W + w position, as ``max_pool2d``.
 * ``max_unpool1d/2d/3d``: scatter values to the positions ``max_pool`` returned (zeros elsewhere).
-* ``lp_pool1d/2d``: (sum over the window of x ** p) ** (1 / p), PyTorch's formula (built from
-  ``avg_pool`` and elementwise ops, so it has their gradients).
+* ``lp_pool1d/2d/3d``: (sum over the window of x ** p) ** (1 / p), PyTorch's formula (built from
+  ``avg_pool`` and elementwise ops, so it has their gradients; p = +-inf uses ``max_pool``).
 """
 import itertools
 
@@ -20,7 +20,7 @@ from .pooling import checked_pool_input
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "adaptive_max_pool1d",
            "adaptive_max_pool2d", "adaptive_max_pool3d",
-           "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d"]
+           "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d"]
 
 
 _check = checked_pool_input
@@ -48,13 +48,33 @@ def _avg_matrix(n, o, dtype):
     return m / (end - start)[:, None].astype(dtype)
 
 
+def _bin_mean(a, axis, n, o):
+    """Mean over each adaptive bin along ``axis``, summing only the bin's own elements (a loop over
+    the largest bin's offsets): a NaN / inf reaches only its bins, as PyTorch, where the averaging
+    matrix's zeros would carry it to every output."""
+    start, end = _edges(n, o)
+    count = end - start
+    shape = [1] * a.ndim
+    shape[axis] = o
+    acc = None
+    for t in range(int(count.max())):
+        v = xp.take(a, xp.minimum(start + t, end - 1), axis=axis)
+        v = xp.where((t < count).reshape(shape), v, a.dtype.type(0))
+        acc = v if acc is None else acc + v
+    return acc / count.reshape(shape).astype(a.dtype)
+
+
 def _adaptive_avg(x, sizes, op):
     xd = x.data
     axes = tuple(range(1, 1 + len(sizes)))
     mats = [_avg_matrix(xd.shape[a], o, xd.dtype) for a, o in zip(axes, sizes)]
     out = xd
-    for a, m in zip(axes, mats):
-        out = xp.moveaxis(xp.tensordot(m, out, axes=(1, a)), 0, a)
+    if bool(xp.isfinite(xd).all()):
+        for a, m in zip(axes, mats):
+            out = xp.moveaxis(xp.tensordot(m, out, axes=(1, a)), 0, a)
+    else:
+        for a, o in zip(axes, sizes):
+            out = _bin_mean(out, a, out.shape[a], o)
 
     def backward(g):
         for a, m in zip(axes, mats):
@@ -218,13 +238,20 @@ def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=No
 
 
 def _lp(x, norm_type, kernel_size, stride, ceil_mode, nd, op):
-    if norm_type == 0 or not isinstance(norm_type, (int, float)):
-        raise ValueError(f"ember.{op}: norm_type must be a nonzero number, got {norm_type!r}")
+    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)) or norm_type == 0 or norm_type != norm_type:
+        raise ValueError(f"ember.{op}: norm_type must be a nonzero number (inf for max pooling), got {norm_type!r}")
     x = _check(x, nd, op)
     k = int_tuple(kernel_size, nd, "kernel_size", f"ember.{op}", minimum=1)
-    pool = pooling.avg_pool2d if nd == 2 else pooling.avg_pool1d
+    if norm_type in (float("inf"), -float("inf")):
+        # PyTorch's limits: the max of |x| (inf), minus the max of -|x| (-inf)
+        pool = (pooling.max_pool1d, pooling.max_pool2d, pooling.max_pool3d)[nd - 1]
+        a = x.abs()
+        return pool(a, k, stride, 0, 1, ceil_mode) if norm_type > 0 else -pool(-a, k, stride, 0, 1, ceil_mode)
+    pool = (pooling.avg_pool1d, pooling.avg_pool2d, pooling.avg_pool3d)[nd - 1]
     out = pool(x ** norm_type, k, stride, 0, ceil_mode)
-    count = k[0] * (k[1] if nd == 2 else 1)
+    count = 1
+    for n in k:
+        count *= n
     return ((out.sign() * out.abs().relu()) * count) ** (1.0 / norm_type)
 
 
@@ -238,3 +265,9 @@ def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
     return _lp(x, norm_type, kernel_size, stride, ceil_mode, 1, "lp_pool1d")
 
 
+def lp_pool3d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling of (N, D, H, W, C) -> (N, D', H', W', C): (sum over each kd x kh x kw
+    window of x ** p) ** (1 / p), PyTorch's formula (``stride`` defaults to the kernel; with
+    ``ceil_mode`` a window cut by the border is the mean over its inside times the full window
+    size, as PyTorch; p = inf is the max of |x|)."""
+    return _lp(x, norm_type, kernel_size, stride, ceil_mode, 3, "lp_pool3d")

@@ -227,7 +227,8 @@ class Rescaling(Layer):
         return {**super().get_config(), "scale": plain(self.scale), "offset": plain(self.offset)}
 
 
-_RESIZE_MODES = {"bilinear": "bilinear", "nearest": "nearest-exact", "bicubic": "bicubic"}
+# 'area' (which Keras' torch backend rejects) is PyTorch's: adaptive average pooling bins
+_RESIZE_MODES = {"bilinear": "bilinear", "nearest": "nearest-exact", "bicubic": "bicubic", "area": "area"}
 
 
 def _aspect_box(height, width, target_h, target_w):
@@ -255,8 +256,10 @@ def _image_out(y, single, data_format):
     return F.squeeze(y, 0) if single else y
 
 
-def _resize(x, height, width, mode="bilinear", crop=False, pad=False, fill_value=0.0):
-    """Keras' ``ops.image.resize`` of (N, H, W, C) to (N, height, width, C)."""
+def _resize(x, height, width, mode="bilinear", crop=False, pad=False, fill_value=0.0, antialias=False):
+    """Keras' ``ops.image.resize`` of (N, H, W, C) to (N, height, width, C); ``antialias`` applies
+    to 'bilinear' / 'bicubic' only (ignored otherwise, as Keras)."""
+    antialias = bool(antialias) and mode in ("bilinear", "bicubic")
     h, w = x.shape[1], x.shape[2]
     if crop:
         h0, w0, ch, cw = _aspect_box(h, w, height, width)
@@ -268,10 +271,11 @@ def _resize(x, height, width, mode="bilinear", crop=False, pad=False, fill_value
         if top or left:
             # Keras pads the same amount on both sides (an odd remainder is not filled)
             x = F.pad(x, (0, 0, left, left, top, top), value=float(fill_value))
-    if tuple(x.shape[1:3]) == (height, width) and mode != "bicubic":
+    if tuple(x.shape[1:3]) == (height, width) and (mode != "bicubic" or antialias):
         return x
     align = False if mode in ("bilinear", "bicubic") else None
-    return F.interpolate(x, size=(height, width), mode=_RESIZE_MODES[mode], align_corners=align)
+    return F.interpolate(x, size=(height, width), mode=_RESIZE_MODES[mode], align_corners=align,
+                         antialias=antialias)
 
 
 def _center_crop(x, height, width):
@@ -287,7 +291,10 @@ def _center_crop(x, height, width):
 class Resizing(Layer):
     """Resize images (N, H, W, C) (or one image (H, W, C)) to (N, height, width, C).
 
-    ``interpolation``: 'bilinear' (default), 'nearest' or 'bicubic'.  ``crop_to_aspect_ratio``
+    ``interpolation``: 'bilinear' (default), 'nearest', 'bicubic' or 'area' (PyTorch's adaptive
+    average pooling; Keras' torch backend has none).  ``antialias=True`` low-pass filters a
+    'bilinear' / 'bicubic' shrink (PIL's filters, as ``ops.image.resize``; bicubic then uses
+    A = -0.5 also when enlarging) and is ignored for the other modes.  ``crop_to_aspect_ratio``
     first crops the largest centred box of the target aspect ratio; ``pad_to_aspect_ratio`` pads
     (with ``fill_value``) to it instead.  See the module docstring for the numerics."""
 
@@ -298,11 +305,10 @@ class Resizing(Layer):
         self.height = positive_int(height, "height", "Resizing")
         self.width = positive_int(width, "width", "Resizing")
         if interpolation not in _RESIZE_MODES:
+            extra = (" (lanczos is not supported, as Keras' torch backend; use 'bicubic' with "
+                     "antialias=True)" if interpolation in ("lanczos3", "lanczos5") else "")
             raise ValueError(f"Resizing: interpolation must be one of {', '.join(map(repr, _RESIZE_MODES))}"
-                             f" (ember), got {interpolation!r}")
-        if antialias:
-            raise NotImplementedError("Resizing: antialias=True is not supported by ember.keras; "
-                                      "pass antialias=False")
+                             f" (ember), got {interpolation!r}{extra}")
         if fill_mode != "constant":
             raise ValueError(f"Resizing: fill_mode must be 'constant', got {fill_mode!r}")
         if crop_to_aspect_ratio and pad_to_aspect_ratio:
@@ -312,13 +318,13 @@ class Resizing(Layer):
         self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
         self.pad_to_aspect_ratio = bool(pad_to_aspect_ratio)
         self.fill_mode, self.fill_value = fill_mode, float(fill_value)
-        self.antialias = False
+        self.antialias = bool(antialias)
         self.data_format = data_format_arg(data_format, "Resizing")
 
     def call(self, x):
         x, single = _image_batch(self, x, self.data_format)
         y = _resize(x, self.height, self.width, self.interpolation, self.crop_to_aspect_ratio,
-                    self.pad_to_aspect_ratio, self.fill_value)
+                    self.pad_to_aspect_ratio, self.fill_value, self.antialias)
         return _image_out(y, single, self.data_format)
 
     def get_config(self):

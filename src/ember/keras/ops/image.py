@@ -35,10 +35,16 @@ def _out(x, unbatched):
 def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
            pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
     """Images resized to ``size`` (height, width) with ``interpolation`` 'bilinear' (half-pixel
-    centres), 'nearest', 'bicubic' or 'area' (Keras' torch-backend numerics)."""
+    centres), 'nearest', 'bicubic' or 'area' (Keras' torch-backend numerics; 'area', which that
+    backend rejects, is PyTorch's: adaptive average pooling).  ``antialias=True`` low-pass filters
+    'bilinear' / 'bicubic' as ``interpolate(..., antialias=True)`` (PIL's filters; bicubic uses
+    Keys' A = -0.5 also when enlarging) and, as Keras, is ignored for the other modes."""
     if crop_to_aspect_ratio or pad_to_aspect_ratio:
         raise NotImplementedError("keras.ops.image.resize: crop_to_aspect_ratio / "
                                   "pad_to_aspect_ratio are not supported by ember.keras")
+    if interpolation in ("lanczos3", "lanczos5"):
+        raise ValueError(f"keras.ops.image.resize: interpolation={interpolation!r} is not supported "
+                         "(as Keras' torch backend); use 'bicubic' with antialias=True")
     if interpolation not in _MODES:
         raise ValueError(f"keras.ops.image.resize: interpolation={interpolation!r}; expected one "
                          f"of {sorted(_MODES)}")
@@ -48,15 +54,12 @@ def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspe
         x = F.cast(x, np.float32)
     mode = _MODES[interpolation]
     size = tuple(int(s) for s in size)
-    if antialias and mode in ("bilinear", "bicubic") and (size[0] < x.shape[1] or size[1] < x.shape[2]):
-        raise NotImplementedError(
-            f"keras.ops.image.resize: antialias=True when shrinking ({tuple(x.shape[1:3])} -> "
-            f"{size}) is not supported by ember; pass antialias=False, or "
-            "interpolation='area' for a box-filtered shrink")
-    # (antialiasing changes nothing when enlarging)
+    aa = bool(antialias) and mode in ("bilinear", "bicubic")
     out = F.interpolate(x, size=size, mode=mode,
-                        align_corners=False if mode in ("bilinear", "bicubic") else None)
+                        align_corners=False if mode in ("bilinear", "bicubic") else None, antialias=aa)
     if dtype.kind != "f":
+        if mode == "bicubic" and dtype == np.uint8:
+            out = F.clip(out, 0, 255)      # Keras clamps uint8 bicubic (its overshoot) before the cast
         out = F.cast(F.round(out), dtype)
     return _out(out, unbatched)
 
