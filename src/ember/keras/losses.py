@@ -30,7 +30,8 @@ __all__ = ["Loss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "
            "MeanSquaredError", "MeanAbsoluteError", "Huber", "KLDivergence",
            "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
            "mean_squared_error", "mean_absolute_error", "huber", "kl_divergence", "mse", "mae",
-           "MSE", "MAE", "kld", "KLD", "get", "serialize", "to_ember_loss", "OneHotLabelsWarning"]
+           "MSE", "MAE", "kld", "KLD", "get", "serialize", "to_ember_loss", "OneHotLabelsWarning",
+           "CTC", "ctc"]
 
 EPSILON = _pl.EPSILON
 
@@ -230,6 +231,41 @@ def kl_divergence(y_true, y_pred):
     return F.sum(values, axis=-1) if values.ndim else values
 
 
+def ctc_loss_op(target, output, target_length, output_length, mask_index=0):
+    """``keras.ops.ctc_loss``: the per-sample CTC losses (batch,) of logits ``output`` (batch,
+    time, classes), as Keras' torch backend computes them: a log-softmax over the classes, then
+    ``ember.functional.ctc_loss(..., blank=mask_index, reduction='none')`` (infeasible targets
+    give inf).  ``target`` (batch, max_length) integer labels, the first ``target_length[n]`` of
+    each row used; ``output_length`` (batch,) frames used."""
+    out = output if isinstance(output, Tensor) else Tensor(np.asarray(output))
+    # Keras computes in result_type(output.dtype, 'float32'), which is float32 even for float64
+    if out.dtype != np.float32:
+        out = F.cast(out, np.float32)
+    if out.ndim != 3:
+        raise ValueError("keras.ops.ctc_loss: output must be (batch_size, max_length, "
+                         f"num_classes) logits, got shape {_shape(out.shape)}")
+    log_probs = F.log_softmax(F.swapaxes(out, 0, 1), axis=-1)
+    return F.ctc_loss(log_probs, target, output_length, target_length, blank=int(mask_index),
+                      reduction="none")
+
+
+def ctc(y_true, y_pred):
+    """CTC loss per sample (Keras' ``keras.losses.ctc``): ``y_true`` (batch, max_length) integer
+    labels padded with 0 (the blank: label lengths count the non-zero entries), ``y_pred``
+    (batch, time, classes) logits, every frame used."""
+    t = y_true if isinstance(y_true, Tensor) else Tensor(np.asarray(y_true))
+    p = y_pred if isinstance(y_pred, Tensor) else Tensor(np.asarray(y_pred))
+    if t.ndim != 2:
+        raise ValueError("Targets `y_true` are expected to be a tensor of shape `(batch_size, "
+                         f"max_length)` in integer format. Received: y_true.shape={tuple(t.shape)}")
+    if p.ndim != 3:
+        raise ValueError("Logits `y_pred` are expected to be a tensor of shape `(batch_size, "
+                         f"max_length, num_classes)`. Received: y_pred.shape={tuple(p.shape)}")
+    label_length = (t.data != 0).sum(axis=-1).astype(np.int32)
+    input_length = np.full(p.shape[0], p.shape[1], dtype=np.int32)
+    return ctc_loss_op(t, p, label_length, input_length, mask_index=0)
+
+
 for _fn in (mean_squared_error, mean_absolute_error, huber):
     _fn.loss_kind = "regression"
 kl_divergence.loss_kind = "multiclass"
@@ -393,6 +429,14 @@ class Huber(Loss):
         return dict(super().get_config(), delta=self.delta)
 
 
+class CTC(_Wrapper):
+    """Mean of :func:`ctc` (the CTC loss of logits; labels padded with 0, the blank)."""
+    _fn = staticmethod(ctc)
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc", **kwargs):
+        super().__init__(reduction, name, **kwargs)
+
+
 # -- names and the adapter to ember.train -----------------------------------------------------
 _CLASSES = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
@@ -402,6 +446,7 @@ _CLASSES = {
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
     "huber": Huber, "huber_loss": Huber,
     "kl_divergence": KLDivergence, "kld": KLDivergence, "kullback_leibler_divergence": KLDivergence,
+    "ctc": CTC,
 }
 _FUNCTIONS = {name: cls._fn for name, cls in _CLASSES.items()}     # each class's function
 for _cls in set(_CLASSES.values()):

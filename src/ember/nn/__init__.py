@@ -10,8 +10,8 @@ from .layers import (ELU, GELU, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Con
                      Embedding, Flatten, GlobalAvgPool2d, Identity, LayerNorm, LeakyReLU, Linear,
                      LogSoftmax, MaxPool2d, ModuleDict, ModuleList, ReLU, Reshape, RMSNorm,
                      Sequential, SiLU, Sigmoid, Softmax, Softplus, Tanh)
-from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
-                     MSELoss, NLLLoss, SmoothL1Loss)
+from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, CTCLoss, HuberLoss, KLDivLoss,
+                     L1Loss, MSELoss, NLLLoss, SmoothL1Loss)
 from .regularizers import L1, L2, L1L2, regularization_loss
 from .utils import clip_grad_norm_, clip_grad_value_, parameters_to_vector, vector_to_parameters
 

@@ -11,7 +11,7 @@ from ..tensor import Tensor
 from .module import Module
 
 __all__ = ["MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss",
-           "CrossEntropyLoss", "NLLLoss", "KLDivLoss"]
+           "CrossEntropyLoss", "NLLLoss", "KLDivLoss", "CTCLoss"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -184,3 +184,27 @@ class KLDivLoss(_Loss):
 
     def extra_repr(self):
         return f"reduction={self.reduction!r}, log_target={self.log_target}"
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss (``torch.nn.CTCLoss``):
+    ``forward(log_probs, targets, input_lengths, target_lengths)`` with log_probs (T, N, C)
+    log_softmax output (time first, or unbatched (T, C)), targets padded (N, S) or concatenated
+    (sum(target_lengths),); see :func:`ember.functional.ctc_loss`.  'mean' divides each loss by
+    its target length (at least 1) before the batch mean; ``zero_infinity`` zeroes infinite
+    losses (impossible alignments) and their gradients."""
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction)
+        if int(blank) != blank or blank < 0:
+            raise ValueError(f"CTCLoss: blank must be a non-negative class index, got {blank!r}")
+        self.blank = int(blank)
+        self.zero_infinity = bool(zero_infinity)
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank,
+                          reduction=self.reduction, zero_infinity=self.zero_infinity)
+
+    def extra_repr(self):
+        return (f"blank={self.blank}, reduction={self.reduction!r}, "
+                f"zero_infinity={self.zero_infinity}")

@@ -47,6 +47,8 @@ from .shape_extra import *     # noqa: F401,F403  (diag, diagonal, movedim, kron
 from .linalg_decomp import *   # noqa: F401,F403  (inv, solve, det, cholesky, qr, svdvals, eigh, ...)
 from .linalg_norm import *     # noqa: F401,F403  (vector_norm, matrix_norm)
 from .linalg_extra import *    # noqa: F401,F403  (matrix_power, multi_dot, cross, cond, ...)
+from .ctc import *   # noqa: F401,F403  (ctc_loss, ctc_greedy_decode, ctc_beam_search_decode)
+from .windows import *         # noqa: F401,F403  (tensor_unfold: Tensor.unfold's sliding windows)
 from . import _parallel as parallel  # noqa: F401  (the thread pool: ember.ops.parallel)
 
 true_divide = divide = div
@@ -127,9 +129,22 @@ def _bind_tensor_methods():
     T.moveaxis = moveaxis
     T.inverse, T.pinverse = inv, pinv      # PyTorch's Tensor method names
     T.neg = neg
+    T.unfold = tensor_unfold               # noqa: F405  (Tensor.unfold: windows along one axis)
+    T.svd = _tensor_svd
+
+
+def _tensor_svd(self, some=True, compute_uv=True):
+    """PyTorch's ``Tensor.svd``: (U, S, V) with ``A = U diag(S) V^T`` -- V, not ``linalg.svd``'s
+    Vh; ``some=True`` gives the reduced factors; ``compute_uv=False`` gives zero U and V."""
+    U, S, Vh = svd(self, full_matrices=not some)     # noqa: F405
+    V = swapaxes(Vh, -1, -2)
+    if not compute_uv:
+        U, V = U.detach() * 0, V.detach() * 0
+    return U, S, V
 
 
 _bind_tensor_methods()
+from . import inplace  # noqa: E402,F401  (x.add_(y), x.masked_fill_(m, v), w.normal_(), ...: binds last)
 
 __all__ = sorted(n for n, v in list(globals().items())
                  if not n.startswith('_') and callable(v) and n != 'Tensor')

@@ -517,3 +517,38 @@ def sparsemax(x, axis=-1):
     k_z = F.sum(support, -1, True)
     tau = F.divide(F.subtract(F.sum(F.multiply(srt, support), -1, True), 1.0), k_z)
     return F.moveaxis(F.relu(F.subtract(z, tau)), -1, axis)
+
+
+# -- CTC -------------------------------------------------------------------------------------------
+@_export
+@symbolic
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    """CTC loss per sample, shape (batch,): ``target`` (batch, max_length) integer labels,
+    ``output`` (batch, max_length, num_classes) logits (a log-softmax is taken here),
+    ``target_length`` / ``output_length`` (batch,); ``mask_index`` is the blank class."""
+    return _losses.ctc_loss_op(to_tensor(target), to_tensor(output), to_tensor(target_length),
+                               to_tensor(output_length), mask_index)
+
+
+@_export
+@symbolic
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1,
+               merge_repeated=True, mask_index=0):
+    """Decode CTC outputs ``inputs`` (batch, max_length, num_classes) logits.
+
+    strategy 'greedy': ``(decoded, scores)`` with decoded (1, batch, max_length) int32 (labels
+    first, -1 after) and scores (batch, 1) = minus the summed per-frame maxima.  'beam_search':
+    decoded (top_paths, batch, max_length) and scores (batch, top_paths) log-probabilities.
+    ``mask_index`` is the blank (None: the last class)."""
+    x = to_tensor(inputs)
+    if x.dtype != np.float32:
+        x = F.cast(x, np.float32)      # Keras: result_type(inputs.dtype, 'float32'), float32
+    if strategy == "greedy":
+        decoded, scores = F.ctc_greedy_decode(x, to_tensor(sequence_lengths),
+                                              merge_repeated=merge_repeated, mask_index=mask_index)
+        return F.expand_dims(decoded, 0), scores
+    if strategy == "beam_search":
+        return F.ctc_beam_search_decode(x, to_tensor(sequence_lengths), beam_width=beam_width,
+                                        top_paths=top_paths, mask_index=mask_index)
+    raise ValueError(f"Invalid strategy {strategy}. Supported values are 'greedy' and "
+                     "'beam_search'.")
