@@ -51,7 +51,8 @@ ROWS = [
     Row("leaky_relu", lambda x: F.leaky_relu(x, 0.2), lambda x: T.nn.functional.leaky_relu(x, 0.2), [away_from_zero(3, 4)]),
     Row("elu", F.elu, T.nn.functional.elu, [away_from_zero(3, 4)]),
     # gelu: NumPy has no erf; ember's erf approximation is within 1.5e-7, under float32 resolution.
-    Row("gelu", F.gelu, T.nn.functional.gelu, [randn(3, 4, scale=2)]),
+    Row("gelu", F.gelu, T.nn.functional.gelu, [randn(3, 4, scale=2)],
+        no_special="PyTorch's gelu(+inf) is nan; ember gives inf, the limit (not worth a where on the hot path)"),
     Row("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"),
         lambda x: T.nn.functional.gelu(x, approximate="tanh"), [randn(3, 4, scale=2)]),
     Row("silu", F.silu, T.nn.functional.silu, [randn(3, 4)]),
@@ -150,7 +151,8 @@ ROWS = [
     Row("einsum_attention", lambda q, k: F.einsum("bhqd,bhkd->bhqk", q, k),
         lambda q, k: T.einsum("bhqd,bhkd->bhqk", q, k), [randn(2, 3, 4, 5), randn(2, 3, 6, 5)]),
     Row("einsum_bilinear", lambda x, w, y: F.einsum("bi,oij,bj->bo", x, w, y),
-        lambda x, w, y: T.einsum("bi,oij,bj->bo", x, w, y), [randn(3, 4), randn(2, 4, 5), randn(3, 5)]),
+        lambda x, w, y: T.einsum("bi,oij,bj->bo", x, w, y), [randn(3, 4), randn(2, 4, 5), randn(3, 5)],
+        no_special="3 operands: where inf meets 0 the nan / inf pattern depends on the contraction order"),
     Row("einsum_implicit", lambda a, b: F.einsum("ij,jk", a, b), lambda a, b: T.einsum("ij,jk", a, b), [randn(3, 4), randn(4, 2)]),
     Row("einsum_ellipsis_sum", lambda a: F.einsum("...ij->...i", a), lambda a: T.einsum("...ij->...i", a), [randn(2, 3, 4)]),
     Row("outer", F.outer, T.outer, [randn(3), randn(4)]),
@@ -161,4 +163,5 @@ ROWS = [
 ]
 
 
-test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique = table_tests(ROWS)
+(test_parity, test_parity_noncontiguous, test_parity_special, test_gradcheck,
+ test_row_names_unique) = table_tests(ROWS)

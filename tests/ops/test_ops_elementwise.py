@@ -197,7 +197,8 @@ ROWS += [
 ]
 
 
-test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique = table_tests(ROWS)
+(test_parity, test_parity_noncontiguous, test_parity_special, test_gradcheck,
+ test_row_names_unique) = table_tests(ROWS)
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if any(getattr(s, "is_special", False) for s in r.args)], ids=str)

@@ -175,7 +175,8 @@ ROWS += [
 ]
 
 
-test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique = table_tests(ROWS)
+(test_parity, test_parity_noncontiguous, test_parity_special, test_gradcheck,
+ test_row_names_unique) = table_tests(ROWS)
 
 
 def test_scatter_overwritten_base_gets_no_gradient():

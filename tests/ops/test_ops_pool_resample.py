@@ -216,7 +216,8 @@ def t_fold(c, output_size, kernel_size, **kw):
     return to_cl(TF.fold(u, output_size, kernel_size, **kw))
 
 
-test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique = table_tests(ROWS)
+(test_parity, test_parity_noncontiguous, test_parity_special, test_gradcheck,
+ test_row_names_unique) = table_tests(ROWS)
 
 
 def test_pool_errors():

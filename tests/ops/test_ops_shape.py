@@ -115,7 +115,8 @@ ROWS = [
 ]
 
 
-test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique = table_tests(ROWS)
+(test_parity, test_parity_noncontiguous, test_parity_special, test_gradcheck,
+ test_row_names_unique) = table_tests(ROWS)
 
 
 # -- creation ------------------------------------------------------------------------------------

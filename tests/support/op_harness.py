@@ -22,8 +22,10 @@ except ImportError:  # pragma: no cover - the README's test command installs tor
 
 # -- input specs ----------------------------------------------------------------------------------
 class Spec:
-    def __init__(self, make, grad=True, noncontig=True):
-        self.make, self.grad, self.noncontig = make, grad, noncontig
+    """``random``: random floats (randn, uniform, ...) that the special-value test may replace in
+    places by -0.0 / 0.0 / nan / inf / -inf; ``fixed``, ``ints`` and ``mask`` are left alone."""
+    def __init__(self, make, grad=True, noncontig=True, random=False):
+        self.make, self.grad, self.noncontig, self.random = make, grad, noncontig, random
 
     def __call__(self, rng, dtype):
         return self.make(rng, dtype)
@@ -31,16 +33,16 @@ class Spec:
 
 def randn(*shape, scale=1.0):
     """Standard normal floats."""
-    return Spec(lambda rng, dt: (rng.standard_normal(shape) * scale).astype(dt))
+    return Spec(lambda rng, dt: (rng.standard_normal(shape) * scale).astype(dt), random=True)
 
 
 def uniform(*shape, low=-1.0, high=1.0):
-    return Spec(lambda rng, dt: rng.uniform(low, high, shape).astype(dt))
+    return Spec(lambda rng, dt: rng.uniform(low, high, shape).astype(dt), random=True)
 
 
 def positive(*shape, low=0.5, high=2.0):
     """Floats in [low, high) (for log, sqrt, pow bases, ...)."""
-    return Spec(lambda rng, dt: rng.uniform(low, high, shape).astype(dt))
+    return Spec(lambda rng, dt: rng.uniform(low, high, shape).astype(dt), random=True)
 
 
 def away_from_zero(*shape, gap=0.1):
@@ -49,13 +51,13 @@ def away_from_zero(*shape, gap=0.1):
     def make(rng, dt):
         x = rng.standard_normal(shape)
         return (np.sign(x) * (np.abs(x) + gap)).astype(dt)
-    return Spec(make)
+    return Spec(make, random=True)
 
 
 def distinct(*shape):
     """A random permutation of well-separated values (for max/min/sort-like ops: no ties)."""
     n = int(np.prod(shape))
-    return Spec(lambda rng, dt: (rng.permutation(n).reshape(shape) * 0.1 - n * 0.05).astype(dt))
+    return Spec(lambda rng, dt: (rng.permutation(n).reshape(shape) * 0.1 - n * 0.05).astype(dt), random=True)
 
 
 def ints(high, *shape, low=0):
@@ -84,7 +86,7 @@ def special(*shape, scale=1.0, values=SPECIAL_VALUES):
         x = (rng.standard_normal(n) * scale)
         x[rng.permutation(n)[:len(values)]] = values
         return x.reshape(shape).astype(dt)
-    spec = Spec(make)
+    spec = Spec(make, random=True)
     spec.is_special = True
     return spec
 
@@ -93,7 +95,7 @@ def const(spec):
     """The same values, but as a non-differentiable input."""
     if getattr(spec, "is_fixed", False):
         raise ValueError("const(fixed(...)): use fixed(values, no_grad='reason') to opt out of gradients")
-    return Spec(spec.make, grad=False, noncontig=spec.noncontig)
+    return Spec(spec.make, grad=False, noncontig=spec.noncontig, random=spec.random)
 
 
 def fixed(array, no_grad=None):
@@ -118,6 +120,8 @@ class Row:
     ember_fn/torch_fn take the inputs (ember Tensors / torch tensors) in ``args`` order.
     ``torch_fn=None`` skips the PyTorch comparison (state why in ``note``).
     Tolerances default to the issue's float32 bars (forward 1e-6/1e-5, grads 1e-5/1e-4).
+    Every row also runs with -0.0 / 0.0 / nan / inf / -inf put into its random differentiable
+    inputs (``with_special_values``); ``no_special="reason"`` opts a row out of that, stating why.
     """
     name: str
     ember_fn: Callable
@@ -133,6 +137,7 @@ class Row:
     note: str = ""
     seed: int = 0
     differentiable: bool = True
+    no_special: str = ""
     extra: dict = field(default_factory=dict)
 
     def __str__(self):
@@ -149,9 +154,32 @@ def _noncontiguous(a):
     return view
 
 
-def make_inputs(row, dtype, noncontig=False):
+def special_inputs(row):
+    """Indices of the row's inputs that the special-value test edits: random floats that are
+    differentiable (not ``fixed``, ``ints``, ``mask`` or ``const``)."""
+    return [i for i, s in enumerate(row.args) if s.random and s.grad]
+
+
+def with_special_values(row, arrays):
+    """Copies of ``arrays`` with SPECIAL_VALUES at a few random places of each ``special_inputs``
+    array (deterministic per row seed; an input smaller than SPECIAL_VALUES gets a random subset
+    of them); every other value is kept."""
+    rng = np.random.default_rng(row.seed + 1000)
+    out = list(arrays)
+    for i in special_inputs(row):
+        a = np.array(arrays[i])
+        k = min(a.size, len(SPECIAL_VALUES))
+        values = np.asarray(SPECIAL_VALUES, dtype=a.dtype)[rng.permutation(len(SPECIAL_VALUES))[:k]]
+        a.reshape(-1)[rng.permutation(a.size)[:k]] = values
+        out[i] = a
+    return out
+
+
+def make_inputs(row, dtype, noncontig=False, special=False):
     rng = np.random.default_rng(row.seed)
     arrays = [spec(rng, dtype) for spec in row.args]
+    if special:
+        arrays = with_special_values(row, arrays)
     if noncontig:
         arrays = [_noncontiguous(a) if (spec.noncontig and a.ndim) else a for a, spec in zip(arrays, row.args)]
     return arrays
@@ -168,9 +196,10 @@ def _out_tensors(out):
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
 
-def check_parity(row, noncontig=False):
-    """Forward and input gradients of ember vs PyTorch in float32; inputs must come back unchanged."""
-    arrays = make_inputs(row, np.float32, noncontig)
+def check_parity(row, noncontig=False, special=False):
+    """Forward and input gradients of ember vs PyTorch in float32; inputs must come back unchanged.
+    ``special``: with IEEE edge values in the random inputs (nan compares equal to nan)."""
+    arrays = make_inputs(row, np.float32, noncontig, special)
     originals = [a.copy() for a in arrays]
     e_in = [ember.Tensor.wrap(a).requires_grad_(True) if (s.grad and a.dtype.kind == "f") else ember.Tensor.wrap(a)
             for a, s in zip(arrays, row.args)]
@@ -251,10 +280,16 @@ def check_gradcheck(row):
 def table_tests(rows):
     """The standard tests of a row table, for a test module to bind at module level::
 
-        test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique = table_tests(ROWS)
+        (test_parity, test_parity_noncontiguous, test_parity_special, test_gradcheck,
+         test_row_names_unique) = table_tests(ROWS)
 
     parity with PyTorch (forward and every input gradient), the same on non-contiguous inputs,
-    the float64 gradcheck of differentiable rows, and unique row names (the test ids)."""
+    the same with -0.0 / 0.0 / nan / inf / -inf in the random inputs (every row with such an input
+    and a PyTorch reference, unless it opts out with ``no_special="reason"``), the float64
+    gradcheck of differentiable rows, and unique row names (the test ids)."""
+    for r in rows:
+        if r.no_special is not None and not isinstance(r.no_special, str):
+            raise ValueError(f"{r.name}: no_special takes the reason the row skips special values")
     @pytest.mark.parametrize("row", rows, ids=str)
     def test_parity(row):
         check_parity(row)
@@ -262,6 +297,10 @@ def table_tests(rows):
     @pytest.mark.parametrize("row", [r for r in rows if any(s.noncontig for s in r.args)], ids=str)
     def test_parity_noncontiguous(row):
         check_parity(row, noncontig=True)
+
+    @pytest.mark.parametrize("row", special_rows(rows), ids=str)
+    def test_parity_special(row):
+        check_parity(row, special=True)
 
     @pytest.mark.parametrize("row", [r for r in rows if r.differentiable and r.gradcheck], ids=str)
     def test_gradcheck(row):
@@ -271,4 +310,9 @@ def table_tests(rows):
         names = [r.name for r in rows]
         assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
 
-    return test_parity, test_parity_noncontiguous, test_gradcheck, test_row_names_unique
+    return test_parity, test_parity_noncontiguous, test_parity_special, test_gradcheck, test_row_names_unique
+
+
+def special_rows(rows):
+    """The rows the special-value test runs: a PyTorch reference, an input to edit, no opt-out."""
+    return [r for r in rows if r.torch_fn is not None and special_inputs(r) and not r.no_special]

@@ -411,7 +411,8 @@ def atan2(a, b):
 
     def backward(g):
         with _quiet():
-            r = g / (a.data * a.data + b.data * b.data)
+            d = a.data * a.data + b.data * b.data
+            r = g / xp.where(d == 0, xp.inf, d)     # 0 at the origin (PyTorch's), not 0 * inf
             return (unbroadcast(r * b.data, a.shape) if a._rg else None,
                     unbroadcast(-r * a.data, b.shape) if b._rg else None)
     return make(out, (a, b), backward)

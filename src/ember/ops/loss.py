@@ -358,7 +358,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
         gx = gt = None
         if x._rg:
             sig = _sigmoid(xd)
-            gx = gs * (sig - td if lw is None else (1 - td) - lw * (1 - sig))
+            # with pos_weight PyTorch's arrangement (pw t + 1 - t) sig - pw t (its nan for t = inf)
+            gx = gs * (sig - td if lw is None else (pw * td + 1 - td) * sig - pw * td)
         if t._rg:
             gt = gs * (-xd if pw is None else (pw - 1) * sp - xd)
         return gx, gt
@@ -386,9 +387,14 @@ def mse_loss(input, target, reduction="mean"):
     return _difference_loss("mse_loss", input, target, reduction, lambda d: d * d, lambda d: 2 * d)
 
 
+def _sgn(d):
+    """sign(d) with 0 at nan (PyTorch's gradient of |d|: 0 at 0 and at nan)."""
+    return (d > 0).astype(d.dtype) - (d < 0).astype(d.dtype)
+
+
 def l1_loss(input, target, reduction="mean"):
-    """|input - target|; the gradient at 0 is 0 (as PyTorch)."""
-    return _difference_loss("l1_loss", input, target, reduction, xp.abs, xp.sign)
+    """|input - target|; the gradient at 0 (and at nan) is 0 (as PyTorch)."""
+    return _difference_loss("l1_loss", input, target, reduction, xp.abs, _sgn)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
@@ -411,7 +417,7 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     if beta < 0:
         raise ValueError(f"ember.smooth_l1_loss: beta must be >= 0, got {beta}")
     if beta == 0:
-        return _difference_loss("smooth_l1_loss", input, target, reduction, xp.abs, xp.sign)
+        return _difference_loss("smooth_l1_loss", input, target, reduction, xp.abs, _sgn)
 
     def forward(d):
         ad = xp.abs(d)
@@ -427,8 +433,8 @@ def kl_div(input, target, reduction="mean", log_target=False):
 
     reduction: 'none', 'sum', 'mean' (over every element, as torch's 'mean'; the mathematically
     correct KL per sample is 'batchmean', which divides the sum by input.shape[0]).  The target's
-    gradient log(t) + 1 - x has the derivative of t log t taken as 0 where t == 0 (it is -inf
-    there; torch gives nan)."""
+    gradient log(t) + 1 - x is nan where t == 0 (the derivative of t log t is -inf there), t < 0
+    or t is not finite, as PyTorch's."""
     op = "kl_div"
     _check_reduction(reduction, op, _REDUCTIONS + ("batchmean",))
     x, t = _pair(input, target, op)
@@ -458,7 +464,10 @@ def kl_div(input, target, reduction="mean", log_target=False):
             if x._rg:
                 gx = -gs * td
             if t._rg:
-                gt = gs * (log_t + pos - xd)
+                # PyTorch's (autograd of xlogy(t, t)): log(t) + t / t - x, nan where t is 0,
+                # negative or not finite
+                with xp.errstate(divide="ignore", invalid="ignore"):
+                    gt = gs * (xp.log(td) + td / td - xd)
         return gx, gt
     return make(out, (x, t), backward)
 
@@ -495,7 +504,10 @@ def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-8, reduct
             if t._rg:
                 dt = -xd if log_input else -lx
                 if full:
-                    dt = dt + xp.where(big, xp.log(ts) + 0.5 / ts, 0)
+                    # as PyTorch's autograd of t log t - t + 0.5 log(2 pi t) masked to t > 1: the
+                    # slope log t + t / t - 1 + 0.5 / t, times 0 where t <= 1 (nan there when not finite)
+                    st = xp.log(td) + td / td - 1 + 0.5 / td
+                    dt = dt + xp.where(big, st, 0 * st)
                 gt = gs * dt
         return (None if gx is None else gx.astype(xd.dtype, copy=False),
                 None if gt is None else gt.astype(xd.dtype, copy=False))

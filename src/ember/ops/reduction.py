@@ -36,15 +36,21 @@ def mean(x, axis=None, keepdims=False):
                 lambda g: (xp.broadcast_to(expand_reduced(g, shape, axes, keepdims) / count, shape),))
 
 
-def _extreme(x, axis, keepdims, fn, op):
+def _extreme(x, axis, keepdims, fn, op, nan_share=None):
     x, axes = _reduce_setup(x, axis, op)
     if x.size == 0:
         raise ValueError(f"ember.{op}: zero-size tensor of shape {x.shape} has no {op}imum")
     out = fn(x.data, axis=axes, keepdims=True)
     xd = x.data
+    # PyTorch: a nan maximum passes its gradient to the nans for max(x) over everything and for
+    # the inf-norm; amax over given axes gives the whole slice nan (0/0 below)
+    nan_share = axis is None if nan_share is None else nan_share
 
     def backward(g):
-        share = (xd == out).astype(g.dtype)
+        share = xd == out
+        if nan_share and xp.isnan(out).any():
+            share |= xp.isnan(xd)
+        share = share.astype(g.dtype)
         share /= share.sum(axis=axes, keepdims=True)
         return (expand_reduced(g, xd.shape, axes, keepdims) * share,)
     result = out if keepdims else out.reshape([n for i, n in enumerate(xd.shape) if i not in axes])
@@ -81,6 +87,11 @@ def prod(x, axis=None, keepdims=False):
 
     def backward(g):
         g = expand_reduced(g, xd.shape, axes, keepdims)
+        zeros = xd == 0
+        if not zeros.any():     # PyTorch's rule (and its nan / inf results) when no input is 0
+            return (g * (out / xd),)
+        if axis is None and xp.count_nonzero(zeros) > 1:
+            return (xp.zeros(xd.shape, g.dtype),)   # PyTorch: a full product with two zeros: all 0
         # product of all the other elements, computed without dividing by zero: move the reduced
         # axes to the end, flatten them, and use exclusive cumulative products from both sides.
         keep = [i for i in range(xd.ndim) if i not in axes]
@@ -184,7 +195,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if ord == 1:
         return sum(E.abs(x), axis=axis, keepdims=keepdims)
     if ord == math.inf:
-        return max(E.abs(x), axis=axis, keepdims=keepdims)
+        return _extreme(E.abs(x), axis, keepdims, xp.max, "max", nan_share=True)
     return E.pow(sum(E.pow(E.abs(x), ord), axis=axis, keepdims=keepdims), 1.0 / ord)
 
 
