@@ -15,7 +15,7 @@ from .random import get_rng_state, manual_seed, set_rng_state
 from .tensor import Tensor
 from .dlpack import from_dlpack  # DLPack: zero-copy exchange with NumPy, PyTorch, CuPy, JAX
 from . import functional
-from .ops import (abs, all, any, argmax, argmin, cat, chunk, clip, concatenate, cos, einsum, exp,
+from .ops import (abs, all, amax, amin, any, argmax, argmin, cat, chunk, clip, concatenate, cos, einsum, exp,
                   expand_dims, flatten, flip, log, logsumexp, matmul, max, maximum, mean, min,
                   minimum, norm, outer, pad, prod, repeat, reshape, roll, sigmoid, sign, sin,
                   softmax, split, sqrt, squeeze, stack, std, sum, swapaxes, tanh, tile, transpose,

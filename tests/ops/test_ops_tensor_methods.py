@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import ember
-from op_harness import Row, randn, special, table_tests
+from op_harness import Row, fixed, randn, special, table_tests
 from op_harness import torch
 
 if torch is None:
@@ -15,7 +15,17 @@ def unfold_row(name, shape, d, size, step, spec=randn):
     return Row(name, lambda x: x.unfold(d, size, step), lambda x: x.unfold(d, size, step), [spec(*shape)])
 
 
+_TIES = np.array([[1.0, 3.0, 3.0, -2.0], [0.5, 0.5, 0.5, 0.5], [-1.0, 2.0, -4.0, 2.0]])
+_NAN = np.array([[1.0, np.nan, 3.0], [-np.inf, 0.0, -0.0], [2.0, 2.0, np.inf]])
+
 ROWS = [
+    Row("amax_dim_keepdim", lambda x: x.amax(dim=1, keepdim=True), lambda x: x.amax(dim=1, keepdim=True), [randn(3, 4, 2)]),
+    Row("amin_dims", lambda x: ember.amin(x, dim=(0, 2)), lambda x: torch.amin(x, dim=(0, 2)), [randn(3, 4, 2)]),
+    Row("amax_all", lambda x: ember.amax(x), lambda x: torch.amax(x), [randn(3, 4)]),
+    Row("amax_ties_share", lambda x: x.amax(dim=1), lambda x: x.amax(dim=1), [fixed(_TIES)], gradcheck=False),
+    Row("amin_ties_share_all", lambda x: x.amin(), lambda x: x.amin(), [fixed(_TIES)], gradcheck=False),
+    Row("amax_nan_inf", lambda x: x.amax(dim=0), lambda x: x.amax(dim=0), [fixed(_NAN)], gradcheck=False),
+    Row("amax_nan_all", lambda x: x.amax(), lambda x: x.amax(), [fixed(_NAN)], gradcheck=False),
     unfold_row("unfold_last_overlapping", (3, 10), -1, 4, 2),
     unfold_row("unfold_first_disjoint", (9, 2, 3), 0, 3, 3),
     unfold_row("unfold_middle_step_gt_size", (2, 11, 3), 1, 2, 4),

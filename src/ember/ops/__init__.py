@@ -17,8 +17,8 @@ from .bitwise import *            # noqa: F401,F403  (bitwise_and, ..., bitwise_
 from .activation import *         # noqa: F401,F403  (relu, gelu, silu, softplus, selu, mish, ...)
 from .distance import *           # noqa: F401,F403  (normalize, cosine_similarity, ...)
 from .linalg import dot, einsum, matmul, outer
-from .reduction import (all, any, argmax, argmin, logsumexp, max, mean, min, norm, prod, std, sum,
-                        var)
+from .reduction import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, norm, prod,
+                        std, sum, var)
 from .shape import (broadcast_to, cat, chunk, concatenate, expand_dims, flatten, flip, getitem,
                     moveaxis, permute, repeat, reshape, roll, split, squeeze, stack, swapaxes,
                     take, tile, transpose, tril, triu, unsqueeze)
@@ -129,6 +129,7 @@ def _bind_tensor_methods():
     T.moveaxis = moveaxis
     T.inverse, T.pinverse = inv, pinv      # PyTorch's Tensor method names
     T.neg = neg
+    T.amax, T.amin = amax, amin
     T.unfold = tensor_unfold               # noqa: F405  (Tensor.unfold: windows along one axis)
     T.svd = _tensor_svd
 

@@ -79,6 +79,19 @@ def min(x, axis=None, keepdims=False):
 
 
 @torch_names
+def amax(x, axis=None, keepdims=False):
+    """``torch.amax``: the largest element over ``axis`` (all axes by default), ties sharing the
+    gradient equally; a nan maximum gives its whole slice a nan gradient, as PyTorch's amax."""
+    return _extreme(x, axis, keepdims, xp.max, "amax", nan_share=False)
+
+
+@torch_names
+def amin(x, axis=None, keepdims=False):
+    """``torch.amin``: the smallest element over ``axis``; see ``amax``."""
+    return _extreme(x, axis, keepdims, xp.min, "amin", nan_share=False)
+
+
+@torch_names
 def prod(x, axis=None, keepdims=False):
     """Product over ``axis``; the gradient is exact also where inputs contain zeros."""
     x, axes = _reduce_setup(x, axis, "prod")
