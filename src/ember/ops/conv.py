@@ -147,7 +147,7 @@ def _im2col(xd, geom, cols6, groups=1):
     parallel_for(fill, N, max(1, _COPY_MIN_BYTES // max(1, per_image)))
 
 
-def _grouped_cols(xd, kernel, out_hw, offsets, groups, padded=True):
+def _grouped_cols(xd, kernel, out_hw, offsets, groups):
     """im2col laid out per group: (G, N*H'*W', kh*kw*C/G)."""
     N, H, W, C = xd.shape
     kh, kw = kernel
@@ -158,7 +158,7 @@ def _grouped_cols(xd, kernel, out_hw, offsets, groups, padded=True):
     return cols.reshape(groups, N * Ho * Wo, kh * kw * Cg)
 
 
-def _conv_forward(xd, wd, bd, out_hw, offsets, groups, padded, keep_cols):
+def _conv_forward(xd, wd, bd, out_hw, offsets, groups, keep_cols):
     """The forward of a (grouped) convolution on arrays: (out, saved) where ``saved`` is what
     ``_weight_grad`` needs (the im2col matrix, or None when ``keep_cols`` is False)."""
     N, H, W, C = xd.shape
@@ -192,7 +192,7 @@ def _conv_forward(xd, wd, bd, out_hw, offsets, groups, padded, keep_cols):
             out += bd
         return out, None
     Og = O // groups
-    colsg = _grouped_cols(xd, (kh, kw), out_hw, offsets, groups, padded)
+    colsg = _grouped_cols(xd, (kh, kw), out_hw, offsets, groups)
     wg = wd.reshape(kh * kw, Cg, groups, Og).transpose(2, 0, 1, 3).reshape(groups, kh * kw * Cg, Og)
     out = xp.empty((N, Ho, Wo, O), dtype=dtype)
     out2d = out.reshape(M, O)
@@ -219,7 +219,7 @@ def _weight_grad(g, xd, wshape, cols, offsets, groups, has_bias):
         return dw_weight_grad(g, xd, wshape, offsets.geom), gb
     Og = O // groups
     if cols is None:
-        cols = _grouped_cols(xd, (kh, kw), (Ho, Wo), offsets, groups, True)
+        cols = _grouped_cols(xd, (kh, kw), (Ho, Wo), offsets, groups)
     gwg = xp.empty((groups, kh * kw * Cg, Og), dtype=g.dtype)
     g2d = xp.ascontiguousarray(g2d)
     for q in range(groups):
@@ -243,7 +243,7 @@ def _input_grad_as_conv(g, wd, x_shape, geom, groups):
     Cg, O = wd.shape[2], wd.shape[3]
     flipped = _swap_roles(wd[::-1, ::-1], groups)
     back = _offsets((Ho, Wo), (H, W), (kh, kw), (1, 1), (dh, dw), (dh * (kh - 1) - pt, dw * (kw - 1) - pl))
-    return _conv_forward(g, flipped, None, (H, W), back, groups, True, False)[0]
+    return _conv_forward(g, flipped, None, (H, W), back, groups, False)[0]
 
 
 def _swap_roles(wd, groups):
@@ -291,7 +291,7 @@ def _input_grad_by_phases(g, wd, x_shape, geom, groups):
             sub = swapped[taps_h][:, taps_w]
             src = g[:, gh0:, gw0:]
             offs = _offsets(src.shape[1:3], (Ta, Tb), (na, nb), (1, 1), (1, 1), (ph, pw))
-            target[...] = _conv_forward(src, sub, None, (Ta, Tb), offs, groups, True, False)[0]
+            target[...] = _conv_forward(src, sub, None, (Ta, Tb), offs, groups, False)[0]
     return gx
 
 
@@ -351,10 +351,8 @@ def _conv2d_core(x, weight, bias, stride, pads, dilation, op, squeeze_h, groups=
                          f"{pads[1:] if squeeze_h else pads}: the output would be empty")
     has_bias = bias is not None
     offsets = _offsets((H, W), (Ho, Wo), (kh, kw), stride, dilation, (pt, pl))
-    padded = any(p for pair in pads for p in pair)
     need_w = weight._rg or (has_bias and bias._rg)
-    out, cols = _conv_forward(xd, wd, bias.data if has_bias else None, (Ho, Wo), offsets, groups,
-                              padded, need_w)
+    out, cols = _conv_forward(xd, wd, bias.data if has_bias else None, (Ho, Wo), offsets, groups, need_w)
 
     def backward(g):
         gx = gw = gb = None

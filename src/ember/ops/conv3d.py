@@ -38,14 +38,13 @@ def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                          f"dilation {d} and padding {pads}: the output would be empty")
     Do, Ho, Wo = sizes
     off2 = _offsets((H, W), (Ho, Wo), (kh, kw), s[1:], d[1:], (pads[1][0], pads[2][0]))
-    padded = any(p for pair in pads[1:] for p in pair)
     taps = _axis_offsets(D, Do, kd, s[0], d[0], pads[0][0])
     need_w = weight._rg or (bias is not None and bias._rg)
     out = xp.zeros((N, Do, Ho, Wo, O), dtype=xd.dtype)
     saved = []
     for a, os_, is_ in taps:
         xa = _fold(xd[:, is_])
-        o, cols = _conv_forward(xa, wd[a], None, (Ho, Wo), off2, groups, padded, need_w)
+        o, cols = _conv_forward(xa, wd[a], None, (Ho, Wo), off2, groups, need_w)
         out[:, os_] += o.reshape((N, -1) + o.shape[1:])
         saved.append(cols)
     if bias is not None:
@@ -106,11 +105,11 @@ def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0
             ga = _fold(g[:, os_])
             cols = None
             if x._rg:
-                gi, cols = _conv_forward(ga, wd[a], None, (H, W), off2, groups, True, weight._rg)
+                gi, cols = _conv_forward(ga, wd[a], None, (H, W), off2, groups, weight._rg)
                 gx[:, xs_] += gi.reshape((N, -1) + gi.shape[1:])
             if weight._rg:
                 if cols is None and groups == 1:
-                    cols = _conv_forward(ga, wd[a], None, (H, W), off2, 1, True, True)[1]
+                    cols = _conv_forward(ga, wd[a], None, (H, W), off2, 1, True)[1]
                 gw[a] += _weight_grad(_fold(xd[:, xs_]), ga, wd[a].shape, cols, off2, groups, False)[0]
         gb = g.reshape(-1, O).sum(axis=0) if bias is not None and bias._rg else None
         return (gx, gw) if bias is None else (gx, gw, gb)

@@ -49,10 +49,10 @@ def _transpose_core(x, weight, bias, stride, padding, output_padding, dilation, 
         gx = gw = gb = cols = None
         if x._rg:
             # the im2col of g serves the weight gradient too: build it once
-            gx, cols = _conv_forward(g, wd, None, (H, W), offsets, groups, True, weight._rg)
+            gx, cols = _conv_forward(g, wd, None, (H, W), offsets, groups, weight._rg)
         if weight._rg:
             if cols is None and groups == 1:
-                cols = _conv_forward(g, wd, None, (H, W), offsets, 1, True, True)[1]
+                cols = _conv_forward(g, wd, None, (H, W), offsets, 1, True)[1]
             gw, _ = _weight_grad(xd, g, wd.shape, cols, offsets, groups, False)
         if bias is not None and bias._rg:
             gb = g.reshape(-1, O).sum(axis=0)
