@@ -72,6 +72,32 @@ def workloads():
         out["interpolate bilinear x2 (16x32x32x32)"] = pair(
             lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"),
             lambda x: TF.interpolate(x, scale_factor=2, mode="bilinear"), [x], [nchw(x)])
+
+    # antialiased downscale, as image pipelines resize (PIL-style filter widened by the scale)
+    x = r(16, 64, 64, 16)
+    out["interpolate bilinear antialias 64->23 (16x64x64x16)"] = pair(
+        lambda x: F.interpolate(x, size=(23, 23), mode="bilinear", antialias=True),
+        lambda x: TF.interpolate(x, size=(23, 23), mode="bilinear", antialias=True), [x], [nchw(x)])
+
+    # grid_sample: a random affine warp of (8, 32, 32, 16), bilinear and bicubic
+    x = r(8, 32, 32, 16)
+    theta = (np.eye(2, 3)[None] + 0.1 * rng.standard_normal((8, 2, 3))).astype(np.float32)
+    grid = TF.affine_grid(torch.from_numpy(theta), (8, 16, 32, 32), align_corners=False).numpy()
+    for mode in ("bilinear", "bicubic"):
+        out[f"grid_sample {mode} (8x32x32x16)"] = pair(
+            lambda x, g, m=mode: F.grid_sample(x, g, mode=m),
+            lambda x, g, m=mode: TF.grid_sample(x, g, mode=m, align_corners=False),
+            [x, grid], [nchw(x), grid])
+
+    # CTC loss: T=50 frames, batch 16, 20 classes, targets of length 10
+    logits = r(50, 16, 20)
+    lp = np.asarray(torch.from_numpy(logits).log_softmax(-1))
+    targets = rng.integers(1, 20, (16, 10))
+    lengths_in, lengths_t = np.full(16, 50), np.full(16, 10)
+    out["ctc_loss T=50 N=16 C=20 S=10"] = pair(
+        lambda lp: F.ctc_loss(lp, targets, lengths_in, lengths_t),
+        lambda lp: TF.ctc_loss(lp, torch.from_numpy(targets), torch.from_numpy(lengths_in),
+                               torch.from_numpy(lengths_t)), [lp], [lp])
     return out
 
 
