@@ -40,10 +40,15 @@ def _tiles(N, Ho, row_bytes):
     return [(n, n + 1, r, min(Ho, r + rows)) for n in range(N) for r in range(0, Ho, rows)]
 
 
+_ROW_WEIGHTS_MAX_BYTES = 1 << 22
+
+
 def _row_weights(wd, Wo):
-    """(kh, kw, Wo, C): each offset's channel weights repeated along an output row."""
+    """(kh, kw, Wo, C): each offset's channel weights repeated along an output row (a broadcast
+    view instead when that copy would be large: long 1-D signals, big kernels)."""
     kh, kw, _, C = wd.shape
-    return xp.ascontiguousarray(xp.broadcast_to(wd[:, :, 0, None, :], (kh, kw, Wo, C)))
+    rows = xp.broadcast_to(wd[:, :, 0, None, :], (kh, kw, Wo, C))
+    return rows if rows.size * rows.itemsize > _ROW_WEIGHTS_MAX_BYTES else xp.ascontiguousarray(rows)
 
 
 class _Padder:

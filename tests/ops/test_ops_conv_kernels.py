@@ -1,0 +1,120 @@
+"""The convolution kernels' internal paths, compared with PyTorch on shapes the harness rows are
+too small to reach: depthwise cache tiles split into row blocks (several per image, with and
+without stride), the broadcast-weight path for long 1-D signals, im2col by kernel rows split over
+threads, and the phase decomposition of strided input gradients and transposed convolutions over
+random strides, kernels, paddings, output paddings and groups."""
+import numpy as np
+import pytest
+
+import ember
+import ember.functional as F
+from ember.ops import conv_depthwise
+from op_harness import torch
+
+if torch is None:
+    pytest.skip("PyTorch (test-only oracle) is not installed: pip install torch==2.13.0", allow_module_level=True)
+
+TF = torch.nn.functional
+
+
+def _e(a, **kw):
+    return ember.tensor(a, dtype=a.dtype, **kw)
+
+
+def _cf(a):
+    return torch.tensor(np.moveaxis(a, -1, 1).copy(), requires_grad=True)
+
+
+def _conv_pair(x, w, gy, **kw):
+    """(ember out, grads) and (torch out, grads) of conv2d; weight (kh, kw, C/G, O)."""
+    ex, ew = _e(x, requires_grad=True), _e(w, requires_grad=True)
+    eo = F.conv2d(ex, ew, **kw)
+    eo.backward(_e(gy))
+    tx, tw = _cf(x), torch.tensor(w.transpose(3, 2, 0, 1).copy(), requires_grad=True)
+    to = TF.conv2d(tx, tw, **kw)
+    to.backward(torch.tensor(np.moveaxis(gy, -1, 1).copy()))
+    return ((eo.numpy(), ex.grad.numpy(), ew.grad.numpy()),
+            (np.moveaxis(to.detach().numpy(), 1, -1), np.moveaxis(tx.grad.numpy(), 1, -1),
+             tw.grad.numpy().transpose(2, 3, 1, 0)))
+
+
+@pytest.mark.parametrize("stride, padding, dilation", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (2, 0, 1), (3, 2, 1)])
+def test_depthwise_row_block_tiles_equal_torch(monkeypatch, stride, padding, dilation):
+    monkeypatch.setattr(conv_depthwise, "TILE_BYTES", 2048)     # several row blocks per image
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 17, 13, 6))
+    w = rng.standard_normal((3, 3, 1, 6))
+    Ho = (17 + 2 * padding - dilation * 2 - 1) // stride + 1
+    Wo = (13 + 2 * padding - dilation * 2 - 1) // stride + 1
+    gy = rng.standard_normal((3, Ho, Wo, 6))
+    ours, ref = _conv_pair(x, w, gy, stride=stride, padding=padding, dilation=dilation, groups=6)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_depthwise_results_do_not_depend_on_threads_or_tiles(monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 20, 20, 8)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 1, 8)).astype(np.float32)
+    gy = rng.standard_normal((4, 20, 20, 8)).astype(np.float32)
+    results = []
+    for threads in (1, 2):
+        ember.ops.parallel.set_num_threads(threads)
+        try:
+            results.append(_conv_pair(x, w, gy, padding=1, groups=8)[0])
+        finally:
+            ember.ops.parallel.set_num_threads(2)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_long_depthwise_conv1d_uses_broadcast_weights_and_equals_torch():
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((2, 5000, 64)), rng.standard_normal((31, 1, 64))
+    assert w.size // w.shape[1] * 5000 * 8 > conv_depthwise._ROW_WEIGHTS_MAX_BYTES   # the view path
+    ex, ew = _e(x, requires_grad=True), _e(w, requires_grad=True)
+    eo = F.conv1d(ex, ew, padding=15, groups=64)
+    eo.sum().backward()
+    tx, tw = _cf(x), torch.tensor(w.transpose(2, 1, 0).copy(), requires_grad=True)
+    to = TF.conv1d(tx, tw, padding=15, groups=64)
+    to.sum().backward()
+    np.testing.assert_allclose(eo.numpy(), np.moveaxis(to.detach().numpy(), 1, -1), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ex.grad.numpy(), np.moveaxis(tx.grad.numpy(), 1, -1), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ew.grad.numpy(), tw.grad.numpy().transpose(2, 1, 0), rtol=1e-10, atol=1e-9)
+
+
+def test_grouped_and_dense_conv_large_batch_split_between_threads():
+    rng = np.random.default_rng(3)
+    for groups, cin, cout in ((1, 8, 12), (4, 16, 8), (2, 6, 6)):
+        x = rng.standard_normal((64, 9, 11, cin))
+        w = rng.standard_normal((3, 2, cin // groups, cout))
+        gy = rng.standard_normal((64, 9, 12, cout))
+        ours, ref = _conv_pair(x, w, gy, padding=1, groups=groups)
+        for a, b in zip(ours, ref):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_strided_input_grads_and_transposed_convs_by_phases_equal_torch():
+    rng = np.random.default_rng(4)
+    checked = 0
+    for _ in range(60):
+        s = (int(rng.integers(2, 4)), int(rng.integers(1, 4)))
+        k = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
+        p = (int(rng.integers(0, k[0])), int(rng.integers(0, k[1])))
+        groups = int(rng.choice([1, 2, 3]))
+        cin, cout = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3))
+        H, W = int(rng.integers(k[0], 12)), int(rng.integers(k[1], 12))
+        op = (int(rng.integers(0, s[0])), int(rng.integers(0, s[1])))
+        x = rng.standard_normal((2, H, W, cin))
+        wt = rng.standard_normal((k[0], k[1], cout // groups, cin))
+        try:
+            ref = TF.conv_transpose2d(_cf(x), torch.tensor(wt.transpose(3, 2, 0, 1).copy()), stride=s, padding=p,
+                                      output_padding=op, groups=groups)
+        except RuntimeError:
+            continue                                     # a geometry PyTorch rejects
+        out = F.conv_transpose2d(_e(x), _e(wt), stride=s, padding=p, output_padding=op,
+                                 groups=groups)
+        np.testing.assert_allclose(out.numpy(), np.moveaxis(ref.detach().numpy(), 1, -1), rtol=1e-10, atol=1e-10,
+                                   err_msg=f"stride {s} kernel {k} padding {p} output_padding {op} groups {groups}")
+        checked += 1
+    assert checked > 40
