@@ -52,7 +52,7 @@ ROWS = [
     Row("elu", F.elu, T.nn.functional.elu, [away_from_zero(3, 4)]),
     # gelu: NumPy has no erf; ember's erf approximation is within 1.5e-7, under float32 resolution.
     Row("gelu", F.gelu, T.nn.functional.gelu, [randn(3, 4, scale=2)],
-        no_special="PyTorch's gelu(+inf) is nan; ember gives inf, the limit (not worth a where on the hot path)"),
+        no_special="PyTorch's gelu(+inf) is nan; ember gives inf, the limit (a where on the gelu hot path to copy it)"),
     Row("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"),
         lambda x: T.nn.functional.gelu(x, approximate="tanh"), [randn(3, 4, scale=2)]),
     Row("silu", F.silu, T.nn.functional.silu, [randn(3, 4)]),

@@ -14,7 +14,7 @@ import pytest
 import ember
 import ember.functional as F
 import ember.linalg as LA
-from op_harness import (Row, table_tests, away_from_zero, fixed, randn, special,
+from op_harness import (Row, table_tests, no_special, away_from_zero, fixed, randn, special,
                         torch)
 
 if torch is None:
@@ -218,6 +218,23 @@ ROWS = [
         [randn(5, 3), randn(5)], **DEC),
 ]
 
+
+# special values: rows whose run with -0.0 / nan / inf cannot match PyTorch, and why
+LAPACK = ("LAPACK factorisation of a non-finite matrix: which entries come out nan / inf (or whether it "
+          "raises) is implementation-defined (MKL in PyTorch vs NumPy's LAPACK)")
+ORDER = "where inf meets 0 the nan / inf pattern depends on the contraction order"
+no_special(ROWS, {
+    "solve_batch_vectors": LAPACK,
+    "det_batch": LAPACK,
+    "slogdet": LAPACK,
+    "cholesky": LAPACK,
+    "cholesky_batch_upper": LAPACK,
+    "qr_wide": LAPACK,
+    "qr_complete_wide": LAPACK,
+    "solve_triangular_lower": LAPACK,
+    "solve_triangular_upper_right_unit": LAPACK,
+    "multi_dot": ORDER,
+})
 
 (test_parity, test_parity_noncontiguous, test_parity_special, test_gradcheck,
  test_row_names_unique) = table_tests(ROWS)
