@@ -32,6 +32,11 @@ def _matrix(x, op, square=False):
 
 
 def _lapack(fn, op, *arrays):
+    if op in ("svd", "svdvals", "pinv") and not all(bool(xp.isfinite(a).all()) for a in arrays):
+        # LAPACK's SVD can loop forever on nan / inf; PyTorch raises for them too
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise ValueError(f"ember.linalg.{op}: the input of shape {shapes} contains nan or inf; "
+                         "an SVD needs finite values")
     try:
         return fn(*arrays)
     except xp.linalg.LinAlgError as e:
@@ -102,14 +107,24 @@ def det(A):
     def backward(g):
         if A.shape[-1] == 0:
             return (xp.zeros(A.shape, dtype=A.data.dtype),)
-        U, S, Vh = xp.linalg.svd(A.data)
-        sign = xp.linalg.det(U) * xp.linalg.det(Vh)              # +-1: det(A) = sign * prod(S)
-        ones = xp.ones(S.shape[:-1] + (1,), dtype=S.dtype)
-        left = xp.cumprod(xp.concatenate([ones, S[..., :-1]], -1), -1)          # prod(S[:i])
-        right = xp.cumprod(xp.concatenate([ones, S[..., :0:-1]], -1), -1)[..., ::-1]  # prod(S[i+1:])
-        cof = (U * (left * right)[..., None, :]) @ Vh            # adj(A)^T, up to the sign
-        return ((g * sign)[..., None, None] * cof,)
+        bad = ~xp.isfinite(A.data).all(axis=(-2, -1), keepdims=True)
+        if bad.any():
+            # a matrix with nan / inf gets a nan gradient (PyTorch's); LAPACK's SVD may hang on it
+            Af = xp.where(bad, xp.eye(A.shape[-1], dtype=A.data.dtype), A.data)
+            return (xp.where(bad, xp.nan, _det_grad(Af, g)).astype(A.data.dtype, copy=False),)
+        return (_det_grad(A.data, g),)
     return make(d, (A,), backward)
+
+
+def _det_grad(a, g):
+    """g times the cofactor matrix adj(a)^T of finite square matrices a, through the SVD."""
+    U, S, Vh = xp.linalg.svd(a)
+    sign = xp.linalg.det(U) * xp.linalg.det(Vh)              # +-1: det(A) = sign * prod(S)
+    ones = xp.ones(S.shape[:-1] + (1,), dtype=S.dtype)
+    left = xp.cumprod(xp.concatenate([ones, S[..., :-1]], -1), -1)          # prod(S[:i])
+    right = xp.cumprod(xp.concatenate([ones, S[..., :0:-1]], -1), -1)[..., ::-1]  # prod(S[i+1:])
+    cof = (U * (left * right)[..., None, :]) @ Vh            # adj(A)^T, up to the sign
+    return (g * sign)[..., None, None] * cof
 
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])

@@ -1,7 +1,7 @@
 """Norms of ``ember.linalg``, as torch.linalg: ``vector_norm`` (any p, 0, +-inf), ``matrix_norm``
 ('fro', 'nuc', 1, -1, 2, -2, inf, -inf) and ``norm`` (either, by ``ord`` and ``dim``).  Built from
 differentiable ops, so gradients follow theirs: the 2-norm's is 0 at 0; max/min split ties equally;
-the spectral norms' need distinct singular values."""
+the spectral norms' need distinct singular values.  The general p-norm has PyTorch's own backward."""
 import math
 
 from ._base import as_tensor
@@ -51,7 +51,31 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, axis=None, keepdims=False,
         return make(xp.asarray(count), (x,), lambda g: (xp.zeros(x.shape, dtype=g.dtype),))
     if ord == 1:
         return R.sum(E.abs(x), axis=dim, keepdims=keep)
-    return E.pow(R.sum(E.pow(E.abs(x), ord), axis=dim, keepdims=keep), 1.0 / ord)
+    return _p_norm(x, float(ord), dim, keep)
+
+
+def _p_norm(x, p, dim, keep):
+    """sum(|x|^p)^(1/p) with PyTorch's backward: sign(x) |x|^(p-1) g / norm^(p-1), taken as 0
+    where x == 0 for p < 1 (pow(|x|, p)'s slope is inf there) and where the norm is 0."""
+    from ._base import expand_reduced, make, normalize_axis
+    from ..backend import xp
+    xd = x.data
+    axes = normalize_axis(dim, x.ndim, "linalg.vector_norm")
+    a = xp.abs(xd)
+    with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = xp.sum(a ** p, axis=axes, keepdims=True) ** (1.0 / p)
+
+    def backward(g):
+        g = expand_reduced(g, xd.shape, axes, keep)
+        sign = (xd > 0).astype(xd.dtype) - (xd < 0).astype(xd.dtype)     # sign(nan) = 0, as torch.sgn
+        with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            scaled = sign * a ** (p - 1)
+            if p < 1:
+                return ((xp.where(xd == 0, 0, scaled) * g * out ** (1 - p)).astype(xd.dtype, copy=False),)
+            scale = xp.where(out == 0, 0, g / out ** (p - 1))
+            return ((scaled * scale).astype(xd.dtype, copy=False),)
+    result = out if keep else out.reshape([n for i, n in enumerate(xd.shape) if i not in axes])
+    return make(xp.asarray(result), (x,), backward)
 
 
 def _extreme_abs(x, dim, keep, largest):

@@ -71,11 +71,13 @@ def cumprod(x, axis=None, dtype=None, *, dim=None):
         before = nzeros == 0                 # no zero at or before this position
         first = zero & (nzeros == 1)         # the first zero along the axis
         with xp.errstate(divide="ignore", invalid="ignore"):
-            grad = xp.where(before, revcumsum(g * out, a) / xp.where(before, xd, 1), 0)
+            # terms from the first zero on are 0 (dropped, as PyTorch: no 0 * inf = nan from them)
+            grad = xp.where(before, revcumsum(xp.where(before, g * out, 0), a) / xp.where(before, xd, 1), 0)
         if first.any():
-            # at the first zero z: d out[j] / d x[z] = prod(x[k], k <= j, k != z) for j >= z
+            # at the first zero z: d out[j] / d x[z] = prod(x[k], k <= j, k != z) for j >= z, and
+            # 0 from the second zero on
             others = xp.cumprod(xp.where(first, 1, xd), axis=a)
-            grad = xp.where(first, revcumsum(g * others, a), grad)
+            grad = xp.where(first, revcumsum(xp.where(nzeros == 1, g * others, 0), a), grad)
         return (grad.reshape(shape).astype(x.data.dtype, copy=False),)
     return make(out.reshape(shape), (x,), backward)
 
@@ -124,14 +126,13 @@ def logcumsumexp(x, axis=None, *, dim=None):
     def backward(g):
         g = _nd(g)
         # grad x[i] = sum_{j >= i} g[j] exp(x[i] - out[j]), summed in log space for each sign of g
+        # (PyTorch's formula, also its nan / inf results: the lowest float, not -inf, for g == 0)
         with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
             grad = xp.zeros(xd.shape, dtype=g.dtype)
             for sign in (1, -1):
-                part = xp.where(sign * g > 0, xp.log(xp.abs(g)), -xp.inf) - out
-                part = xp.where(xp.isnan(part), -xp.inf, part)
+                part = xp.where(sign * g > 0, xp.log(xp.abs(g)), xp.finfo(g.dtype).min) - out
                 tail = xp.flip(xp.logaddexp.accumulate(xp.flip(part, a), axis=a), a)
                 grad = grad + sign * xp.exp(xd + tail)
-        grad = xp.where(xp.isnan(grad) & ~xp.isnan(xd), 0, grad)
         return (grad.reshape(shape).astype(xd.dtype, copy=False),)
     return make(out.reshape(shape), (x,), backward)
 
