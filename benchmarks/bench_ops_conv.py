@@ -101,11 +101,51 @@ def workloads():
     return out
 
 
+def grouped_floor(rounds):
+    """What any im2col formulation of the grouped workload must spend in NumPy: writing the
+    (N*H'*W', kh*kw*C_in) im2col matrix twice (for the forward and, from the gradient, for the
+    input gradient) at plain-copy speed, plus the three per-group matrix products at BLAS speed;
+    printed beside PyTorch's whole forward + backward."""
+    import time
+    rng = np.random.default_rng(0)
+    M, G, K, Og = 16 * 28 * 28, 4, 9 * 16, 16
+    src, dst = (rng.standard_normal((M, G * K)).astype(np.float32) for _ in range(2))
+    cols = rng.standard_normal((G, M, K)).astype(np.float32)
+    w = rng.standard_normal((G, K, Og)).astype(np.float32)
+    g = rng.standard_normal((G, M, Og)).astype(np.float32)
+
+    def best(fn):
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+    copy = best(lambda: np.copyto(dst, src))
+    gemms = best(lambda: [(cols[q] @ w[q], cols[q].T @ g[q], g[q] @ w[q].T) for q in range(G)])
+    x, wt = rng.standard_normal((16, 64, 28, 28)).astype(np.float32), rng.standard_normal((64, 16, 3, 3)).astype(np.float32)
+    xt, wtt = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(wt).requires_grad_(True)
+
+    def torch_step():
+        out = TF.conv2d(xt, wtt, padding=1, groups=4)
+        out.backward(torch.ones_like(out))
+    torch_step()
+    t = best(torch_step)
+    print(f"grouped conv floor: one copy of the im2col matrix ({src.nbytes / 1e6:.0f} MB) {copy * 1e3:.2f} ms, "
+          f"x2 = {2 * copy * 1e3:.2f} ms; per-group products {gemms * 1e3:.2f} ms; "
+          f"floor {(2 * copy + gemms) * 1e3:.2f} ms vs PyTorch forward+backward {t * 1e3:.2f} ms "
+          f"(floor / PyTorch = {(2 * copy + gemms) / t:.2f}x)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--only", default=None)
+    ap.add_argument("--floor", action="store_true", help="print the grouped-conv floor (see grouped_floor)")
     args = ap.parse_args()
+    if args.floor:
+        grouped_floor(args.rounds)
+        return
     results = []
     for name, (run_e, run_t) in workloads().items():
         if args.only and args.only not in name:
