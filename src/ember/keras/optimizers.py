@@ -39,6 +39,7 @@ from .. import optim as _optim
 from ..autograd import no_grad
 from ..optim.clip import clip_grads_
 from ..tensor import Tensor
+from . import constraints as _constraints
 from . import schedules
 from .backend import LearningRate
 
@@ -177,6 +178,8 @@ class Optimizer:
         clip_grads_((p for group in self.param_groups for p in group["params"]),
                     self.clipvalue, self.clipnorm, self.global_clipnorm)
         loss = type(self)._ember.step(self, closure)
+        # Keras 3: the variables' constraints are applied after the update
+        _constraints.apply_constraints(p for group in self.param_groups for p in group["params"])
         self.iterations += 1
         return loss
 

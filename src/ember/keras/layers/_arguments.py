@@ -10,7 +10,8 @@ from .. import regularizers as _regularizers
 __all__ = ["positive_int", "pair", "padding_arg", "channels_last", "same_pads", "no_unsupported",
            "shape_str", "as_float_input", "as_input", "apply_activation", "KernelAndBiasPenalty",
            "weight_penalty", "kernel_regularizer_of", "serialize_regularizer", "data_format_arg",
-           "to_channels_last", "from_channels_last", "check_rank", "pad_pairs"]
+           "to_channels_last", "from_channels_last", "check_rank", "pad_pairs", "weight_options",
+           "constraint_for"]
 
 
 def positive_int(value, what, layer):
@@ -46,6 +47,44 @@ def same_pads(size, k, s, d=1):
     out = -(-size // s)
     total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
     return total // 2, total - total // 2
+
+
+# Keras' ``<key>_constraint`` -> the name of the ember weight it constrains
+_CONSTRAINED_WEIGHT = {"kernel": "weight", "embeddings": "weight", "depthwise": "weight",
+                       "gamma": "weight", "bias": "bias", "beta": "bias",
+                       "pointwise": "pointwise_kernel"}
+
+
+def weight_options(layer, **args):
+    """Keras' per-layer weight options: ``<key>_constraint`` values are resolved
+    (``keras.constraints.get``) and handed to the weight ``add_weight`` creates under the
+    matching ember name (the optimizer applies them after each update; ``get_config`` writes
+    them); ``activity_regularizer`` is the layer's; anything else must be unset."""
+    from .. import constraints as _constraints
+    name = type(layer).__name__
+    rest = {}
+    for key, value in args.items():
+        if key.endswith("_constraint") and key[:-len("_constraint")] in _CONSTRAINED_WEIGHT:
+            if value is not None:
+                try:
+                    c = _constraints.get(value)
+                except ValueError as e:
+                    raise ValueError(f"{name}: {key}: {e}") from None
+                layer.__dict__.setdefault("_weight_constraints", {})[key] = c
+        elif key == "activity_regularizer":
+            if value is not None:
+                layer.activity_regularizer = _regularizers.get(value)
+        else:
+            rest[key] = value
+    no_unsupported(name, **rest)
+
+
+def constraint_for(layer, weight_name):
+    """The constraint ``weight_options`` recorded for the ember weight ``weight_name`` (or None)."""
+    for key, c in layer.__dict__.get("_weight_constraints", {}).items():
+        if _CONSTRAINED_WEIGHT[key[:-len("_constraint")]] == weight_name:
+            return c
+    return None
 
 
 def no_unsupported(layer, **args):

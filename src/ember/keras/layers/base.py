@@ -36,7 +36,10 @@ from .. import keras_tensor as _kt
 from .. import masking as _masking
 from .. import naming
 from .. import variables as _variables
+from .. import constraints as _constraints
 from ..regularizers import get as _get_regularizer
+from ..regularizers import serialize as _regularizers_serialize
+from ._arguments import constraint_for
 
 __all__ = ["Layer", "KerasWeights"]
 
@@ -397,8 +400,8 @@ class Layer(KerasWeights, nn.Module):
             an initializer object, a Keras-style ``init(shape, dtype)`` or a value.
         dtype: float32 (default); an integer dtype gives a non-trainable counter.
         regularizer: its penalty of the weight is part of ``losses`` and of the training loss.
-        constraint: kept on the variable (``variable.constraint``, Keras' place for it); the
-            optimizer step does not apply it yet.
+        constraint: kept on the variable (``variable.constraint``, Keras' place for it); a Keras
+            optimizer applies it after each update (``ember.keras.constraints``).
         """
         order = self._ADD_WEIGHT_ARGS_KERAS2 if args and isinstance(args[0], str) \
             else self._ADD_WEIGHT_ARGS
@@ -427,6 +430,8 @@ class Layer(KerasWeights, nn.Module):
             raise ValueError(f"{where}: dtype={dtype!r} is not supported; float weights are "
                              "float32 (integer dtypes are allowed for non-trainable counters)")
         shape = () if shape is None else tuple(int(n) for n in shape)
+        if constraint is None and "_weight_constraints" in self.__dict__:
+            constraint = constraint_for(self, name)      # a layer's kernel_constraint=, ...
         w = _variables.Variable(initializer, shape=shape, dtype=dtype, trainable=trainable,
                                 autocast=autocast, aggregation=aggregation, name=name or "variable",
                                 regularizer=_get_regularizer(regularizer), constraint=constraint)
@@ -523,6 +528,10 @@ class Layer(KerasWeights, nn.Module):
         fail, asking for ``get_config``."""
         cfg = {"name": self.name, "trainable": self.trainable}
         cfg.update(self._user_config())
+        for key, c in self.__dict__.get("_weight_constraints", {}).items():
+            cfg[key] = _constraints.serialize(c)
+        if self.__dict__.get("activity_regularizer") is not None:
+            cfg["activity_regularizer"] = _regularizers_serialize(self.activity_regularizer)
         shape = self.__dict__.get("_built_input_shape") or self.declared_input_shape
         if shape is not None:
             cfg["input_shape"] = list(shape)

@@ -20,7 +20,7 @@ from .. import activations as _activations
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ._arguments import (apply_activation, as_float_input, data_format_arg, from_channels_last,
-                         no_unsupported, positive_int, to_channels_last, weight_penalty)
+                         positive_int, to_channels_last, weight_penalty, weight_options)
 from .base import Layer
 from .convolutional import (add_kernel_and_bias, channels_last_shape, check_spatial_input,
                             conv_common_config, conv_geometry)
@@ -66,7 +66,7 @@ class _ConvTranspose(Layer):
         super().__init__(**kwargs)
         layer, rank = type(self).__name__, self.rank
         self.data_format = data_format_arg(data_format, layer)
-        no_unsupported(layer, activity_regularizer=activity_regularizer,
+        weight_options(self, activity_regularizer=activity_regularizer,
                        kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.filters = positive_int(filters, "filters", layer)
         self.geometry = g = conv_geometry(rank, kernel_size, strides, padding, dilation_rate, layer)

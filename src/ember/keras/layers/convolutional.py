@@ -11,8 +11,8 @@ from .. import activations as _activations
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ._arguments import (apply_activation, as_float_input, channels_last, kernel_regularizer_of,
-                         no_unsupported, padding_arg, positive_int, same_pads,
-                         serialize_regularizer, shape_str, weight_penalty)
+                         padding_arg, positive_int, same_pads,
+                         serialize_regularizer, shape_str, weight_penalty, weight_options)
 from ...nn.layers.checks import check_channels_last
 from .base import Layer
 
@@ -122,7 +122,7 @@ class _Conv(Layer):
         super().__init__(**kwargs)
         layer, rank = type(self).__name__, self.rank
         channels_last(data_format, layer)
-        no_unsupported(layer, activity_regularizer=activity_regularizer,
+        weight_options(self, activity_regularizer=activity_regularizer,
                        kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.filters = positive_int(filters, "filters", layer)
         self.groups = positive_int(groups, "groups", layer)

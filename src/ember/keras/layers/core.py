@@ -10,7 +10,7 @@ from .. import initializers as _initializers
 from .. import keras_tensor as _kt
 from .. import regularizers as _regularizers
 from ._arguments import (apply_activation, as_float_input, kernel_regularizer_of, no_unsupported,
-                         positive_int, serialize_regularizer, shape_str, weight_penalty)
+                         positive_int, serialize_regularizer, shape_str, weight_penalty, weight_options)
 from .base import Layer
 
 __all__ = ["InputLayer", "Input", "Dense", "Embedding", "Lambda", "Masking"]
@@ -31,6 +31,12 @@ class InputLayer(Layer):
             shape = input_shape
         if shape is None:
             raise ValueError("Input: give the shape of one sample, e.g. Input(shape=(784,))")
+        if str(getattr(dtype, "name", dtype)) in ("string", "str", "bytes", "object"):
+            raise TypeError(
+                f"Input: dtype={dtype!r}; ember's symbolic inputs hold numbers only, so a "
+                "TextVectorization / StringLookup cannot sit inside a functional model. Fix: "
+                "vectorize in the data pipeline (dataset.map(lambda x, y: (vectorize_layer(x), "
+                "y))) and give the model keras.Input(shape=(sequence_length,), dtype='int64')")
         dtype = "float32" if dtype is None else str(np.dtype(getattr(dtype, "name", dtype)))
         if np.dtype(dtype).kind not in "fiub":
             raise ValueError(f"Input: dtype={dtype!r}; expected a float, int or bool dtype")
@@ -109,7 +115,7 @@ class Dense(Layer, nn.Linear):
         if input_dim is not None and kwargs.get("input_shape") is None:
             kwargs["input_shape"] = (int(input_dim),)
         super().__init__(**kwargs)
-        no_unsupported("Dense", activity_regularizer=activity_regularizer,
+        weight_options(self, activity_regularizer=activity_regularizer,
                        kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.units = positive_int(units, "units", "Dense")
         self.activation = _activations.get(activation)
@@ -187,7 +193,7 @@ class Embedding(Layer):
         if input_length is not None and "input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
-        no_unsupported("Embedding", activity_regularizer=activity_regularizer,
+        weight_options(self, activity_regularizer=activity_regularizer,
                        embeddings_constraint=embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.input_dim = positive_int(int(input_dim), "num_embeddings", "Embedding")

@@ -19,8 +19,8 @@ from .. import activations as _activations
 from .. import initializers as _initializers
 from .. import regularizers as _regularizers
 from ._arguments import (KernelAndBiasPenalty, apply_activation, as_float_input, data_format_arg,
-                         from_channels_last, kernel_regularizer_of, no_unsupported, positive_int,
-                         serialize_regularizer, to_channels_last)
+                         from_channels_last, kernel_regularizer_of, positive_int,
+                         serialize_regularizer, to_channels_last, weight_options)
 from .base import Layer
 from .convolutional import channels_last_shape, check_spatial_input, conv_geometry
 
@@ -62,7 +62,7 @@ class _Depthwise(Layer):
                activation, use_bias, depthwise_initializer, bias_initializer, **unsupported):
         layer = type(self).__name__
         self.data_format = data_format_arg(data_format, layer)
-        no_unsupported(layer, **unsupported)
+        weight_options(self, **unsupported)
         self.geometry = g = conv_geometry(self.rank, kernel_size, strides, padding, dilation_rate,
                                           layer)
         self.kernel_size, self.stride, self.dilation = g.kernel_size, g.stride, g.dilation

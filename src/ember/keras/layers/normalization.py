@@ -6,7 +6,7 @@ import numpy as np
 from ... import functional as F
 from ...tensor import Tensor
 from .. import initializers as _initializers
-from ._arguments import as_float_input, no_unsupported, shape_str
+from ._arguments import as_float_input, shape_str, weight_options
 from ...nn.layers.checks import check_channels_last
 from .base import Layer
 
@@ -23,7 +23,7 @@ class _Normalization(Layer):
                  unsupported, **kwargs):
         super().__init__(**kwargs)
         layer = type(self).__name__
-        no_unsupported(layer, **unsupported)
+        weight_options(self, **unsupported)
         if self._axis is not None and axis not in (-1, [-1], (-1,)):
             raise ValueError(f"{layer}: axis={axis!r} is not supported; ember normalises the last "
                              f"{self._axis}, axis=-1")
