@@ -4,8 +4,8 @@ save), ``Sequential``, streaming metrics, callbacks, ``History`` and the progres
 ``ember.Model``, ``ember.Sequential``, ``ember.metrics`` and ``ember.callbacks`` re-export it.
 """
 from . import callbacks, losses, metrics
-from .callbacks import (Callback, CSVLogger, EarlyStopping, LambdaCallback, LearningRateScheduler,
-                        ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN)
+from .callbacks import (BackupAndRestore, Callback, CSVLogger, EarlyStopping, LambdaCallback,
+                        LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN)
 from .history import History
 from ._nonfinite import NonFiniteLossWarning
 from .losses import get_loss, register_loss
@@ -13,9 +13,10 @@ from .metrics import Metric, get_metric, register_metric
 from .model import Model, load_model
 from .progress import ProgbarLogger
 from .sequential import Sequential
+from .tensorboard import TensorBoard
 
 __all__ = ["Model", "Sequential", "load_model", "History", "Callback", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
            "TerminateOnNaN", "LambdaCallback", "ProgbarLogger", "Metric", "get_metric",
            "register_metric", "get_loss", "register_loss", "callbacks", "losses", "metrics",
-           "NonFiniteLossWarning"]
+           "NonFiniteLossWarning", "BackupAndRestore", "TensorBoard"]
