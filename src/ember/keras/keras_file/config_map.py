@@ -192,7 +192,9 @@ def layer_from_keras(spec, where="load_model", custom_objects=None, safe_mode=Tr
         dtype = _dtype_name(config["dtype"])
         if name == "InputLayer":
             config["dtype"] = dtype
-        elif dtype not in (None, "float32"):
+        # (Keras' Hashing records its int output dtype as its policy; ember's gives int64)
+        elif dtype not in (None, "float32") and not (name == "Hashing" and dtype in ("int32",
+                                                                               "int64")):
             raise KerasFileError(f"{label}: dtype policy {dtype!r}; ember.keras layers compute in "
                                  "float32. Fix: save the model with the float32 policy")
         else:

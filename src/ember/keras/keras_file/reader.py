@@ -151,6 +151,11 @@ def _sequential(config, where, custom_objects, safe_mode, classes):
     build = (config.get("build_input_shape") if isinstance(config, dict) else None)
     if model._input_shape is None and build is not None and all(d is not None for d in build[1:]):
         model.build(tuple(build))
+    elif model._input_shape is None and model.layers and \
+            hasattr(model.layers[0], "_sample_input"):
+        # a text layer first (TextVectorization, StringLookup): no input shape is recorded for
+        # string inputs; one sample text builds the layers after it
+        model(model.layers[0]._sample_input())
     return model
 
 

@@ -32,7 +32,9 @@ AlphaDropout, ActivityRegularization), ``normalization`` (Batch, Layer, Group, U
 ``recurrent`` (SimpleRNN, LSTM, GRU), ``wrappers`` (Bidirectional, TimeDistributed),
 ``attention`` (MultiHeadAttention, Attention, AdditiveAttention), ``preprocessing``
 (Normalization, Rescaling, Resizing, CenterCrop), ``augmentation`` (Random*), ``merging`` (Add,
-Concatenate, Dot, ... and ``add``, ``concatenate``, ...).
+Concatenate, Dot, ... and ``add``, ``concatenate``, ...), ``lookup`` (StringLookup, IntegerLookup,
+CategoryEncoding), ``text_preprocessing`` (TextVectorization, Hashing; strings in, ember tensors
+out).
 
 Known differences from Keras: ``BatchNormalization`` updates its moving variance with the unbiased
 batch variance (PyTorch's rule; Keras uses the biased one -- the difference is a factor
@@ -109,6 +111,11 @@ __all__ += ["Normalization", "Rescaling", "Resizing", "CenterCrop", "RandomFlip"
             "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
             "ActivityRegularization"]
 
+from .lookup import CategoryEncoding, IntegerLookup, StringLookup  # noqa: E402
+from .text_preprocessing import Hashing, TextVectorization  # noqa: E402
+
+__all__ += ["StringLookup", "IntegerLookup", "CategoryEncoding", "TextVectorization", "Hashing"]
+
 # tf.keras 2.x's home of the preprocessing layers (``layers.experimental.preprocessing.RandomFlip``)
 import types as _types  # noqa: E402
 
@@ -116,7 +123,9 @@ experimental = _types.SimpleNamespace(preprocessing=_types.SimpleNamespace(
     Normalization=Normalization, Rescaling=Rescaling, Resizing=Resizing, CenterCrop=CenterCrop,
     RandomFlip=RandomFlip, RandomRotation=RandomRotation, RandomZoom=RandomZoom,
     RandomTranslation=RandomTranslation, RandomContrast=RandomContrast,
-    RandomBrightness=RandomBrightness, RandomCrop=RandomCrop))
+    RandomBrightness=RandomBrightness, RandomCrop=RandomCrop, StringLookup=StringLookup,
+    IntegerLookup=IntegerLookup, CategoryEncoding=CategoryEncoding,
+    TextVectorization=TextVectorization, Hashing=Hashing))
 del _types
 
 # Saved models name a layer's class by its public module, as Keras names 'keras.layers': files
