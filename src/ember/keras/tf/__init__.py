@@ -43,7 +43,7 @@ from ... import keras
 from ..variables import Variable as _KerasVariable
 from .. import tf_data as data                 # tf.data.Dataset, tf.data.AUTOTUNE
 from ..tf_data import TensorSpec
-from . import config, image, linalg, math, nn, random
+from . import config, image, linalg, math, nn, random, strings
 from ._base import (bool, float16, float32, float64, int8, int16, int32, int64,  # noqa: A004
                     uint8)
 from ._base import missing_name as _missing_name
@@ -141,10 +141,10 @@ def __getattr__(name):
         raise UnsupportedError(f"tf.{name}: {_UNSUPPORTED[name]}")
     raise _missing_name("ember.keras.tf", name, list(globals()),
                        " Namespaces: tf.keras, tf.data, tf.math, tf.nn, tf.random, tf.linalg, "
-                       "tf.image, tf.config, tf.dtypes.")
+                       "tf.image, tf.config, tf.dtypes, tf.strings.")
 
 
-__all__ = sorted(["keras", "data", "config", "image", "linalg", "math", "nn", "random", "version",
+__all__ = sorted(["keras", "data", "config", "image", "linalg", "math", "nn", "random", "strings", "version",
                   "dtypes", "GradientTape", "Variable", "Tensor", "TensorSpec", "DType", "function",
                   "as_dtype", "executing_eagerly", "name_scope", "device", "print", "__version__",
                   "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8",

@@ -30,8 +30,6 @@ UNSUPPORTED = {
                       "(Normalization, StringLookup, CategoryEncoding ...)",
     "train": "ember has no tf.train checkpoints; use model.save_weights('w.weights.h5') / "
              "model.load_weights, or model.save('model.keras')",
-    "strings": "ember tensors hold numbers only; process text with Python strings and "
-               "keras.layers.TextVectorization",
     "string": "ember tensors hold numbers only (no tf.string dtype); keep text as Python strings",
     "sparse": "ember has no sparse tensors; use dense tensors",
     "SparseTensor": "ember has no sparse tensors; use dense tensors",
