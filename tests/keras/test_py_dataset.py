@@ -209,3 +209,33 @@ def test_pack_and_unpack_x_y_sample_weight():
     assert unpack((x, y, w)) == (x, y, w)
     with pytest.raises(ValueError, match="4 items"):
         unpack((x, y, w, w))
+
+
+class Builders(keras.utils.PyDataset):
+    """Constant batches that record which thread built them."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.threads = set()
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        self.threads.add(threading.get_ident())
+        return np.ones((8, 3), "float32"), np.ones((8, 1), "float32")
+
+
+def test_tf_keras_2_loader_keywords_of_fit_evaluate_predict_reach_the_dataset():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    data = Builders()
+    model.fit(data, epochs=1, verbose=0, workers=2, use_multiprocessing=False, max_queue_size=2)
+    assert data.threads - {threading.get_ident()}               # worker threads built batches
+    assert data.workers == 1 and data.max_queue_size == 10      # restored after the call
+    evaluated, plain = Builders(), Builders()
+    model.evaluate(evaluated, verbose=0, workers=2)
+    assert evaluated.threads - {threading.get_ident()}
+    model.predict(plain, verbose=0, workers=1)
+    assert plain.threads == {threading.get_ident()}             # workers=1: this thread only
+    model.fit(np.ones((8, 3)), np.ones((8, 1)), verbose=0, workers=4, use_multiprocessing=True)  # arrays: no effect

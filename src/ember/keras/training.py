@@ -20,6 +20,8 @@ and gives a model that overrides ``train_step(self, data)`` / ``test_step(self, 
 The built-in steps (no override) keep ``ember.train``'s path, with a user's ``compute_loss``
 override honoured as in Keras.
 """
+import contextlib
+
 import numpy as np
 
 from .. import functional as F
@@ -85,36 +87,46 @@ class KerasTrainer:
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1):
+            validation_batch_size=None, validation_freq=1, max_queue_size=None, workers=None,
+            use_multiprocessing=None):
         """Keras' fit (its argument order and meanings; see ``ember.train.Model.fit``); returns a
         History (``history.history`` maps 'loss', 'val_loss' and every metric to per-epoch
-        lists)."""
+        lists).  tf.keras 2's ``workers`` / ``use_multiprocessing`` / ``max_queue_size`` are
+        honoured for a ``keras.utils.PyDataset`` / ``Sequence`` input during this call (Keras 3
+        moved them to the dataset) and have no effect on arrays, as in tf.keras 2."""
         x = _expand_1d(x)
         if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
             validation_data = (_expand_1d(validation_data[0]),) + tuple(validation_data[1:])
-        return _train.Model.fit(
-            self, x, y, batch_size=32 if batch_size is None else batch_size, epochs=epochs,
-            validation_data=validation_data, validation_split=validation_split, shuffle=shuffle,
-            callbacks=callbacks, verbose=verbose, initial_epoch=initial_epoch,
-            sample_weight=sample_weight, class_weight=class_weight,
-            steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
-            validation_batch_size=validation_batch_size, validation_freq=validation_freq)
+        with _loader_options(x, max_queue_size=max_queue_size, workers=workers,
+                             use_multiprocessing=use_multiprocessing):
+            return _train.Model.fit(
+                self, x, y, batch_size=32 if batch_size is None else batch_size, epochs=epochs,
+                validation_data=validation_data, validation_split=validation_split, shuffle=shuffle,
+                callbacks=callbacks, verbose=verbose, initial_epoch=initial_epoch,
+                sample_weight=sample_weight, class_weight=class_weight,
+                steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                validation_batch_size=validation_batch_size, validation_freq=validation_freq)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, **kwargs):
         """Keras' evaluate: the loss, or ``[loss, metric, ...]`` (``return_dict``: a dict)."""
-        _unsupported("evaluate", **{k: v for k, v in kwargs.items() if k != "max_queue_size"
-                                    and k != "workers" and k != "use_multiprocessing"})
-        return _train.Model.evaluate(self, _expand_1d(x), y,
-                                     batch_size=32 if batch_size is None else batch_size,
-                                     verbose=verbose, return_dict=return_dict, callbacks=callbacks,
-                                     sample_weight=sample_weight, steps=steps)
+        options = {k: kwargs.pop(k) for k in _LOADER_OPTIONS if k in kwargs}
+        _unsupported("evaluate", **kwargs)
+        with _loader_options(x, **options):
+            return _train.Model.evaluate(self, _expand_1d(x), y,
+                                         batch_size=32 if batch_size is None else batch_size,
+                                         verbose=verbose, return_dict=return_dict, callbacks=callbacks,
+                                         sample_weight=sample_weight, steps=steps)
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Keras' predict: the outputs as a NumPy array, computed in batches (inference mode)."""
-        return _train.Model.predict(self, _expand_1d(x),
-                                    batch_size=32 if batch_size is None else batch_size,
-                                    verbose=verbose, callbacks=callbacks, steps=steps)
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None,
+                max_queue_size=None, workers=None, use_multiprocessing=None):
+        """Keras' predict: the outputs as a NumPy array, computed in batches (inference mode);
+        tf.keras 2's loader options as in ``fit``."""
+        with _loader_options(x, max_queue_size=max_queue_size, workers=workers,
+                             use_multiprocessing=use_multiprocessing):
+            return _train.Model.predict(self, _expand_1d(x),
+                                        batch_size=32 if batch_size is None else batch_size,
+                                        verbose=verbose, callbacks=callbacks, steps=steps)
 
     def reset_metrics(self):
         """Reset every metric of ``self.metrics`` (what fit does at each epoch)."""
@@ -273,6 +285,27 @@ def _expand_1d(x):
     if isinstance(x, Tensor) and x.ndim == 1:
         return F.expand_dims(x, -1)
     return x
+
+
+_LOADER_OPTIONS = ("max_queue_size", "workers", "use_multiprocessing")
+
+
+@contextlib.contextmanager
+def _loader_options(x, **options):
+    """tf.keras 2's fit/evaluate/predict loader options set on a PyDataset input for one call
+    (restored after); ignored for other inputs, as tf.keras 2 did for arrays."""
+    given = {k: v for k, v in options.items() if v is not None}
+    if not given or not all(hasattr(type(x), k) for k in _LOADER_OPTIONS):
+        yield
+        return
+    saved = {k: getattr(x, k) for k in given}
+    for k, v in given.items():
+        setattr(x, k, v)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(x, k, v)
 
 
 def _unsupported(fn, **args):
