@@ -31,6 +31,10 @@ from .ops import (argsort, cummax, cummin, cumprod, cumsum, gather, index_add,  
                   masked_scatter, masked_select, median, mode, nonzero, put, scatter, scatter_add,
                   scatter_reduce, sort, take_along_dim, topk, unique)
 
+from .ops import (addcdiv, addcmul, addmm, allclose, aminmax, bincount, bmm,  # noqa: E402
+                  count_nonzero, diff, dist, histc, mm, mv, nanmean, nansum, quantile, reciprocal,
+                  select, square, trace, unbind, unique_consecutive)
+
 __version__ = "0.1.0"
 from .serialization import CheckpointError, load, save  # noqa: E402
 from . import nn, optim  # noqa: E402

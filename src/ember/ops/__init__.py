@@ -145,6 +145,7 @@ def _tensor_svd(self, some=True, compute_uv=True):
 
 
 _bind_tensor_methods()
+from .tensor_methods import *  # noqa: F401,F403,E402  (Tensor.mm, .diff, .new_zeros; quantile, index_put, ...)
 from . import inplace  # noqa: E402,F401  (x.add_(y), x.masked_fill_(m, v), w.normal_(), ...: binds last)
 
 __all__ = sorted(n for n, v in list(globals().items())

@@ -28,6 +28,7 @@ _SAME_SHAPE = (
     "index_copy", "scatter", "scatter_add", "scatter_reduce", "masked_scatter", "put",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift",
     "bitwise_right_shift", "fix", "silu", "gelu", "hardtanh", "elu", "leaky_relu",
+    "square", "reciprocal", "clamp_min", "clamp_max", "index_put",
 )
 
 
