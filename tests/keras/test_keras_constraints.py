@@ -102,3 +102,14 @@ def test_constrained_model_crosses_keras_files_both_ways(tmp_path):
 def test_bad_constraint_names_the_layer():
     with pytest.raises(ValueError, match="Dense: kernel_constraint"):
         layers.Dense(2, kernel_constraint="nope")
+
+
+def test_batch_normalization_moving_statistics_equal_keras_after_training_calls():
+    rk = real_keras()
+    ours, theirs = layers.BatchNormalization(momentum=0.9), rk.layers.BatchNormalization(momentum=0.9)
+    for seed in range(3):
+        x = sample((6, 4), seed=seed) * 3 + 1
+        ours(x, training=True)
+        theirs(x, training=True)
+    np.testing.assert_allclose(ours.moving_mean.numpy(), np.asarray(theirs.moving_mean.numpy()), rtol=1e-5)
+    np.testing.assert_allclose(ours.moving_variance.numpy(), np.asarray(theirs.moving_variance.numpy()), rtol=1e-5)

@@ -32,6 +32,7 @@ from ..train import metrics as _train_metrics
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optimizers as _optimizers
+from . import variables as _variables
 
 __all__ = ["KerasTrainer"]
 
@@ -39,6 +40,10 @@ __all__ = ["KerasTrainer"]
 class KerasTrainer:
     """Keras' compile / fit / evaluate / predict and the names a custom ``train_step`` uses
     (mixin, before the ember.train model class)."""
+
+    def _preflight_scope(self):
+        """The pre-flight check of fit / evaluate / predict changes no state (ember.train calls it)."""
+        return _variables.probing()
 
     _step_api = "data"      # train_step(self, data) overrides get Keras' semantics (ember.train)
     _keras_fit = True       # compile may leave out the loss; nothing to train is not an error
@@ -127,6 +132,13 @@ class KerasTrainer:
             return _train.Model.predict(self, _expand_1d(x),
                                         batch_size=32 if batch_size is None else batch_size,
                                         verbose=verbose, callbacks=callbacks, steps=steps)
+
+    def reset_states(self):
+        """tf.keras 2's ``Model.reset_states()``: zero the states of every stateful layer (Keras 3
+        calls ``layer.reset_state()`` on each)."""
+        for module in self.modules():
+            if module is not self and getattr(module, "stateful", False) and hasattr(module, "reset_state"):
+                module.reset_state()
 
     def reset_metrics(self):
         """Reset every metric of ``self.metrics`` (what fit does at each epoch)."""

@@ -183,14 +183,15 @@ def _running(stat, C, op, name):
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
-               eps=1e-5):
+               eps=1e-5, unbiased_running_var=True):
     """Batch normalization, channels-last: statistics over all axes but the last (channel) one.
 
     Args:
         x: (N, C), (N, L, C) or (N, H, W, C), floating point.
         running_mean, running_var: (C,) Tensors or arrays, or None.  In training they are updated
             IN PLACE as PyTorch: ``r = (1 - momentum) * r + momentum * batch_stat``, with the
-            unbiased (n - 1) batch variance for ``running_var``.  Required in eval mode.
+            unbiased (n - 1) batch variance for ``running_var`` (the biased one, Keras' rule,
+            with ``unbiased_running_var=False``).  Required in eval mode.
         weight, bias: optional (C,) scale and shift.
         training: True -> normalize with the batch statistics (biased variance); False -> with
             the running statistics.
@@ -232,7 +233,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             rm += (momentum * mean).astype(rm.dtype, copy=False)
         if rv is not None:
             rv *= 1 - momentum
-            rv += (momentum * M / (M - 1) * var).astype(rv.dtype, copy=False)
+            scale = momentum * M / (M - 1) if unbiased_running_var else momentum
+            rv += (scale * var).astype(rv.dtype, copy=False)
         rstd = var
         rstd += eps
         xp.sqrt(rstd, out=rstd)

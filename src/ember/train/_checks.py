@@ -9,6 +9,7 @@ argument, the shapes and the fix.
   also finds the few harmless target layouts that Keras accepts ((N,) against an (N, 1) output,
   (N, 1) integer labels, integral float labels) and returns the conversion to apply to ``y``.
 """
+import contextlib
 import re
 import warnings
 
@@ -306,8 +307,11 @@ def preflight(model, fn, x, y, loss_fn, loss_kind, loss_name, y_all=None, sample
     """
     modes = save_modes(model)
     model.eval()
+    # a model may say how to run a check that must leave no trace (ember.keras: its probing
+    # scope, so that a stateful RNN neither reads nor advances its states here)
+    scope = getattr(model, "_preflight_scope", None)
     try:
-        with no_grad():
+        with no_grad(), (scope() if scope is not None else contextlib.nullcontext()):
             trace = ModuleTrace(model.named_modules())
             float_inputs = False
             try:

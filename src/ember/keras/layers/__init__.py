@@ -36,11 +36,9 @@ Concatenate, Dot, ... and ``add``, ``concatenate``, ...), ``lookup`` (StringLook
 CategoryEncoding), ``text_preprocessing`` (TextVectorization, Hashing; strings in, ember tensors
 out).
 
-Known differences from Keras: ``BatchNormalization`` updates its moving variance with the unbiased
-batch variance (PyTorch's rule; Keras uses the biased one -- the difference is a factor
-n / (n - 1) on the update); recurrent layers support only their default activations (tanh and
-sigmoid; ``SimpleRNN`` also 'relu') and ``stateful=False``; ``MultiHeadAttention`` only 3-D
-inputs and the default ``attention_axes``.
+Known differences from Keras: recurrent layers run fused kernels for their default activations
+(tanh and sigmoid; ``SimpleRNN`` also 'relu') and a loop over time steps of ember ops for any
+other; ``MultiHeadAttention`` only 3-D inputs and the default ``attention_axes``.
 
 Masks (Keras'): ``Embedding(mask_zero=True)`` and ``Masking`` attach a (batch, time) mask to
 their output; layers that keep the time axis pass it on (``supports_masking``); recurrent layers,

@@ -137,7 +137,7 @@ class BatchNormalization(_Normalization):
         if axis != x.ndim - 1:       # channels elsewhere: normalised as the last axis
             x = F.moveaxis(x, axis, -1)
         out = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                           training, self.momentum, self.epsilon)
+                           training, self.momentum, self.epsilon, unbiased_running_var=False)
         return out if axis == out.ndim - 1 else F.moveaxis(out, -1, axis)
 
     def get_config(self):

@@ -1,6 +1,13 @@
 """Recurrent layers: ``SimpleRNN``, ``LSTM`` and ``GRU`` (one layer, batch-first (N, T, features)),
 with Keras' arguments and initialisation, on ``ember.functional``'s fused ``rnn_layer`` /
-``lstm_layer`` / ``gru_layer``.
+``lstm_layer`` / ``gru_layer`` for the default activations (tanh, sigmoid gates; SimpleRNN also
+relu).  Any other Keras ``activation`` / ``recurrent_activation`` (and GRU ``reset_after=False``)
+runs Keras' cell step as a loop over time steps of ember ops (``_Recurrent._loop``), with the
+same masks, dropout, go_backwards, initial and returned states.
+
+``stateful=True`` (Keras): the final states of a call are the initial states of the next (kept
+as ``layer.states``, not weights, not trained through); the batch size is then fixed by the
+first call and ``reset_state()`` (alias ``reset_states()``) zeroes them.
 
 Weights (``state_dict`` names, as ``ember.nn``'s RNNs): ``weight_ih_l0`` (the kernel,
 (features, G * units)), ``weight_hh_l0`` (the recurrent kernel, (units, G * units)) and
@@ -25,6 +32,7 @@ from ...tensor import Tensor
 from .. import activations as _activations
 from .. import initializers as _initializers
 from .. import masking as _masking
+from .. import variables as _variables
 from ._arguments import as_float_input, no_unsupported, positive_int
 from .base import Layer
 
@@ -55,7 +63,7 @@ class _Recurrent(Layer):
     def __init__(self, units, activation, recurrent_activation, use_bias, kernel_initializer,
                  recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
                  return_sequences, return_state, go_backwards, stateful, unroll,
-                 allowed_activations=("tanh",), **kwargs):
+                 fused_activations=("tanh",), **kwargs):
         layer = type(self).__name__
         for key in _IGNORED:
             kwargs.pop(key, None)
@@ -64,22 +72,24 @@ class _Recurrent(Layer):
         zero_output_for_mask = kwargs.pop("zero_output_for_mask", False)
         super().__init__(**kwargs)
         self.units = positive_int(units, "units", layer)
-        act = _activations.serialize(_activations.get(activation))
-        if act not in allowed_activations:
-            raise NotImplementedError(f"{layer}: activation={activation!r} is not supported; ember's "
-                                      f"fused {layer} computes with {' or '.join(allowed_activations)}")
-        if recurrent_activation is not None and \
-                _activations.serialize(_activations.get(recurrent_activation)) != "sigmoid":
-            raise NotImplementedError(f"{layer}: recurrent_activation={recurrent_activation!r} is not "
-                                      "supported (only 'sigmoid')")
+        self.activation = _activations.get(activation)
+        self.activation_name = _activations.serialize(self.activation)
+        gated = self._gates > 1         # SimpleRNN has no recurrent activation
+        self.recurrent_activation = _activations.get(recurrent_activation) if gated else None
+        self.recurrent_activation_name = _activations.serialize(self.recurrent_activation) \
+            if gated else None
+        # the fused ops compute tanh (SimpleRNN: or relu) and sigmoid gates; any other activation
+        # steps through time with ember ops (_loop)
+        self._fused = self.activation_name in fused_activations and \
+            self.recurrent_activation_name in (None, "sigmoid")
         for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
                 raise ValueError(f"{layer}: {what} must be a fraction in [0, 1), got {rate!r}")
-        no_unsupported(layer, stateful=stateful)
+        self.stateful = bool(stateful)
+        self.states = None          # stateful: the final states of the latest call (Tensors)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.zero_output_for_mask = bool(zero_output_for_mask)
-        self.activation_name = act
         self.use_bias = bool(use_bias)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
@@ -166,7 +176,12 @@ class _Recurrent(Layer):
             # one draw per sequence: the op multiplies the previous state by it at every step
             h_mask = F.dropout(Tensor.wrap(np.ones((x.shape[0], self.units), np.float32)),
                                self.recurrent_dropout, True).data
+        if self.stateful and initial_state is None:
+            initial_state = self._stored_states(x.shape[0])
         y, final_states = self._recur(x, initial_state, step_mask, h_mask)
+        if self.stateful and not _variables._PROBING[0]:
+            # Keras: the final states become the next call's initial states (not trained through)
+            self.states = [Tensor.wrap(np.array(s.data, dtype=np.float32)) for s in final_states()]
         if step_mask is not None and self.zero_output_for_mask:
             y = y * Tensor.wrap(step_mask[:, :, None].astype(np.float32))
         elif step_mask is not None and initial_state is not None:
@@ -180,6 +195,56 @@ class _Recurrent(Layer):
         if mask is not None and self.return_sequences:
             _masking.set_mask(out, mask)       # Keras' [mask, None, ...]: the sequence keeps it
         return [out] + final_states()
+
+    def _loop(self, x, states, mask, h_mask):
+        """The recurrence as a loop over time steps of ember ops (activations the fused ops do not
+        compute): ``self._step(x_t W + b, h_{t-1} * recurrent-dropout mask, states, U, b_hh)``
+        gives the new states (h first: the step's output).  A masked step keeps every state.
+        Returns (outputs (N, T, units), a function giving the final states)."""
+        w_ih, w_hh, b_ih, b_hh = self._weights()
+        N, T = x.shape[0], x.shape[1]
+        states = [Tensor.wrap(np.zeros((N, self.units), np.float32)) if s is None else s
+                  for s in states]
+        xw = F.matmul(x, w_ih)              # every step's input product at once
+        if b_ih is not None:
+            xw = xw + b_ih
+        keep = None if h_mask is None else Tensor.wrap(h_mask)
+        outputs = []
+        for t in range(T):
+            hp = states[0] if keep is None else states[0] * keep
+            new = self._step(xw[:, t, :], hp, states, w_hh, b_hh)
+            if mask is not None:
+                m = Tensor.wrap(np.ascontiguousarray(mask[:, t, None]))
+                new = [F.where(m, n, s) for n, s in zip(new, states)]
+            states = new
+            outputs.append(states[0])
+        return F.stack(outputs, axis=1), lambda: list(states)
+
+    # -- stateful ------------------------------------------------------------------------------------
+    def _stored_states(self, batch):
+        """The initial states of a stateful call: the final states of the previous call (zeros at
+        first and after ``reset_state()``); None in a shape probe (zeros, nothing kept)."""
+        if _variables._PROBING[0]:
+            return None
+        if self.states is None:
+            self.states = [Tensor.wrap(np.zeros((batch, self.units), np.float32))
+                           for _ in range(self._n_states)]
+        expected = self.states[0].shape[0]
+        if batch != expected:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: If an RNN is stateful, the batch "
+                             "size of the input sequences must be the same as the batch size of the "
+                             f"initial state. \n- Expected batch size: {expected}\n- Received batch "
+                             f"size: {batch}. Fix: feed batches of {expected} (fit(batch_size="
+                             f"{expected}, shuffle=False) with a sample count divisible by it)")
+        return [Tensor.wrap(s.data.copy()) for s in self.states]
+
+    def reset_state(self):
+        """Zero the states kept by a ``stateful`` layer (Keras' ``reset_state``; the batch size
+        stays what it was)."""
+        if self.states is not None:
+            self.states = [Tensor.wrap(np.zeros_like(s.data)) for s in self.states]
+
+    reset_states = reset_state      # Keras' compatibility alias (tf.keras 2's name)
 
     def compute_mask(self, inputs, mask=None):
         """The input's mask when returning sequences (Keras), else None."""
@@ -234,6 +299,7 @@ class _Recurrent(Layer):
         return {**super().get_config(), "units": self.units, "activation": self.activation_name,
                 "use_bias": self.use_bias, "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
+                "stateful": self.stateful,
                 "kernel_initializer": _initializers.serialize(self.kernel_initializer),
                 "recurrent_initializer": _initializers.serialize(self.recurrent_initializer),
                 "bias_initializer": _initializers.serialize(self.bias_initializer),
@@ -246,19 +312,22 @@ class _Recurrent(Layer):
 
 class _OneState(_Recurrent):
     """SimpleRNN and GRU: the state is h; the output of the last step is the final state."""
+    _n_states = 1
 
     def _recur(self, x, initial_state, mask, h_mask):
         h0 = None
         if initial_state is not None:
             h0 = _as_state(initial_state[0] if isinstance(initial_state, (list, tuple))
                            else initial_state)
+        if not self._fused:
+            return self._loop(x, [h0], mask, h_mask)
         y = self._layer_op(x, h0, *self._weights(), mask=mask, h_mask=h_mask)
         return y, lambda: [F.time_slice(y, x.shape[1] - 1)]
 
 
 class SimpleRNN(_OneState):
     """Fully connected RNN: ``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + b)``
-    (activation 'tanh' or 'relu')."""
+    (any Keras activation; 'tanh' and 'relu' run on the fused ``F.rnn_layer``)."""
 
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros", dropout=0.0,
@@ -267,18 +336,23 @@ class SimpleRNN(_OneState):
         super().__init__(units, activation, None, use_bias, kernel_initializer,
                          recurrent_initializer, bias_initializer, dropout, recurrent_dropout,
                          return_sequences, return_state, go_backwards, stateful, unroll,
-                         allowed_activations=("tanh", "relu"), **kwargs)
+                         fused_activations=("tanh", "relu"), **kwargs)
 
     def _layer_op(self, x, h0, w_ih, w_hh, b_ih, b_hh, mask=None, h_mask=None):
         return F.rnn_layer(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity=self.activation_name,
                            mask=mask, h_mask=h_mask)
 
+    def _step(self, xt, hp, states, recurrent, b_hh):
+        """Keras' SimpleRNNCell: h = activation(x W + b + h U)."""
+        return [self.activation(xt + F.matmul(hp, recurrent))]
+
 
 class GRU(_OneState):
     """Gated recurrent unit.  Keras' default ``reset_after=True`` form is PyTorch's (separate
-    input and recurrent biases; the fused ``F.gru_layer``).  ``reset_after=False`` (tf.keras 1's
-    form: the reset gate scales the state before the recurrent product, one bias) keeps its
-    weights in Keras' layout and gate order (z, r, h) and steps through time with ember ops."""
+    input and recurrent biases; the fused ``F.gru_layer`` for tanh / sigmoid).
+    ``reset_after=False`` (tf.keras 1's form: the reset gate scales the state before the
+    recurrent product, one bias) keeps its weights in Keras' layout and gate order (z, r, h) and
+    steps through time with ember ops, as does any other activation / recurrent_activation."""
     _gates = 3
     _two_biases = True
 
@@ -293,6 +367,7 @@ class GRU(_OneState):
         self.reset_after = bool(reset_after)
         if not self.reset_after:
             self._two_biases = False        # one bias, Keras' (3 * units,)
+            self._fused = False
 
     def _init_biases(self):
         # Keras' GRU bias (2, 3 * units) holds both the input and the recurrent bias
@@ -301,32 +376,26 @@ class GRU(_OneState):
             self.bias_initializer(self.bias_hh_l0)
 
     def _layer_op(self, x, h0, w_ih, w_hh, b_ih, b_hh, mask=None, h_mask=None):
-        if not self.reset_after:
-            return self._reset_before(x, h0, w_ih, w_hh, b_ih, mask, h_mask)
         return F.gru_layer(x, h0, w_ih, w_hh, b_ih, b_hh, mask=mask, h_mask=h_mask)
 
-    def _reset_before(self, x, h, kernel, recurrent, bias, mask, h_mask):
-        """reset_after=False, Keras' step: z, r = sigmoid(x Wz,r + h Uz,r (+ b));
-        hh = tanh(x Wh + (r * h) Uh (+ b)); h = z * h + (1 - z) * hh.  A masked step keeps h."""
-        H = self.units
-        xw = F.matmul(x, kernel)
-        if bias is not None:
-            xw = xw + bias
-        if h is None:
-            h = Tensor.wrap(np.zeros((x.shape[0], H), dtype=np.float32))
-        outputs = []
-        for t in range(x.shape[1]):
-            xt = xw[:, t, :]
-            hp = h * Tensor.wrap(h_mask) if h_mask is not None else h
-            zr = F.sigmoid(xt[:, :2 * H] + F.matmul(hp, recurrent[:, :2 * H]))
-            z, r = zr[:, :H], zr[:, H:]
-            hh = F.tanh(xt[:, 2 * H:] + F.matmul(r * hp, recurrent[:, 2 * H:]))
-            new = z * h + (1.0 - z) * hh
-            if mask is not None:
-                new = F.where(Tensor.wrap(mask[:, t, None]), new, h)
-            outputs.append(new)
-            h = new
-        return F.stack(outputs, axis=1)
+    def _step(self, xt, hp, states, recurrent, b_hh):
+        """Keras' GRUCell.  reset_after=True (ember's gate order r, z, n): r, z = ra(x Wr,z + bi +
+        h Ur,z + bh); hh = act(x Wn + bi + r * (h Un + bh)).  reset_after=False (Keras' order z,
+        r, h; one bias): z, r = ra(x Wz,r + b + h Uz,r); hh = act(x Wh + b + (r * h) Uh).
+        Then h = z * h + (1 - z) * hh, with the state before recurrent dropout."""
+        H, h, ra = self.units, states[0], self.recurrent_activation
+        if self.reset_after:
+            hu = F.matmul(hp, recurrent)
+            if b_hh is not None:
+                hu = hu + b_hh
+            r = ra(xt[:, :H] + hu[:, :H])
+            z = ra(xt[:, H:2 * H] + hu[:, H:2 * H])
+            hh = self.activation(xt[:, 2 * H:] + r * hu[:, 2 * H:])
+        else:
+            zr = xt[:, :2 * H] + F.matmul(hp, recurrent[:, :2 * H])
+            z, r = ra(zr[:, :H]), ra(zr[:, H:])
+            hh = self.activation(xt[:, 2 * H:] + F.matmul(r * hp, recurrent[:, 2 * H:]))
+        return [z * h + (1.0 - z) * hh]
 
     def _gate_order(self):
         # Keras z, r, h from ember's r, z, n; reset_after=False keeps Keras' order itself
@@ -346,13 +415,16 @@ class GRU(_OneState):
         return [self._permute(bias[0], inverse), self._permute(bias[1], inverse)]
 
     def get_config(self):
-        return {**super().get_config(), "recurrent_activation": "sigmoid",
+        return {**super().get_config(), "recurrent_activation": self.recurrent_activation_name,
                 "reset_after": self.reset_after}
 
 
+
 class LSTM(_Recurrent):
-    """Long short-term memory (gates i, f, c, o; activation tanh, recurrent activation sigmoid)."""
+    """Long short-term memory (gates i, f, c, o; Keras' activation tanh and recurrent activation
+    sigmoid run on the fused ``F.lstm_layer``, any other steps through time with ember ops)."""
     _gates = 4
+    _n_states = 2
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -378,12 +450,24 @@ class LSTM(_Recurrent):
                 raise TypeError(f"LSTM {self.name!r}: initial_state must be a list [h, c] of two "
                                 f"tensors shaped (batch, units), got {len(states)}")
             h0, c0 = (_as_state(s) for s in states)
+        if not self._fused:
+            return self._loop(x, [h0, c0], mask, h_mask)
         T = x.shape[1]
         packed = F.lstm_layer(x, h0, c0, *self._weights(), mask=mask,     # h_1..h_T, then c_T
                               h_mask=h_mask)
         y = F.time_slice(packed, slice(0, T))
         return y, lambda: [F.time_slice(packed, T - 1), F.time_slice(packed, T)]
 
+    def _step(self, xt, hp, states, recurrent, b_hh):
+        """Keras' LSTMCell: i, f, o = ra(.), g = act(.) of x W + b + h U; c = f * c + i * g;
+        h = o * act(c)."""
+        H, ra = self.units, self.recurrent_activation
+        z = xt + F.matmul(hp, recurrent)
+        i, f = ra(z[:, :H]), ra(z[:, H:2 * H])
+        g, o = self.activation(z[:, 2 * H:3 * H]), ra(z[:, 3 * H:])
+        c = f * states[1] + i * g
+        return [o * self.activation(c), c]
+
     def get_config(self):
-        return {**super().get_config(), "recurrent_activation": "sigmoid",
+        return {**super().get_config(), "recurrent_activation": self.recurrent_activation_name,
                 "unit_forget_bias": self.unit_forget_bias}

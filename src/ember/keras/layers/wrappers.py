@@ -7,7 +7,7 @@ from ...nn import registry as _registry
 from ...tensor import Tensor
 from .. import masking as _masking
 from ._arguments import as_float_input
-from .base import Layer
+from .base import Layer, _call_signature
 
 __all__ = ["Bidirectional", "TimeDistributed"]
 
@@ -48,6 +48,7 @@ class Bidirectional(Layer):
 
     Weights: the forward layer's, then the backward layer's (``get_weights`` order as Keras);
     ``set_weights`` also takes Keras' layout (each half as its recurrent layer's ``set_weights``).
+    A ``stateful`` layer keeps the states of both directions between calls (``reset_state()``).
     """
     supports_masking = True
 
@@ -57,8 +58,6 @@ class Bidirectional(Layer):
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"Bidirectional: merge_mode={merge_mode!r}; expected one of "
                              "'concat', 'sum', 'mul', 'ave' or None")
-        if getattr(layer, "stateful", False):
-            raise NotImplementedError("Bidirectional: stateful layers are not supported")
         base = layer.name[len("forward_"):] if layer.name.startswith("forward_") else layer.name
         self.forward_layer = _copy_of(layer, f"forward_{base}")
         if backward_layer is None:
@@ -70,7 +69,7 @@ class Bidirectional(Layer):
         if fwd.go_backwards == bwd.go_backwards:
             raise ValueError("Bidirectional: the forward and backward layers must have different "
                              f"go_backwards, got {fwd.go_backwards} for both")
-        for attr in ("return_sequences", "return_state"):
+        for attr in ("stateful", "return_sequences", "return_state"):
             if getattr(fwd, attr) != getattr(bwd, attr):
                 raise ValueError(f"Bidirectional: the forward and backward layers must have the same "
                                  f"{attr}, got {getattr(fwd, attr)} and {getattr(bwd, attr)}")
@@ -80,6 +79,7 @@ class Bidirectional(Layer):
         self.merge_mode = merge_mode
         self.return_sequences = fwd.return_sequences
         self.return_state = fwd.return_state
+        self.stateful = bool(getattr(fwd, "stateful", False))
         self._initial_weights = None if weights is None else list(weights)
 
     def build(self, input_shape):
@@ -125,6 +125,22 @@ class Bidirectional(Layer):
             return mask
         return None
 
+    def reset_state(self):
+        """Zero the states of both directions of a ``stateful`` layer (Keras)."""
+        if not self.stateful:
+            raise AttributeError(f"Bidirectional {self.name!r}: Layer must be stateful. (reset_state "
+                                 "zeroes the states kept by a layer built with stateful=True)")
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    reset_states = reset_state      # Keras' compatibility alias
+
+    @property
+    def states(self):
+        """Keras': the forward then the backward layer's kept states, or None before a call."""
+        fwd, bwd = self.forward_layer.states, self.backward_layer.states
+        return tuple(fwd + bwd) if fwd and bwd else None
+
     def set_weights(self, weights):
         """ember's layout (``get_weights()``) or Keras' (forward half, then backward half)."""
         weights = list(weights)
@@ -165,8 +181,9 @@ class Bidirectional(Layer):
 class TimeDistributed(Layer):
     """Applies ``layer`` to every time step of an input (batch, time, ...): the batch and time axes
     are folded into one (batch * time, ...) batch, the layer runs once, and the result is unfolded
-    (batch, time, ...).  The weights are the wrapped layer's, shared by every step.  The input's
-    mask passes through."""
+    (batch, time, ...).  The weights are the wrapped layer's, shared by every step.  A mask of the
+    input (batch, time, ...) reaches a wrapped layer whose ``call`` takes ``mask`` (each step's,
+    as Keras), and passes through to the output."""
     supports_masking = True
 
     def __init__(self, layer, **kwargs):
@@ -179,7 +196,7 @@ class TimeDistributed(Layer):
                              f"dimensions (batch, time, ...), got shape {tuple(input_shape)}")
         super().build(input_shape)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         x = inputs if isinstance(inputs, Tensor) else Tensor.wrap(np.asarray(inputs))
         if x.data.dtype.kind not in "iu":
             x = as_float_input(x)
@@ -187,7 +204,17 @@ class TimeDistributed(Layer):
             raise ValueError(f"TimeDistributed {self.name!r}: expected an input of at least 3 "
                              f"dimensions (batch, time, ...), got shape {tuple(x.shape)}")
         N, T = x.shape[:2]
-        y = self.layer(F.reshape(x, (N * T,) + tuple(x.shape[2:])), training=training)
+        kwargs = {}
+        if mask is not None:
+            m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+            if m.ndim < 2 or tuple(m.shape[:2]) != (N, T):
+                raise ValueError(f"TimeDistributed {self.name!r}: the mask must be at least 2-D with "
+                                 f"its first two axes (batch, timesteps) = {(N, T)} as the input's "
+                                 f"(shape {tuple(x.shape)}), got a mask of shape {m.shape}")
+            if "mask" in _call_signature(type(self.layer))[0]:
+                # Keras hands the inner layer each step's mask: folded like the input
+                kwargs["mask"] = Tensor.wrap(m.reshape((N * T,) + m.shape[2:]))
+        y = self.layer(F.reshape(x, (N * T,) + tuple(x.shape[2:])), training=training, **kwargs)
         return F.reshape(y, (N, T) + tuple(y.shape[1:]))
 
     def get_config(self):
