@@ -118,3 +118,32 @@ def test_strided_input_grads_and_transposed_convs_by_phases_equal_torch():
                                    err_msg=f"stride {s} kernel {k} padding {p} output_padding {op} groups {groups}")
         checked += 1
     assert checked > 40
+
+
+@pytest.mark.parametrize("kernel, padding, dilation, groups", [
+    ((3, 3), 1, (1, 1), 4), ((2, 3), (1, 2), (2, 1), 2), ((3, 1), "same", (2, 1), 3), ((1, 2), 0, (1, 1), 2)])
+def test_grouped_shifted_taps_path_equals_torch_and_im2col(monkeypatch, kernel, padding, dilation, groups):
+    from ember.ops import conv as conv_module
+    rng = np.random.default_rng(5)
+    cin, cout = 2 * groups, 3 * groups
+    x = rng.standard_normal((3, 9, 8, cin))
+    w = rng.standard_normal(kernel + (cin // groups, cout))
+    y = F.conv2d(_e(x), _e(w), padding=padding, dilation=dilation, groups=groups)
+    gy = rng.standard_normal(y.shape)
+    ours, ref = _conv_pair(x, w, gy, padding=padding, dilation=dilation, groups=groups)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+    monkeypatch.setattr(conv_module, "shift_applies", lambda geom: False)     # the im2col path
+    im2col, _ = _conv_pair(x, w, gy, padding=padding, dilation=dilation, groups=groups)
+    for a, b in zip(ours, im2col):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_grouped_weight_gradient_with_an_inf_input_keeps_torch_nan_pattern():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 6, 6, 4))
+    x[0, 0, 0, 1] = np.inf
+    w = rng.standard_normal((3, 3, 2, 4))
+    ours, ref = _conv_pair(x, w, np.ones((2, 6, 6, 4)), padding=1, groups=2)
+    np.testing.assert_array_equal(np.isnan(ours[2]), np.isnan(ref[2]))
+    np.testing.assert_allclose(ours[2], ref[2], rtol=1e-10)

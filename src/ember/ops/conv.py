@@ -29,6 +29,7 @@ from ._parallel import parallel_for
 from ._base import as_tensor, make, wrap
 from .arguments import int_tuple
 from .conv_depthwise import dw_forward, dw_input_grad, dw_weight_grad
+from .conv_grouped import ShiftedTaps, shift_applies, shift_forward, shift_taps, shift_weight_grad
 
 __all__ = ["conv1d", "conv2d"]
 
@@ -191,6 +192,11 @@ def _conv_forward(xd, wd, bd, out_hw, offsets, groups, keep_cols):
         if bd is not None:
             out += bd
         return out, None
+    if shift_applies(offsets.geom):
+        out, saved = shift_forward(xd, wd, offsets.geom, groups, keep_cols)
+        if bd is not None:
+            out += bd
+        return out, saved
     Og = O // groups
     colsg = _grouped_cols(xd, (kh, kw), out_hw, offsets, groups)
     wg = wd.reshape(kh * kw, Cg, groups, Og).transpose(2, 0, 1, 3).reshape(groups, kh * kw * Cg, Og)
@@ -217,8 +223,15 @@ def _weight_grad(g, xd, wshape, cols, offsets, groups, has_bias):
     gb = g2d.sum(axis=0) if has_bias else None
     if Cg == 1 and O == groups:
         return dw_weight_grad(g, xd, wshape, offsets.geom), gb
+    if isinstance(cols, ShiftedTaps) or (cols is None and shift_applies(offsets.geom)):
+        taps = cols if cols is not None else shift_taps(xd, offsets.geom, groups)
+        gw = shift_weight_grad(g, taps, wshape)
+        if xp.isfinite(gw).all():
+            return gw, gb
+        # a nan / inf input: the grid's padding positions would add 0 * inf; redo it exactly
+        cols = None
     Og = O // groups
-    if cols is None:
+    if cols is None or isinstance(cols, ShiftedTaps):
         cols = _grouped_cols(xd, (kh, kw), (Ho, Wo), offsets, groups)
     gwg = xp.empty((groups, kh * kw * Cg, Og), dtype=g.dtype)
     g2d = xp.ascontiguousarray(g2d)
