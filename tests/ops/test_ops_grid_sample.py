@@ -12,7 +12,7 @@ import pytest
 
 import ember
 import ember.functional as F
-from op_harness import Row, table_tests, fixed, randn, special, uniform
+from op_harness import Row, table_tests, fixed, randn, special, to_cf, to_cl, uniform
 from op_harness import torch
 
 if torch is None:
@@ -26,14 +26,6 @@ PADS = ("zeros", "border", "reflection")
 # *_special_x rows put them into x), zeros-padding rows take them in both inputs.
 NO_SPECIAL_GRID = ("PyTorch 2.13 CPU grid_sample segfaults (4-D backward) or disagrees between forward and backward "
                    "(5-D) on nan/inf grid positions with border/reflection padding")
-
-
-def to_cf(x):
-    return x.permute(0, x.ndim - 1, *range(1, x.ndim - 1))
-
-
-def to_cl(x):
-    return x.permute(0, *range(2, x.ndim), 1)
 
 
 def tag(pad, ac):

@@ -9,21 +9,13 @@ import pytest
 
 import ember
 import ember.functional as F
-from op_harness import Row, table_tests, no_special, distinct, fixed, positive, randn, uniform
+from op_harness import Row, table_tests, no_special, distinct, fixed, positive, randn, to_cf, to_cl, uniform
 from op_harness import torch
 
 if torch is None:
     pytest.skip("PyTorch (test-only oracle) is not installed: pip install torch==2.13.0", allow_module_level=True)
 
 TF = torch.nn.functional
-
-
-def to_cf(x):
-    return x.permute(0, x.ndim - 1, *range(1, x.ndim - 1))
-
-
-def to_cl(x):
-    return x.permute(0, *range(2, x.ndim), 1)
 
 
 def tp(fn, **kw):

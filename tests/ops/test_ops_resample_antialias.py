@@ -12,21 +12,13 @@ import ember
 import ember.functional as F
 import ember.ops.resample as resample
 from ember.testing import gradcheck
-from op_harness import Row, table_tests, positive, randn, special
+from op_harness import Row, table_tests, positive, randn, special, to_cf, to_cl
 from op_harness import torch
 
 if torch is None:
     pytest.skip("PyTorch (test-only oracle) is not installed: pip install torch==2.13.0", allow_module_level=True)
 
 TF = torch.nn.functional
-
-
-def to_cf(x):
-    return x.permute(0, x.ndim - 1, *range(1, x.ndim - 1))
-
-
-def to_cl(x):
-    return x.permute(0, *range(2, x.ndim), 1)
 
 
 def aa_row(name, spec, mode, ac=False, **kw):

@@ -21,6 +21,17 @@ except ImportError:  # pragma: no cover - the README's test command installs tor
     torch = None
 
 
+# -- layouts: ember is channels-last, PyTorch channels-first ----------------------------------------
+def to_cf(x):
+    """A torch tensor (N, *spatial, C) as (N, C, *spatial)."""
+    return x.permute(0, x.ndim - 1, *range(1, x.ndim - 1))
+
+
+def to_cl(x):
+    """A torch tensor (N, C, *spatial) as (N, *spatial, C)."""
+    return x.permute(0, *range(2, x.ndim), 1)
+
+
 # -- input specs ----------------------------------------------------------------------------------
 class Spec:
     """``random``: random floats (randn, uniform, ...) that the special-value test may replace in
