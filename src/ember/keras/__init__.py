@@ -13,14 +13,14 @@ defaults (``ember.keras.optimizers``); cross-entropy losses of softmax/sigmoid o
 computed stably from the logits (``ember.keras.losses``); ``GradientTape`` loops work
 (``ember.keras.tf.GradientTape``, ``model.optimizer.apply_gradients``).
 """
-from . import (activations, backend, callbacks, constraints, datasets, initializers, layers, losses,
+from . import (activations, applications, backend, callbacks, constraints, datasets, initializers, layers, losses,
                metrics, models, ops, optimizers, preprocessing, random, regularizers, saving, utils)
 from .layers import Input, Layer
 from .models import Model, Sequential, load_model
 from .variables import Variable
 from ..train.gradient_tape import GradientTape
 
-__all__ = ["activations", "backend", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
+__all__ = ["activations", "applications", "backend", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
            "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "saving", "utils",
            "Input", "Layer", "Model",
            "Sequential", "load_model", "GradientTape", "Variable"]
