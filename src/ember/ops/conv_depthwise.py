@@ -4,15 +4,18 @@ A depthwise convolution is kh*kw broadcast multiply-adds, one per kernel offset;
 memory traffic, not arithmetic.  Three things make it fast in NumPy:
 
 * **Cache tiles.**  The batch is cut into tiles of whole images, or of row blocks of one image,
-  of about ``TILE_BYTES``; each tile's zero-padded input, output and temporary stay in a core's
-  L2 cache while all kh*kw offsets run over them, instead of streaming the whole batch through
-  memory once per offset.
+  of about ``TILE_BYTES``; each tile's zero-padded input, output and temporary stay in cache
+  while all kh*kw offsets run over them, instead of streaming the whole batch through memory
+  once per offset.  (Smaller tiles pay NumPy's per-call cost more often: a few MB measured best.)
 * **Full-row weights.**  The per-channel weight of an offset is pre-broadcast to a whole output
   row (W', C), so that every multiply runs over rows of W'*C contiguous numbers; broadcasting a
   (C,) vector makes NumPy's inner loop only C long.
 * **Threads.**  Tiles are independent, so they run in parallel (``_parallel.parallel_for``).  The
   tiling does not depend on the thread count and the weight gradient sums per-tile partial sums in
   tile order, so results are the same for any number of threads.
+
+The weight gradient is one ``einsum`` per tile over a strided view of all offsets' windows (a
+sum of products in one pass).
 
 Geometry ``geom`` = (in_hw, out_hw, kernel, stride, dilation, pad_before) as in ops/conv.py.  The
 input gradient of a stride-1 convolution is itself a depthwise convolution of the gradient with the
@@ -22,7 +25,7 @@ image.
 from ..backend import xp
 from ._parallel import parallel_for
 
-TILE_BYTES = 1 << 20    # a tile's padded input, output and temporary fit a 1-2 MB L2 cache
+TILE_BYTES = 1 << 22    # a tile's padded input, output and temporary: a few MB (measured best on 2 cores)
 
 
 def _padded_size(geom):
@@ -82,6 +85,16 @@ def _views(buf, geom, rows):
             for i in range(kh) for j in range(kw)]
 
 
+def _windows(buf, geom, rows):
+    """All offsets' windows of a padded tile at once, without a copy: (n, rows, kh, kw, W', C) with
+    ``[n, r, i, j, x, c] = buf[n, r*sh + i*dh, x*sw + j*dw, c]`` (the weight gradient's one einsum
+    reads every tap in one pass)."""
+    _, (_, Wo), (kh, kw), (sh, sw), (dh, dw), _ = geom
+    sN, sH, sW, item = buf.strides
+    return xp.lib.stride_tricks.as_strided(buf, shape=(buf.shape[0], rows, kh, kw, Wo, buf.shape[3]),
+                                           strides=(sN, sh * sH, dh * sH, dw * sW, sw * sW, item))
+
+
 def _tile_plan(xd, geom):
     N, C = xd.shape[0], xd.shape[3]
     _, (Ho, Wo), (kh, _), (sh, _), (dh, _), _ = geom
@@ -108,6 +121,9 @@ def dw_forward(xd, wd, geom):
             rows = r1 - r0
             buf = pad.fill(n0, n1, r0 * sh, (r1 - 1) * sh + reach)
             o, t = out[n0:n1, r0:r1], tmp[:n1 - n0, :rows]
+            # a multiply and an add per offset: memory-bound, but faster than one einsum over all
+            # offsets on one core (einsum's sum of products is the faster form for the weight
+            # gradient below)
             for k, (i, j, v) in enumerate(_views(buf, geom, rows)):
                 if k == 0:
                     xp.multiply(v, wt[i, j], out=o)
@@ -131,10 +147,8 @@ def dw_weight_grad(g, xd, wshape, geom):
             n0, n1, r0, r1 = tiles[k]
             rows = r1 - r0
             buf = pad.fill(n0, n1, r0 * sh, (r1 - 1) * sh + reach)
-            gt = g[n0:n1, r0:r1]
-            for i, j, v in _views(buf, geom, rows):
-                # keeping the W' axis makes einsum's inner loop whole rows (W'*C numbers)
-                partial[k, i, j] = xp.einsum("nrwc,nrwc->wc", v, gt).sum(axis=0)
+            # keeping the W' axis makes einsum's inner loop whole rows (W'*C numbers)
+            partial[k] = xp.einsum("nrijwc,nrwc->ijwc", _windows(buf, geom, rows), g[n0:n1, r0:r1]).sum(axis=2)
     parallel_for(part, len(tiles))
     return partial.sum(axis=0).reshape(wshape)
 
