@@ -60,11 +60,56 @@ class Graph:
             if _is_layer(op) and id(op) not in seen:
                 seen.add(id(op))
                 self.layers.append(op)
+        # Keras' order (deepest first, then first visited): ``model.layers[:k]`` and
+        # ``get_weights()`` then name the same layers / arrays as in Keras
+        rank = {id(op): k for k, op in enumerate(self.keras_operations())}
+        self.layers.sort(key=lambda layer: rank.get(id(layer), len(rank)))
         names = [layer.name for layer in self.layers]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"{where}: several layers are named {dup}; layer names must be unique "
                              "in a model. Fix: give them distinct name=... arguments")
+
+    def keras_operations(self):
+        """The graph's operations (layers and ``keras.ops`` calls) in Keras' order: by depth from
+        the outputs, deepest first (the InputLayers), ties in depth-first visiting order."""
+        inputs = {id(t) for t in self.input_list}
+        finished, order, op_index = set(), [], {}
+
+        def visit(tensor):
+            node = tensor.node
+            if node is None or id(node) in finished:
+                return
+            is_input = getattr(node.operation, "is_input_layer", False)
+            if not is_input and id(tensor) in inputs:
+                finished.add(id(node))
+                return
+            op_index.setdefault(id(node.operation), len(op_index))
+            if not is_input:
+                for t in node.input_tensors:
+                    visit(t)
+            finished.add(id(node))
+            order.append(node)
+
+        for t in self.output_list:
+            visit(t)
+        in_graph = {id(n) for n in order}
+        node_depth, op_depth, ops = {}, {}, {}
+        for node in reversed(order):
+            depth = node_depth.setdefault(id(node), 0)
+            depth = max(depth, op_depth.get(id(node.operation), 0))
+            op_depth[id(node.operation)] = depth
+            ops[id(node.operation)] = node.operation
+            node_depth[id(node)] = depth
+            for parent in node.parent_nodes:
+                if id(parent) in in_graph:
+                    node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+        for t in self.input_list:           # inputs the outputs do not use
+            layer = getattr(t, "_input_layer", None)
+            if layer is not None and id(layer) not in op_depth:
+                op_depth[id(layer)], op_index[id(layer)], ops[id(layer)] = 0, -1, layer
+        ordered = sorted(op_depth, key=lambda k: (-op_depth[k], op_index[k]))
+        return [ops[k] for k in ordered]
 
     def _order(self):
         """Calls in dependency order (depth-first from the outputs, stopping at the inputs)."""

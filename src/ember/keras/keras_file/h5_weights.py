@@ -56,44 +56,7 @@ def keras_layer_order(model):
 
 def keras_operation_order(model):
     """A functional model's operations (layers and ``keras.ops`` calls) in Keras' order."""
-    graph = model._graph
-    inputs = {id(t) for t in graph.input_list}
-    finished, order, op_index = set(), [], {}
-
-    def visit(tensor):
-        node = tensor.node
-        if node is None or id(node) in finished:
-            return
-        is_input = getattr(node.operation, "is_input_layer", False)
-        if not is_input and id(tensor) in inputs:
-            finished.add(id(node))
-            return
-        op_index.setdefault(id(node.operation), len(op_index))
-        if not is_input:
-            for t in node.input_tensors:
-                visit(t)
-        finished.add(id(node))
-        order.append(node)
-
-    for t in graph.output_list:
-        visit(t)
-    in_graph = {id(n) for n in order}
-    node_depth, op_depth, ops = {}, {}, {}
-    for node in reversed(order):
-        depth = node_depth.setdefault(id(node), 0)
-        depth = max(depth, op_depth.get(id(node.operation), 0))
-        op_depth[id(node.operation)] = depth
-        ops[id(node.operation)] = node.operation
-        node_depth[id(node)] = depth
-        for parent in node.parent_nodes:
-            if id(parent) in in_graph:
-                node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
-    for t in graph.input_list:           # inputs the outputs do not use
-        layer = t._input_layer
-        if id(layer) not in op_depth:
-            op_depth[id(layer)], op_index[id(layer)], ops[id(layer)] = 0, -1, layer
-    ordered = sorted(op_depth, key=lambda k: (-op_depth[k], op_index[k]))
-    return [ops[k] for k in ordered]
+    return model._graph.keras_operations()
 
 
 # -- one layer's variables ----------------------------------------------------------------------------
