@@ -11,7 +11,7 @@ import numpy as np
 from ... import functional as F
 from ...random import default_generator
 from ...tensor import Tensor
-from ._arguments import as_float_input, data_format_arg, no_unsupported, shape_str
+from ._arguments import as_float_input, data_format_arg, shape_str
 from .base import Layer
 
 __all__ = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
@@ -42,20 +42,39 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        no_unsupported("Dropout", noise_shape=noise_shape)
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {rate!r}")
+        if noise_shape is not None and not (isinstance(noise_shape, (list, tuple)) and all(
+                d is None or (isinstance(d, int) and d >= 1) for d in noise_shape)):
+            raise ValueError(f"Dropout: noise_shape must be a tuple of positive ints or None, "
+                             f"e.g. (None, 1, 1, C), got {noise_shape!r}")
         self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
 
     def call(self, x):
         x = as_float_input(x)
         if self.training and self.rate == 1.0:
             return x * 0.0          # every element dropped (F.dropout takes rate < 1 only)
-        return F.dropout(x, self.rate, self.training)
+        if self.noise_shape is None or not self.training or self.rate == 0.0:
+            return F.dropout(x, self.rate, self.training)
+        # Keras' noise_shape: one keep / drop draw per entry of that shape (None: the input's
+        # size), broadcast over the axes of size 1 -- e.g. (None, 1, 1, 1) drops whole samples
+        if len(self.noise_shape) != x.ndim:
+            raise ValueError(f"Dropout: noise_shape {self.noise_shape} must have one entry per "
+                             f"input axis; the input has shape {shape_str(x.shape)}")
+        shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, x.shape))
+        if any(d not in (1, n) for d, n in zip(shape, x.shape)):
+            raise ValueError(f"Dropout: noise_shape {self.noise_shape} does not broadcast to the "
+                             f"input shape {shape_str(x.shape)} (each entry: None, 1 or the size)")
+        keep = random_generator(self).random(shape, dtype=np.float32) >= self.rate
+        return x * Tensor.wrap(keep.astype(np.float32) * np.float32(1.0 / (1.0 - self.rate)))
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        config = {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        if self.noise_shape is not None:
+            config["noise_shape"] = list(self.noise_shape)
+        return config
 
 
 class _SpatialDropout(Layer):

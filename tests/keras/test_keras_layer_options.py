@@ -1,6 +1,7 @@
-"""Weight constraints (``kernel_constraint=`` ...) and ``activity_regularizer=`` on the built-in
-layers, compared with real Keras 3.15.1 (torch backend): the constraint maths, training steps that
-apply them after each update, configs and .keras files both ways."""
+"""Layer options compared with real Keras 3.15.1 (torch backend): weight constraints
+(``kernel_constraint=`` ...: the constraint maths, training steps that apply them after each
+update, configs and .keras files both ways), ``activity_regularizer=``, BatchNormalization's
+moving statistics, and Dropout's ``noise_shape``."""
 import numpy as np
 import pytest
 
@@ -113,3 +114,20 @@ def test_batch_normalization_moving_statistics_equal_keras_after_training_calls(
         theirs(x, training=True)
     np.testing.assert_allclose(ours.moving_mean.numpy(), np.asarray(theirs.moving_mean.numpy()), rtol=1e-5)
     np.testing.assert_allclose(ours.moving_variance.numpy(), np.asarray(theirs.moving_variance.numpy()), rtol=1e-5)
+
+
+def test_dropout_noise_shape_drops_whole_slices_and_crosses_keras_files(tmp_path):
+    rk = real_keras()
+    layer = layers.Dropout(0.5, noise_shape=(None, 1, 1, 1), seed=3)
+    x = np.ones((64, 3, 4, 2), "float32")
+    out = layer(x, training=True).numpy()
+    per_sample = out.reshape(64, -1)
+    assert set(np.unique(per_sample)) <= {0.0, 2.0}
+    assert (per_sample.min(axis=1) == per_sample.max(axis=1)).all()      # one draw per sample
+    assert 10 < (per_sample[:, 0] == 0).sum() < 54
+    np.testing.assert_array_equal(layer(x).numpy(), x)                    # inference: identity
+    model = keras.Sequential([keras.Input((3, 4, 2)), layers.Dropout(0.2, noise_shape=(None, 1, 4, 1))])
+    model.save(str(tmp_path / "d.keras"))
+    assert rk.models.load_model(str(tmp_path / "d.keras")).layers[0].noise_shape == (None, 1, 4, 1)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        layers.Dropout(0.5, noise_shape=(None, 2, 1, 1))(x, training=True)
