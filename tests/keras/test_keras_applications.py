@@ -1,5 +1,5 @@
 """keras.applications: VGG16/19, ResNet50/101 (152: -m slow), MobileNet, MobileNetV2,
-DenseNet121 (169/201: -m slow) against real Keras 3 (torch backend): layer names in Keras' order,
+DenseNet121 (169/201: -m slow), EfficientNetB0 against real Keras 3 (torch backend): layer names in Keras' order,
 per-layer output shapes, parameter counts, same weights -> same outputs; Keras' argument errors;
 preprocess_input in each mode; decode_predictions; weights from a tf.keras-2 style .h5 file (written
 by real Keras' legacy writer) via weights=path and via the (stubbed, offline) 'imagenet' download
@@ -295,3 +295,101 @@ def test_application_saved_as_keras_file_loads_in_real_keras(tmp_path):
     want = np.asarray(km.predict(x, verbose=0))
     assert np.abs(want).max() > 1e-3
     np.testing.assert_allclose(em.predict(x, verbose=0), want, rtol=1e-4, atol=1e-5)
+
+
+# -- EfficientNet -------------------------------------------------------------------------------
+def _randomize_efficientnet(km, seed=0):
+    """``_randomize`` plus the stem's Normalization statistics (ImageNet-like, as in Keras'
+    files)."""
+    _randomize(km, seed)
+    norm = next(layer for layer in km.layers if type(layer).__name__ == "Normalization")
+    rng = np.random.default_rng(seed + 1)
+    norm.set_weights([rng.uniform(0.3, 0.6, 3).astype("float32"),
+                      rng.uniform(0.2, 0.3, 3).astype("float32"), np.zeros((), "float32")])
+
+
+@pytest.mark.parametrize("kw", [dict(include_top=False, input_shape=(32, 32, 3)),
+                                dict(include_top=True, classes=10, input_shape=(32, 32, 3),
+                                     classifier_activation=None)], ids=["notop", "top10"])
+def test_efficientnet_b0_matches_keras(kw):
+    K = real_keras()
+    km = K.applications.EfficientNetB0(weights=None, **kw)
+    em = keras.applications.EfficientNetB0(weights=None, **kw)
+    assert em.name == km.name == "efficientnetb0"
+    ember_layers = keras_layer_order(em)
+    assert _names(ember_layers) == _names(km.layers)
+    assert [tuple(layer.output.shape) for layer in ember_layers] == \
+        [tuple(layer.output.shape) for layer in km.layers]
+    assert em.count_params() == sum(int(np.prod(w.shape)) for w in km.trainable_weights)
+    assert sum(w.size for w in em.get_weights()) == km.count_params()
+    # drop-connect with Keras' rates (block b of 16: 0.2 * b / 16) and sample-wise noise
+    def dropouts(layers):
+        return {layer.name: (layer.rate, layer.noise_shape and tuple(layer.noise_shape))
+                for layer in layers if type(layer).__name__ == "Dropout"}
+    drops = dropouts(km.layers)
+    assert drops["block2b_drop"] == (0.2 * 2 / 16, (None, 1, 1, 1))
+    assert dropouts(ember_layers) == drops
+    _randomize_efficientnet(km)
+    em.set_weights(km.get_weights())
+    x = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    want = np.asarray(km.predict(x, verbose=0))
+    got = np.asarray(em.predict(x, verbose=0))
+    assert np.abs(want).max() > 1e-3
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_efficientnet_imagenet_weights_stem_and_keras_file(tmp_path, monkeypatch):
+    """weights='imagenet': Keras' file name / URL / hash, the h5 loads, and the extra stem
+    Rescaling (1/sqrt(std): Keras' files store std as the Normalization 'variance') is there, so
+    outputs equal real Keras' weights='imagenet' model on the same file; then .keras -> Keras."""
+    from keras.src.applications import efficientnet as keras_effnet
+    K = real_keras()
+    kw = dict(include_top=False, input_shape=(32, 32, 3), pooling="avg")
+    source = K.applications.EfficientNetB0(weights=None, **kw)
+    _randomize_efficientnet(source, seed=5)
+    path = _keras_legacy_h5(source, str(tmp_path / "b0.h5"))
+    calls = []
+
+    def fake_get_file(fname, origin, cache_subdir=None, file_hash=None, **kwargs):
+        calls.append((fname, origin, cache_subdir, file_hash))
+        return path
+    monkeypatch.setattr(imagenet_utils, "get_file", fake_get_file)
+    monkeypatch.setattr(keras_effnet.file_utils, "get_file", fake_get_file)
+    em = keras.applications.EfficientNetB0(weights="imagenet", **kw)
+    km = K.applications.EfficientNetB0(weights="imagenet", **kw)
+    assert calls[0] == calls[1] == (
+        "efficientnetb0_notop.h5", "https://storage.googleapis.com/keras-applications/"
+        "efficientnetb0_notop.h5", "models", "50bc09e76180e00e4465e1a485ddc09d")
+    assert _names(keras_layer_order(em)) == _names(km.layers)
+    assert [type(layer).__name__ for layer in km.layers[1:5]] == \
+        ["Rescaling", "Normalization", "Rescaling", "ZeroPadding2D"]
+    x = np.random.default_rng(2).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    want = np.asarray(km.predict(x, verbose=0))
+    got = np.asarray(em.predict(x, verbose=0))
+    assert np.abs(want).max() > 1e-3
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    keras_file = str(tmp_path / "b0.keras")
+    em.save(keras_file)
+    loaded = K.models.load_model(keras_file)
+    assert [layer.name for layer in loaded.layers] == \
+        [layer.name for layer in keras_layer_order(em)]
+    np.testing.assert_allclose(np.asarray(loaded.predict(x, verbose=0)), got, rtol=1e-4,
+                               atol=1e-4 * np.abs(want).max())
+
+
+def test_efficientnet_variants_table_and_module_functions():
+    from keras.src.applications import efficientnet as keras_effnet
+    from ember.keras.applications import efficientnet
+    assert efficientnet.WEIGHTS_HASHES == \
+        {k: tuple(v) for k, v in keras_effnet.WEIGHTS_HASHES.items()}
+    assert efficientnet.BASE_WEIGHTS_PATH == keras_effnet.BASE_WEIGHTS_PATH
+    assert efficientnet.DEFAULT_BLOCKS_ARGS == keras_effnet.DEFAULT_BLOCKS_ARGS
+    x = np.random.default_rng(0).uniform(0, 255, (1, 4, 4, 3)).astype("float32")
+    assert keras.applications.efficientnet.preprocess_input(x) is x      # identity, as Keras
+    for key in ("B0", "B3", "B7"):
+        assert getattr(keras.applications, f"EfficientNet{key}") is \
+            getattr(keras.applications.efficientnet, f"EfficientNet{key}")
+    with pytest.raises(ValueError, match=r"should be \(600, 600, 3\)"):
+        keras.applications.EfficientNetB7(weights="imagenet", input_shape=(224, 224, 3))
+    with pytest.raises(ValueError, match="classes` should be 1000"):
+        keras.applications.EfficientNetB2(weights="imagenet", classes=10)
