@@ -406,11 +406,14 @@ def test_lambda_file_is_refused(tmp_path):
 def test_config_values_ember_cannot_honour_are_named(tmp_path):
     keras = real_keras()
     i = keras.Input((4, 3))
-    k = keras.Model(i, keras.layers.Dropout(0.5, noise_shape=(None, 1, 3), name="drop")(i))
-    path = str(tmp_path / "drop.keras")
+    k = keras.Model(i, keras.layers.Dense(2, lora_rank=2, name="adapted")(i))
+    path = str(tmp_path / "lora.keras")
     k.save(path)
-    with pytest.raises(KerasFileError, match=r"'drop.*noise_shape"):
+    with pytest.raises(KerasFileError, match=r"'adapted.*lora_rank"):
         ek.models.load_model(path)
+    k = keras.Model(i, keras.layers.Dropout(0.5, noise_shape=(None, 1, 3), name="drop")(i))
+    k.save(path)                                    # noise_shape is honoured now
+    assert ek.models.load_model(path).get_layer("drop").noise_shape == (None, 1, 3)
     k2 = keras.Model(i, keras.layers.Dense(2, dtype="float16")(i))
     k2.save(path)
     with pytest.raises(KerasFileError, match=r"layer 'dense.*dtype policy 'float16'"):
