@@ -151,3 +151,14 @@ def test_channels_first_batch_normalization_crosses_both_ways(tmp_path):
         back = load(path)
         np.testing.assert_allclose(np.asarray(back.predict(x, verbose=0)),
                                    np.asarray(model.predict(x, verbose=0)), rtol=1e-5, atol=1e-5)
+
+
+def test_real_keras_loads_ember_files_without_input_shape_warnings(tmp_path):
+    rk = real_keras()
+    model = ek.Sequential([ek.Input((8,)), ek.layers.Dense(4), ek.layers.Dense(2)])
+    path = str(tmp_path / "quiet.keras")
+    model.save(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rk.models.load_model(path)
+    assert not [w for w in caught if "input_shape" in str(w.message)]

@@ -111,6 +111,10 @@ def layer_to_keras(layer, where="save"):
     spec = layer_spec_to_keras(_registry.serialize_object(layer, where))
     if type(layer).__name__.startswith("SpatialDropout") and layer.trainable:
         spec["config"].pop("trainable", None)   # Keras 3.15's SpatialDropout*D do not take it
+    # Keras 3 builds a loaded model's layers by calling them (an InputLayer leads every model
+    # ember writes); an input_shape in a layer's config only makes it warn "Do not pass an
+    # `input_shape`" for every layer it loads
+    spec["config"].pop("input_shape", None)
     return spec
 
 
