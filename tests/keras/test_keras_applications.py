@@ -65,14 +65,9 @@ def _randomize(km, seed=0):
             layer.set_weights([ws[0], rng.normal(0, 0.1, ws[1].shape).astype("float32")])
 
 
-@pytest.mark.parametrize("name,kw", CASES + [pytest.param(*c, marks=pytest.mark.slow) for c in SLOW],
-                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES + SLOW)])
-def test_application_matches_keras(name, kw):
-    K = real_keras()
-    km = getattr(K.applications, name)(weights=None, **kw)
-    em = getattr(keras.applications, name)(weights=None, **kw)
-    assert em.name == km.name
-    # layer names in Keras' order (the order Keras' get_weights and .h5 files use)
+def _same_structure(em, km):
+    """Layer names and output shapes in Keras' order (the order Keras' get_weights and .h5 files
+    use) and parameter counts equal; returns ember's layers in that order."""
     ember_layers = keras_layer_order(em)
     assert _names(ember_layers) == _names(km.layers)
     assert [tuple(layer.output.shape) for layer in ember_layers] == \
@@ -80,6 +75,17 @@ def test_application_matches_keras(name, kw):
     # ember counts trainable and frozen parameters (Keras also counts BatchNorm statistics)
     assert em.count_params() == sum(int(np.prod(w.shape)) for w in km.trainable_weights)
     assert sum(w.size for w in em.get_weights()) == km.count_params()
+    return ember_layers
+
+
+@pytest.mark.parametrize("name,kw", CASES + [pytest.param(*c, marks=pytest.mark.slow) for c in SLOW],
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES + SLOW)])
+def test_application_matches_keras(name, kw):
+    K = real_keras()
+    km = getattr(K.applications, name)(weights=None, **kw)
+    em = getattr(keras.applications, name)(weights=None, **kw)
+    assert em.name == km.name
+    ember_layers = _same_structure(em, km)
     assert tuple(em.output.shape) == tuple(km.output.shape)
     _randomize(km)
     for mine, theirs in zip(ember_layers, km.layers):
@@ -316,12 +322,7 @@ def test_efficientnet_b0_matches_keras(kw):
     km = K.applications.EfficientNetB0(weights=None, **kw)
     em = keras.applications.EfficientNetB0(weights=None, **kw)
     assert em.name == km.name == "efficientnetb0"
-    ember_layers = keras_layer_order(em)
-    assert _names(ember_layers) == _names(km.layers)
-    assert [tuple(layer.output.shape) for layer in ember_layers] == \
-        [tuple(layer.output.shape) for layer in km.layers]
-    assert em.count_params() == sum(int(np.prod(w.shape)) for w in km.trainable_weights)
-    assert sum(w.size for w in em.get_weights()) == km.count_params()
+    ember_layers = _same_structure(em, km)
     # drop-connect with Keras' rates (block b of 16: 0.2 * b / 16) and sample-wise noise
     def dropouts(layers):
         return {layer.name: (layer.rate, layer.noise_shape and tuple(layer.noise_shape))
