@@ -46,6 +46,73 @@ def test_grad_is_a_fresh_tensor_not_aliasing_the_upstream_gradient():
     np.testing.assert_allclose(x.grad.numpy(), [2, 2])
 
 
+def _owned_flags(monkeypatch):
+    """The ``owned`` argument of every leaf delivery during the next backward passes."""
+    from ember.autograd import engine
+    flags, real = [], engine.accumulate_leaf
+
+    def spy(leaf, g, backward=None, owned=False):
+        flags.append(owned)
+        return real(leaf, g, backward, owned)
+    monkeypatch.setattr(engine, "accumulate_leaf", spy)
+    return flags
+
+
+def test_a_fresh_gradient_becomes_the_leaf_grad_without_a_copy(monkeypatch):
+    # mul's backward makes a new array for each input: nothing else holds it, so the leaves keep
+    # them (PyTorch's AccumulateGrad steals such gradients too).  A failure here means the
+    # reference count the engine expects no longer matches this Python: the copy comes back.
+    flags = _owned_flags(monkeypatch)
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (x * w).backward(ember.tensor([1.0, 1.0]))
+    assert flags == [True, True]
+    np.testing.assert_allclose(x.grad.numpy(), [3, 4])
+    np.testing.assert_allclose(w.grad.numpy(), [1, 2])
+
+
+def test_a_gradient_shared_by_two_parents_is_copied_for_each(monkeypatch):
+    flags = _owned_flags(monkeypatch)
+    x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (x + y).backward(ember.tensor([1.0, 1.0]))          # add hands the same array to both
+    assert flags == [False, False]
+    assert not np.shares_memory(x.grad.data, y.grad.data)
+    x.grad.data[0] = 9.0
+    np.testing.assert_allclose(y.grad.numpy(), [1, 1])
+    z = leaf([1.0, 2.0])
+    (z + z).sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), [2, 2])
+
+
+def test_a_gradient_held_elsewhere_or_a_view_is_copied(monkeypatch):
+    flags = _owned_flags(monkeypatch)
+    kept = []
+
+    def keeps_its_gradient(t):      # a backward that also stores the array it returns
+        def backward(g):
+            out = g * 2
+            kept.append(out)
+            return (out,)
+        return Tensor._make(t.data * 2, (t,), backward)
+    x = leaf([1.0, 2.0])
+    keeps_its_gradient(x).backward(ember.tensor([1.0, 1.0]))
+    assert flags == [False] and not np.shares_memory(x.grad.data, kept[0])
+    flags.clear()
+    y = leaf([[1.0, 2.0], [3.0, 4.0]])
+    (y.T * 1.0).sum().backward()                      # the transpose's gradient is a view
+    assert flags == [False]
+    np.testing.assert_allclose(y.grad.numpy(), np.ones((2, 2)))
+
+
+def test_retained_intermediate_and_leaf_gradients_do_not_alias():
+    x = leaf([1.0, 2.0])
+    y = x * 1.0
+    y.retain_grad()
+    (y * 3.0).backward(ember.tensor([1.0, 1.0]))
+    assert not np.shares_memory(x.grad.data, y.grad.data)
+    np.testing.assert_allclose(x.grad.numpy(), [3, 3])
+    np.testing.assert_allclose(y.grad.numpy(), [3, 3])
+
+
 def test_non_leaf_grad_only_with_retain_grad():
     x = leaf([1.0, 2.0])
     y = x * 2

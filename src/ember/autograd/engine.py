@@ -9,6 +9,7 @@ tensor class registers itself with :func:`set_tensor_class` when it is defined, 
 uses it only to make the gradient tensors it hands out and to check :func:`grad`'s arguments.
 """
 import operator
+import sys
 
 from ..backend import xp
 from . import anomaly
@@ -67,8 +68,36 @@ def _conform(t, g, backward=None):
     return g
 
 
-def accumulate_leaf(leaf, g, backward=None):
-    """Add array ``g`` into ``leaf.grad`` (in place once it exists)."""
+def _references(a):
+    return sys.getrefcount(a)
+
+
+def _reference_probe(a):
+    return _references(a)
+
+
+def _fresh_references():
+    # The references a gradient has when _owned looks at it inside _propagate's loop and the
+    # backward's result tuple is all that holds it: counted through the same calls (a zip over a
+    # tuple, then two function frames), so right on any CPython version.
+    for _, a in zip((None,), (xp.empty(1),)):
+        return _reference_probe(a)
+
+
+_FRESH = _fresh_references()
+
+
+def _owned(g):
+    """Whether the backward's result is the only holder of array ``g`` (it owns its memory and
+    nothing else refers to it or views it), so a leaf may keep ``g`` as its gradient without a
+    copy, as PyTorch's AccumulateGrad steals a gradient nobody else holds.  Called from the loop of
+    :func:`_propagate` only (the reference count it expects is that loop's)."""
+    return getattr(g, "base", 1) is None and g.flags.writeable and _references(g) <= _FRESH
+
+
+def accumulate_leaf(leaf, g, backward=None, owned=False):
+    """Add array ``g`` into ``leaf.grad`` (in place once it exists); ``owned``: nothing else
+    refers to ``g``, so it may become ``leaf.grad`` itself."""
     g = _conform(leaf, g, backward)
     if leaf.grad is None:
         buf = getattr(leaf, "_grad_buffer", None)
@@ -77,8 +106,9 @@ def accumulate_leaf(leaf, g, backward=None):
             buf[...] = g
             leaf.grad = _Tensor.wrap(buf)
         else:
-            # Copy: the same array may have been handed to several parents (add's backward).
-            leaf.grad = _Tensor.wrap(g.copy())
+            # Copy unless owned: the same array may have been handed to several parents (add's
+            # backward), or to a parent and on down the graph.
+            leaf.grad = _Tensor.wrap(g if owned else g.copy())
     else:
         leaf.grad.data += g
 
@@ -129,8 +159,9 @@ def _propagate(roots, grads, retain_graph, deliver, keeps, observers=None):
     """Run the backward functions of the graph below ``roots`` (tensors with a node), consumers
     first, starting from ``grads`` (``{id(root): gradient array}``; consumed).
 
-    A gradient reaching a leaf that requires grad goes to ``deliver(leaf, g, backward)``
-    (``backward``: the function that returned it, named in errors); the summed gradient of a tensor
+    A gradient reaching a leaf that requires grad goes to ``deliver(leaf, g, backward, owned)``
+    (``backward``: the function that returned it, named in errors; ``owned``: nothing else refers
+    to ``g``, see :func:`_owned`); the summed gradient of a tensor
     with a node goes to ``deliver(t, g, None)`` when ``keeps(t)``, and flows on through its node.
     ``observers`` (see ``_backward_observers``) hear when a leaf's gradient is complete.  The graph
     is freed as it is walked unless ``retain_graph``.
@@ -142,7 +173,7 @@ def _propagate(roots, grads, retain_graph, deliver, keeps, observers=None):
         if g is None:
             continue
         if keeps(t):
-            deliver(t, g, None)
+            deliver(t, g, None, False)
         node = t._node
         backward = node.backward
         if backward is None:
@@ -162,7 +193,8 @@ def _propagate(roots, grads, retain_graph, deliver, keeps, observers=None):
                     _leaf_edge_done(p, pending, observers)
                 continue
             if p._node is None:
-                deliver(p, pg, backward)
+                owned = _owned(pg)       # before the call below adds references to pg
+                deliver(p, pg, backward, owned)
                 if pending is not None:
                     _leaf_edge_done(p, pending, observers)
             else:
@@ -250,12 +282,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
         wanted.setdefault(id(t), len(wanted))
     found = [None] * len(wanted)
 
-    def capture(t, g, backward):
+    def capture(t, g, backward, owned=False):
         i = wanted.get(id(t))
         if i is None:
             return
         g = _conform(t, g, backward)
-        found[i] = g.copy() if found[i] is None else found[i] + g
+        found[i] = (g if owned else g.copy()) if found[i] is None else found[i] + g
 
     # Outputs that are leaves (or inputs themselves) take their seed directly.
     roots, grads = [], {}

@@ -21,6 +21,10 @@ malloc_tuning.tune()        # reuse freed array memory instead of page-faulting;
 
 import numpy  # noqa: E402
 
+from . import blas_spin  # noqa: E402
+
+blas_spin.tune()            # idle OpenBLAS threads sleep after ~0.4 ms, not 0.1 s; see blas_spin.py
+
 from . import array_backends as _backends  # noqa: E402
 from .array_backends import (ArrayBackend, DeviceMismatchError,  # noqa: E402,F401
                              DeviceUnavailableError, backend_for, backend_of, check_same_device,
@@ -57,9 +61,12 @@ def as_array(data, dtype=None, device=None):
 def info():
     """What computes here, as a JSON-serialisable dict: ``array_module`` ('numpy'), ``numpy`` (its
     version) and ``blas`` (:func:`ember.backend.blas.info`: the OpenBLAS kernel family in use, the
-    ``OPENBLAS_CORETYPE`` that chose it, threads, and a hint when faster kernels are available).
+    ``OPENBLAS_CORETYPE`` that chose it, threads, a hint when faster kernels are available, and
+    ``thread_timeout``: what :mod:`ember.backend.blas_spin` did).
     Written into checkpoints' metadata and printed by ``ember demo``."""
-    return {"array_module": "numpy", "numpy": numpy.__version__, "blas": blas.info()}
+    details = blas.info()
+    details["thread_timeout"] = blas_spin.decision
+    return {"array_module": "numpy", "numpy": numpy.__version__, "blas": details}
 
 
 def describe(details=None):
