@@ -52,7 +52,12 @@ def test_depthwise_row_block_tiles_equal_torch(monkeypatch, stride, padding, dil
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
 
 
-def test_depthwise_results_do_not_depend_on_threads_or_tiles(monkeypatch):
+@pytest.mark.parametrize("tile_bytes", [None, 20 * 22 * 8 * 4 * 3, 2048])
+def test_depthwise_results_do_not_depend_on_threads_or_tiles(monkeypatch, tile_bytes):
+    # one tile; one image per tile; row blocks.  Split over 2 threads, each tile is one einsum;
+    # on 1 thread a multiply-add per offset: the same sums in the same order, bit for bit.
+    if tile_bytes is not None:
+        monkeypatch.setattr(conv_depthwise, "TILE_BYTES", tile_bytes)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((4, 20, 20, 8)).astype(np.float32)
     w = rng.standard_normal((3, 3, 1, 8)).astype(np.float32)

@@ -29,6 +29,7 @@ from ._parallel import parallel_for
 from ._base import as_tensor, make, wrap
 from .arguments import int_tuple
 from .conv_depthwise import dw_forward, dw_input_grad, dw_weight_grad
+from .conv_pointwise import pointwise_grads
 from .conv_grouped import ShiftedTaps, shift_applies, shift_forward, shift_taps, shift_weight_grad
 
 __all__ = ["conv1d", "conv2d"]
@@ -369,6 +370,11 @@ def _conv2d_core(x, weight, bias, stride, pads, dilation, op, squeeze_h, groups=
 
     def backward(g):
         gx = gw = gb = None
+        if need_w and x._rg and weight._rg and not has_bias and groups == 1 \
+                and _pointwise(xd.shape, (Ho, Wo), offsets) and cols is not None:
+            # 1x1: both products in one blocked pass over g (ops/conv_pointwise.py)
+            gx, gw = pointwise_grads(g.reshape(-1, O), cols, wd.reshape(C, O))
+            return gx.reshape(xd.shape), gw.reshape(wd.shape), None
         if need_w:
             gw, gb = _weight_grad(g, xd, wd.shape, cols, offsets, groups, has_bias)
             gw = gw if weight._rg else None
