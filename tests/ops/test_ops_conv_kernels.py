@@ -152,3 +152,45 @@ def test_grouped_weight_gradient_with_an_inf_input_keeps_torch_nan_pattern():
     ours, ref = _conv_pair(x, w, np.ones((2, 6, 6, 4)), padding=1, groups=2)
     np.testing.assert_array_equal(np.isnan(ours[2]), np.isnan(ref[2]))
     np.testing.assert_allclose(ours[2], ref[2], rtol=1e-10)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pointwise_backward_in_row_blocks_equals_torch(monkeypatch, threads):
+    # blocks of 7 rows (the last one short), split over ember's threads, OpenBLAS single-threaded
+    from ember.ops import conv_pointwise
+    monkeypatch.setattr(conv_pointwise, "BLOCK_ROWS", 7)
+    calls = []
+    real = conv_pointwise.pointwise_grads
+    monkeypatch.setattr(ember.ops.conv, "pointwise_grads",
+                        lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 5, 6, 4))
+    w = rng.standard_normal((1, 1, 4, 3))
+    gy = rng.standard_normal((2, 5, 6, 3))
+    ember.ops.parallel.set_num_threads(threads)
+    try:
+        ours, ref = _conv_pair(x, w, gy)
+    finally:
+        ember.ops.parallel.set_num_threads(2)
+    assert calls == [1]
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_pointwise_backward_blocks_do_not_depend_on_threads(monkeypatch):
+    from ember.ops import conv_pointwise
+    monkeypatch.setattr(conv_pointwise, "BLOCK_ROWS", 64)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 20, 20, 16)).astype(np.float32)
+    w = rng.standard_normal((1, 1, 16, 8)).astype(np.float32)
+    gy = rng.standard_normal((3, 20, 20, 8)).astype(np.float32)
+    results = []
+    for threads in (1, 2, 3):
+        ember.ops.parallel.set_num_threads(threads)
+        try:
+            results.append(_conv_pair(x, w, gy)[0])
+        finally:
+            ember.ops.parallel.set_num_threads(2)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
