@@ -14,9 +14,9 @@ def test_sets_the_timeout_rereads_the_environment_then_restarts_the_workers():
     functions = (lambda: calls.append(("read_env", env.get("OPENBLAS_THREAD_TIMEOUT"))),
                  lambda: calls.append(("shutdown", None)) or 0)
     reason = blas_spin.tune(env, functions=functions)
-    assert env["OPENBLAS_THREAD_TIMEOUT"] == "20"
-    assert calls == [("read_env", "20"), ("shutdown", None)]      # OpenBLAS reads the new value
-    assert "OPENBLAS_THREAD_TIMEOUT=20" in reason
+    assert env["OPENBLAS_THREAD_TIMEOUT"] == "22"
+    assert calls == [("read_env", "22"), ("shutdown", None)]      # OpenBLAS reads the new value
+    assert "OPENBLAS_THREAD_TIMEOUT=22" in reason
 
 
 def test_leaves_alone_opt_out_user_choice_and_other_blas():

@@ -23,7 +23,7 @@ import numpy  # noqa: E402
 
 from . import blas_spin  # noqa: E402
 
-blas_spin.tune()            # idle OpenBLAS threads sleep after ~0.4 ms, not 0.1 s; see blas_spin.py
+blas_spin.tune()            # idle OpenBLAS threads sleep after ~2 ms, not 0.1 s; see blas_spin.py
 
 from . import array_backends as _backends  # noqa: E402
 from .array_backends import (ArrayBackend, DeviceMismatchError,  # noqa: E402,F401

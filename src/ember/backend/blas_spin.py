@@ -7,11 +7,12 @@ cycles (about 0.1 s) before they sleep.  ember splits memory-bound ops (depthwis
 padding copies, optimizer sweeps) over its own thread pool (``ops/_parallel.py``), and such an op
 often follows a product within that 0.1 s: on a 2-core machine the spinning worker then holds one
 core and ember's two threads share the other.  Measured (2-core Xeon, 2 threads, forward + backward
-of a MobileNet block, depthwise 3x3 + pointwise 1x1 on 32x56x56x64): 95 ms with OpenBLAS's default,
-63 ms when the workers sleep after 2^20 cycles (about 0.4 ms).  That shorter wait still keeps them
-awake between back-to-back products, as in an LSTM or MLP step (measured equal or faster: MLP step
-0.92 -> 0.81 ms, LSTM step 14.4 -> 13.9 ms), where a still shorter one (2^16) costs a wake-up per
-product (LSTM step 17.9 ms).
+of a MobileNet block, depthwise 3x3 + pointwise 1x1 on 32x56x56x64): 73.5 ms with OpenBLAS's
+default, 40-43 ms when the workers sleep after 2^20 to 2^23 cycles.  A wait of 2^22 cycles (about
+1.7 ms) still keeps them awake between products separated by short copies (transposed
+convolution: 6.2 ms, against 6.7 ms with 2^20) and between back-to-back products (MLP, CNN and
+LSTM training steps unchanged within noise), while a still shorter one costs a wake-up per
+product (2^16: LSTM step 17.9 ms instead of 14.4 ms).
 
 OpenBLAS reads ``OPENBLAS_THREAD_TIMEOUT`` (log2 of the cycles) when it starts its workers, which
 NumPy's import already did.  So :func:`tune` sets the variable (child processes inherit it), has
@@ -29,7 +30,7 @@ import os
 from . import blas
 
 #: log2 of the CPU cycles an idle OpenBLAS worker busy-waits before it sleeps (OpenBLAS: 28).
-THREAD_TIMEOUT = 20
+THREAD_TIMEOUT = 22
 
 #: What ``tune()`` did, for bug reports (``ember.backend.info()["blas"]["thread_timeout"]``).
 decision = "not run"
