@@ -305,7 +305,9 @@ def _input_grad_by_phases(g, wd, x_shape, geom, groups):
             sub = swapped[taps_h][:, taps_w]
             src = g[:, gh0:, gw0:]
             offs = _offsets(src.shape[1:3], (Ta, Tb), (na, nb), (1, 1), (1, 1), (ph, pw))
-            target[...] = _conv_forward(src, sub, None, (Ta, Tb), offs, groups, False)[0]
+            # stride 1: kernel-row taps (ops/conv_grouped.py), a (kw)x copy instead of im2col's
+            # (kh*kw)x; measured 0.66 vs 0.79 ms per phase of a 4x4 stride-2 transposed conv
+            target[...] = shift_forward(src, sub, offs.geom, groups, False)[0]
     return gx
 
 
