@@ -92,7 +92,8 @@ def _owned(g):
     nothing else refers to it or views it), so a leaf may keep ``g`` as its gradient without a
     copy, as PyTorch's AccumulateGrad steals a gradient nobody else holds.  Called from the loop of
     :func:`_propagate` only (the reference count it expects is that loop's)."""
-    return getattr(g, "base", 1) is None and g.flags.writeable and _references(g) <= _FRESH
+    return (getattr(g, "base", 1) is None and getattr(g.flags, "writeable", True)   # CuPy: no flag
+            and _references(g) <= _FRESH)
 
 
 def accumulate_leaf(leaf, g, backward=None, owned=False):
