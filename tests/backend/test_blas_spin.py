@@ -9,6 +9,13 @@ import pytest
 from ember.backend import blas_spin
 
 
+@pytest.fixture(autouse=True)
+def _keep_decision(monkeypatch):
+    # tune() records what it did in a module global that ember.backend.info() (and so every
+    # checkpoint's metadata) reports: the fake environments below must not leave theirs there
+    monkeypatch.setattr(blas_spin, "decision", blas_spin.decision)
+
+
 def test_sets_the_timeout_rereads_the_environment_then_restarts_the_workers():
     env, calls = {}, []
     functions = (lambda: calls.append(("read_env", env.get("OPENBLAS_THREAD_TIMEOUT"))),
