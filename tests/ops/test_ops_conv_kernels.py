@@ -194,3 +194,29 @@ def test_pointwise_backward_blocks_do_not_depend_on_threads(monkeypatch):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("groups", [2, 3])
+def test_grouped_weight_grad_blocks_and_group_threads_equal_torch_for_any_thread_count(monkeypatch, groups):
+    # the kernel-row path (ops/conv_grouped.py): groups side by side on ember's threads, the
+    # weight gradient summed from blocks of 7 grid rows (the last one short, at most 5 blocks)
+    from ember.ops import conv_grouped
+    monkeypatch.setattr(conv_grouped, "WEIGHT_GRAD_BLOCK_ROWS", 7)
+    monkeypatch.setattr(conv_grouped, "WEIGHT_GRAD_MAX_BLOCKS", 5)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 6, 5, 2 * groups))
+    w = rng.standard_normal((3, 2, 2, 3 * groups))
+    gy = rng.standard_normal((2, 6, 4, 3 * groups))
+    results = []
+    for threads in (1, 2, 3):
+        ember.ops.parallel.set_num_threads(threads)
+        try:
+            ours, ref = _conv_pair(x, w, gy, padding=(1, 0), groups=groups)
+        finally:
+            ember.ops.parallel.set_num_threads(2)
+        for a, b in zip(ours, ref):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+        results.append(ours)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)

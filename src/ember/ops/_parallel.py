@@ -20,7 +20,8 @@ at most 4.
 import os
 import threading
 
-__all__ = ["parallel_for", "split_count", "run_parts", "set_num_threads", "get_num_threads"]
+__all__ = ["parallel_for", "parallel_products", "split_count", "run_parts", "set_num_threads",
+           "get_num_threads"]
 
 
 def _default_threads():
@@ -109,3 +110,19 @@ def parallel_for(fn, n, min_size=1):
         return
     bounds = [n * i // k for i in range(k + 1)]
     run_parts(lambda i: fn(bounds[i], bounds[i + 1]), k)
+
+
+def parallel_products(fn, n):
+    """``parallel_for(fn, n)`` for parts made of matrix products, each product on one OpenBLAS
+    thread (``backend.blas_threads.single_threaded``: threads that each asked OpenBLAS for its
+    whole team would oversubscribe the cores).  With one ember thread, or where OpenBLAS's thread
+    count cannot be set, ``fn(0, n)`` runs here with OpenBLAS as it is.  For long reductions into
+    small matrices (weight gradients), which OpenBLAS splits poorly between its own threads, cut
+    into fixed blocks whose partial products the caller sums in block order, so that the result
+    does not depend on the thread count."""
+    from ..backend import blas_threads
+    if split_count(n) < 2 or not blas_threads.available():
+        fn(0, n)
+        return
+    with blas_threads.single_threaded():
+        parallel_for(fn, n)
