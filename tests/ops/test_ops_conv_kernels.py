@@ -220,3 +220,37 @@ def test_grouped_weight_grad_blocks_and_group_threads_equal_torch_for_any_thread
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("needs", [("x", "w", "b"), ("w", "b"), ("b",), ("x", "b")])
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_pointwise_conv_with_bias_adds_it_after_the_product_and_equals_torch(monkeypatch, needs, contiguous):
+    # the 1x1 path multiplies the input itself (no im2col column of ones); the bias gradient is
+    # then the sum of g.  A non-contiguous input takes the im2col path with the ones column.
+    from ember.ops import conv_pointwise
+    monkeypatch.setattr(conv_pointwise, "BLOCK_ROWS", 16)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 7, 5, 4))
+    if not contiguous:
+        x = rng.standard_normal((2, 7, 10, 4))[:, :, ::2]
+    w, b = rng.standard_normal((1, 1, 4, 3)), rng.standard_normal(3)
+    gy = rng.standard_normal((2, 7, 5, 3))
+    ex, ew, eb = (ember.Tensor.wrap(a).requires_grad_(name in needs)        # wrap: no copy
+                  for a, name in ((x, "x"), (w, "w"), (b, "b")))
+    assert ex.data.flags.c_contiguous == contiguous
+    eo = F.conv2d(ex, ew, eb)
+    eo.backward(_e(gy))
+    tx = torch.tensor(np.moveaxis(x, -1, 1).copy(), requires_grad="x" in needs)
+    tw = torch.tensor(w.transpose(3, 2, 0, 1).copy(), requires_grad="w" in needs)
+    tb = torch.tensor(b, requires_grad="b" in needs)
+    to = TF.conv2d(tx, tw, tb)
+    to.backward(torch.tensor(np.moveaxis(gy, -1, 1).copy()))
+    np.testing.assert_allclose(eo.numpy(), np.moveaxis(to.detach().numpy(), 1, -1), rtol=1e-10, atol=1e-10)
+    pairs = {"x": (ex, np.moveaxis(tx.grad.numpy(), 1, -1) if tx.grad is not None else None),
+             "w": (ew, tw.grad.numpy().transpose(2, 3, 1, 0) if tw.grad is not None else None),
+             "b": (eb, tb.grad.numpy() if tb.grad is not None else None)}
+    for name, (ours, ref) in pairs.items():
+        if name in needs:
+            np.testing.assert_allclose(ours.grad.numpy(), ref, rtol=1e-10, atol=1e-10)
+        else:
+            assert ours.grad is None

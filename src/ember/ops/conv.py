@@ -168,10 +168,14 @@ def _conv_forward(xd, wd, bd, out_hw, offsets, groups, keep_cols):
     Ho, Wo = out_hw
     M = N * Ho * Wo
     dtype = xd.dtype
-    if groups == 1 and bd is None and _pointwise(xd.shape, out_hw, offsets) and xd.flags.c_contiguous:
-        # 1x1, stride 1, no padding: the input itself is the im2col matrix (no copy)
+    if groups == 1 and _pointwise(xd.shape, out_hw, offsets) and xd.flags.c_contiguous:
+        # 1x1, stride 1, no padding: the input itself is the im2col matrix (no copy; the bias is
+        # added after, and its gradient is the sum of g, see _weight_grad)
         cols = xd.reshape(M, C)
-        return (cols @ wd.reshape(C, O)).reshape(N, Ho, Wo, O), (cols if keep_cols else None)
+        out = cols @ wd.reshape(C, O)
+        if bd is not None:
+            out += bd
+        return out.reshape(N, Ho, Wo, O), (cols if keep_cols else None)
     if groups == 1:
         # im2col, one kernel offset at a time; an extra column of ones carries the bias.
         K = kh * kw * C
@@ -220,7 +224,10 @@ def _weight_grad(g, xd, wshape, cols, offsets, groups, has_bias):
     g2d = g.reshape(M, O)
     if groups == 1:
         gwb = cols.T @ g2d
-        return gwb[:kh * kw * Cg].reshape(wshape), (gwb[-1].copy() if has_bias else None)
+        K = kh * kw * Cg
+        if has_bias and gwb.shape[0] == K:      # the 1x1 path: no column of ones in cols
+            return gwb.reshape(wshape), g2d.sum(axis=0)
+        return gwb[:K].reshape(wshape), (gwb[-1].copy() if has_bias else None)
     gb = g2d.sum(axis=0) if has_bias else None
     if Cg == 1 and O == groups:
         return dw_weight_grad(g, xd, wshape, offsets.geom), gb
@@ -372,11 +379,13 @@ def _conv2d_core(x, weight, bias, stride, pads, dilation, op, squeeze_h, groups=
 
     def backward(g):
         gx = gw = gb = None
-        if need_w and x._rg and weight._rg and not has_bias and groups == 1 \
-                and _pointwise(xd.shape, (Ho, Wo), offsets) and cols is not None:
+        if need_w and x._rg and weight._rg and groups == 1 and cols is not None \
+                and cols.shape[1] == C and _pointwise(xd.shape, (Ho, Wo), offsets):
             # 1x1: both products in one blocked pass over g (ops/conv_pointwise.py)
-            gx, gw = pointwise_grads(g.reshape(-1, O), cols, wd.reshape(C, O))
-            return gx.reshape(xd.shape), gw.reshape(wd.shape), None
+            g2d = g.reshape(-1, O)
+            gx, gw = pointwise_grads(g2d, cols, wd.reshape(C, O))
+            gb = g2d.sum(axis=0) if has_bias and bias._rg else None
+            return gx.reshape(xd.shape), gw.reshape(wd.shape), gb
         if need_w:
             gw, gb = _weight_grad(g, xd, wd.shape, cols, offsets, groups, has_bias)
             gw = gw if weight._rg else None
