@@ -254,3 +254,28 @@ def test_pointwise_conv_with_bias_adds_it_after_the_product_and_equals_torch(mon
             np.testing.assert_allclose(ours.grad.numpy(), ref, rtol=1e-10, atol=1e-10)
         else:
             assert ours.grad is None
+
+
+@pytest.mark.parametrize("nd, kernel, stride, padding", [(2, 2, 2, 0), (2, 2, 1, 0), (2, (2, 2), 2, 1),
+                                                         (1, 2, 2, 0), (1, 2, 1, 1)])
+def test_max_pool_two_by_two_knockout_picks_the_first_maximum_on_ties_as_torch(nd, kernel, stride, padding):
+    # ReLU-like inputs: many windows of equal zeros, plus exact duplicates; a NaN window takes
+    # the running-max path; gradients and indices must go where PyTorch's go
+    rng = np.random.default_rng(7)
+    shape = (3, 6, 8, 5) if nd == 2 else (3, 9, 5)
+    for with_nan in (False, True):
+        x = np.maximum(rng.integers(-2, 3, shape), 0).astype(np.float32)
+        if with_nan:
+            x.flat[11] = np.nan
+        pool, tpool = (F.max_pool2d, TF.max_pool2d) if nd == 2 else (F.max_pool1d, TF.max_pool1d)
+        ex = _e(x, requires_grad=True)
+        eo, ei = pool(ex, kernel, stride=stride, padding=padding, return_indices=True)
+        gy = rng.standard_normal(eo.shape).astype(np.float32)
+        eo.backward(_e(gy))
+        tx = torch.tensor(np.moveaxis(x, -1, 1).copy(), requires_grad=True)
+        to, ti = tpool(tx, kernel, stride=stride, padding=padding, return_indices=True)
+        to.backward(torch.tensor(np.moveaxis(gy, -1, 1).copy()))
+        np.testing.assert_array_equal(eo.numpy(), np.moveaxis(to.detach().numpy(), 1, -1))
+        np.testing.assert_array_equal(ei.numpy(), np.moveaxis(ti.numpy(), 1, -1))
+        # (overlapping windows sum several gradients into one input: float32 order may differ)
+        np.testing.assert_allclose(ex.grad.numpy(), np.moveaxis(tx.grad.numpy(), 1, -1), rtol=1e-6, atol=1e-6)
