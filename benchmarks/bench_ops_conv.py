@@ -123,15 +123,36 @@ def grouped_floor(rounds):
         return min(times)
     copy = best(lambda: np.copyto(dst, src))
     gemms = best(lambda: [(cols[q] @ w[q], cols[q].T @ g[q], g[q] @ w[q].T) for q in range(G)])
-    # ember's kernel-row form (ops/conv_grouped.py): per group and kernel row, K = 3*16 = 48, on
-    # the padded 30x30 grid; forward, input gradient (the same shape) and weight gradient
+    # ember's kernel-row form (ops/conv_grouped.py), products only, run as ember runs them: per
+    # group and kernel row K = 3*16 = 48 on the padded 30x30 grid, groups side by side on ember's
+    # threads (forward, and the input gradient of the same shape), and the weight gradient from
+    # blocked partial products
+    from ember.ops._parallel import parallel_products
+    from ember.ops.conv_grouped import WEIGHT_GRAD_BLOCK_ROWS as B
     L = 16 * 30 * 30
     taps = rng.standard_normal((G, L, 48)).astype(np.float32)
     w3 = rng.standard_normal((G, 48, Og)).astype(np.float32)
-    g3 = rng.standard_normal((G, L, Og)).astype(np.float32)
-    o1, o2 = np.empty((L, Og), np.float32), np.empty((48, Og), np.float32)
-    rows = best(lambda: [(np.matmul(taps[q], w3[q], out=o1), np.matmul(taps[q], w3[q], out=o1),
-                          np.matmul(taps[q].T, g3[q], out=o2)) for q in range(G) for _ in range(3)])
+    g3 = rng.standard_normal((L, G * Og)).astype(np.float32)
+    blocks = -(-L // B)
+    partial = np.empty((blocks, 3, G, 48, Og), np.float32)
+
+    def passes():
+        def rows_part(lo, hi):
+            o = np.empty((L, Og), np.float32)
+            for q in range(lo, hi):
+                for _ in range(6):          # 3 kernel rows, forward and input gradient
+                    np.matmul(taps[q], w3[q], out=o)
+
+        def weight_part(lo, hi):
+            for b in range(lo, hi):
+                r = slice(b * B, min(L, (b + 1) * B))
+                for q in range(G):
+                    for i in range(3):
+                        np.matmul(taps[q, r].T, g3[r, q * Og:(q + 1) * Og], out=partial[b, i, q])
+        parallel_products(rows_part, G)
+        parallel_products(weight_part, blocks)
+        partial.sum(axis=0)
+    rows = best(passes)
     x, wt = rng.standard_normal((16, 64, 28, 28)).astype(np.float32), rng.standard_normal((64, 16, 3, 3)).astype(np.float32)
     xt, wtt = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(wt).requires_grad_(True)
 
