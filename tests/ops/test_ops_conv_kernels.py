@@ -279,3 +279,18 @@ def test_max_pool_two_by_two_knockout_picks_the_first_maximum_on_ties_as_torch(n
         np.testing.assert_array_equal(ei.numpy(), np.moveaxis(ti.numpy(), 1, -1))
         # (overlapping windows sum several gradients into one input: float32 order may differ)
         np.testing.assert_allclose(ex.grad.numpy(), np.moveaxis(tx.grad.numpy(), 1, -1), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("stride, dilation, padding", [((2, 1), (1, 2), (1, 2)), ((1, 2), (2, 1), (2, 1)),
+                                                       ((3, 1), (1, 1), (0, 1)), ((1, 1), (1, 3), (1, 3))])
+def test_depthwise_asymmetric_strides_and_dilations_equal_torch(stride, dilation, padding):
+    # column stride 1 takes the one-einsum row-window path (any row stride, column dilation);
+    # column stride 2 the multiply-add per offset
+    rng = np.random.default_rng(8)
+    x, w = rng.standard_normal((2, 9, 11, 6)), rng.standard_normal((3, 3, 1, 6))
+    Ho = (9 + 2 * padding[0] - dilation[0] * 2 - 1) // stride[0] + 1
+    Wo = (11 + 2 * padding[1] - dilation[1] * 2 - 1) // stride[1] + 1
+    gy = rng.standard_normal((2, Ho, Wo, 6))
+    ours, ref = _conv_pair(x, w, gy, stride=stride, padding=padding, dilation=dilation, groups=6)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
