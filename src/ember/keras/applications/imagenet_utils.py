@@ -228,6 +228,17 @@ def channels_last_only(name):
                                   "'channels_last') and feed (batch, height, width, channels) images")
 
 
+def weights_rows(rows, cols, sizes):
+    """The input size whose ImageNet weights a MobileNet loads: ``rows`` when the input is square
+    and one of ``sizes``, else 224 with Keras' warning."""
+    if rows == cols and rows in sizes:
+        return rows
+    warnings.warn("`input_shape` is undefined or non-square, or `rows` is not in "
+                  f"[{', '.join(str(n) for n in sizes)}]. Weights for input shape (224, 224) will be "
+                  "loaded as the default.", stacklevel=3)
+    return 224
+
+
 def image_input(input_tensor, input_shape, name):
     """The model's image input: a new ``Input(shape=input_shape)`` or ``input_tensor`` (a
     KerasTensor, e.g. the output of ``keras.Input`` or of layers applied to one)."""

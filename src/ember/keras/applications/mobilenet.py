@@ -3,7 +3,6 @@ Vision Applications", 2017), as ``keras.applications.MobileNet``: same layer nam
 ``conv_dw_1``, ``conv_pw_1``, ...), structure, width multiplier ``alpha``, ``depth_multiplier``
 and ImageNet weight files.  Default input 224x224x3 (ImageNet weights for 128, 160, 192, 224);
 inputs are preprocessed with ``mobilenet.preprocess_input`` ('tf' mode: scaled to [-1, 1])."""
-import warnings
 
 from ..layers import (Activation, BatchNormalization, Conv2D, DepthwiseConv2D, Dropout,
                       GlobalAveragePooling2D, ReLU, Reshape, ZeroPadding2D)
@@ -80,11 +79,7 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
         if alpha not in _ALPHA_TEXT:
             raise ValueError("If imagenet weights are being loaded, alpha can be one of`0.25`, "
                              f"`0.50`, `0.75` or `1.0` only.  Received alpha={alpha}")
-        if rows != cols or rows not in _SIZES:
-            rows = 224
-            warnings.warn("`input_shape` is undefined or non-square, or `rows` is not in "
-                          "[128, 160, 192, 224]. Weights for input shape (224, 224) will be "
-                          "loaded as the default.", stacklevel=2)
+        rows = _utils.weights_rows(rows, cols, _SIZES)
     img_input = _utils.image_input(input_tensor, input_shape, who)
     x = _conv_block(img_input, 32, alpha, strides=(2, 2))
     for block_id, (filters, stride) in enumerate(_BLOCKS, start=1):

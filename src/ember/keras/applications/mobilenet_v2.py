@@ -3,7 +3,6 @@
 ``expanded_conv_depthwise``, ...), structure, width multiplier ``alpha`` and ImageNet weight
 files.  Default input 224x224x3 (ImageNet weights exist for 96, 128, 160, 192, 224); inputs are
 preprocessed with ``mobilenet_v2.preprocess_input`` ('tf' mode: scaled to [-1, 1])."""
-import warnings
 
 from ..layers import Add, BatchNormalization, Conv2D, DepthwiseConv2D, ReLU, ZeroPadding2D
 from ..keras_tensor import KerasTensor
@@ -106,11 +105,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
         if alpha not in _ALPHAS:
             raise ValueError("If imagenet weights are being loaded, alpha must be one of `0.35`, "
                              f"`0.50`, `0.75`, `1.0`, `1.3` or `1.4` only; Received `alpha={alpha}`")
-        if rows != cols or rows not in _SIZES:
-            rows = 224
-            warnings.warn("`input_shape` is undefined or non-square, or `rows` is not in "
-                          "[96, 128, 160, 192, 224]. Weights for input shape (224, 224) will be "
-                          "loaded as the default.", stacklevel=2)
+        rows = _utils.weights_rows(rows, cols, _SIZES)
     img_input = _utils.image_input(input_tensor, input_shape, who)
     x = Conv2D(_make_divisible(32 * alpha, 8), kernel_size=3, strides=(2, 2), padding="same",
                use_bias=False, name="Conv1")(img_input)
