@@ -67,20 +67,29 @@ def _loaded_openblas(maps="/proc/self/maps"):
     return sorted(paths, key=lambda p: ("numpy" not in p, p))
 
 
-def _query(lib, name, restype):
+def _symbol(lib, name):
+    """OpenBLAS function ``name`` of ``lib``, plain or as NumPy's scipy-openblas builds prefix and
+    suffix it (``openblas_get_corename``, ``scipy_openblas_get_corename64_``), or None."""
     for prefix in _PREFIXES:
         for suffix in _SUFFIXES:
             fn = getattr(lib, f"{prefix}{name}{suffix}", None)
             if fn is not None:
-                fn.restype = restype
-                fn.argtypes = []
-                return fn()
+                return fn
     return None
 
 
-def openblas():
-    """``{"library", "corename", "config", "threads"}`` of the OpenBLAS NumPy loaded, or None when
-    NumPy is not imported yet or does not use OpenBLAS (e.g. an MKL or Accelerate build)."""
+def _query(lib, name, restype):
+    fn = _symbol(lib, name)
+    if fn is None:
+        return None
+    fn.restype = restype
+    fn.argtypes = []
+    return fn()
+
+
+def _numpy_openblas():
+    """``(ctypes library, path)`` of the OpenBLAS NumPy loaded, or None (NumPy not imported yet,
+    or not built on OpenBLAS)."""
     if "numpy" not in sys.modules:
         return None
     for path in _loaded_openblas():
@@ -88,14 +97,37 @@ def openblas():
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        corename = _query(lib, "get_corename", ctypes.c_char_p)
-        if corename is None:
-            continue
-        config = _query(lib, "get_config", ctypes.c_char_p)
-        return {"library": os.path.basename(path), "corename": corename.decode(),
-                "config": config.decode().strip() if config else None,
-                "threads": _query(lib, "get_num_threads", ctypes.c_int)}
+        if _symbol(lib, "get_corename") is not None:
+            return lib, path
     return None
+
+
+def openblas_function(name, argtypes, restype, exact=False):
+    """A function of NumPy's OpenBLAS through ctypes, or None where there is none: ``name`` as
+    OpenBLAS's API spells it without its ``openblas_`` prefix (``"set_num_threads"``), or with
+    ``exact`` the symbol itself (``"blas_thread_shutdown_"``)."""
+    found = _numpy_openblas()
+    if found is None:
+        return None
+    lib = found[0]
+    fn = getattr(lib, name, None) if exact else _symbol(lib, name)
+    if fn is not None:
+        fn.argtypes, fn.restype = argtypes, restype
+    return fn
+
+
+def openblas():
+    """``{"library", "corename", "config", "threads"}`` of the OpenBLAS NumPy loaded, or None when
+    NumPy is not imported yet or does not use OpenBLAS (e.g. an MKL or Accelerate build)."""
+    found = _numpy_openblas()
+    if found is None:
+        return None
+    lib, path = found
+    corename = _query(lib, "get_corename", ctypes.c_char_p)
+    config = _query(lib, "get_config", ctypes.c_char_p)
+    return {"library": os.path.basename(path), "corename": corename.decode(),
+            "config": config.decode().strip() if config else None,
+            "threads": _query(lib, "get_num_threads", ctypes.c_int)}
 
 
 def hint(corename, vendor, flags, environ=os.environ):

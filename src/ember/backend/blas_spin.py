@@ -39,18 +39,9 @@ decision = "not run"
 def _functions():
     """OpenBLAS's ``(openblas_read_env, blas_thread_shutdown_)`` via ctypes, or None."""
     import ctypes
-    for path in blas._loaded_openblas():
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        read_env = getattr(lib, "openblas_read_env", None)
-        shutdown = getattr(lib, "blas_thread_shutdown_", None)
-        if read_env is not None and shutdown is not None:
-            read_env.argtypes, read_env.restype = [], None
-            shutdown.argtypes, shutdown.restype = [], ctypes.c_int
-            return read_env, shutdown
-    return None
+    read_env = blas.openblas_function("read_env", [], None)
+    shutdown = blas.openblas_function("blas_thread_shutdown_", [], ctypes.c_int, exact=True)
+    return (read_env, shutdown) if read_env is not None and shutdown is not None else None
 
 
 def tune(environ=os.environ, functions=None):

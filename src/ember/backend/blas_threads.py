@@ -19,11 +19,6 @@ from contextlib import contextmanager
 
 from . import blas
 
-_NAMES = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads_64_",
-          "openblas_set_num_threads64_", "openblas_set_num_threads")
-_GET_NAMES = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads_64_",
-              "openblas_get_num_threads64_", "openblas_get_num_threads")
-
 _lock = threading.Lock()
 _holders = 0
 _saved = None
@@ -33,19 +28,9 @@ _functions = None       # (set, get), False when not found, None before the firs
 def _lookup():
     global _functions
     if _functions is None:
-        _functions = False
-        for path in blas._loaded_openblas():
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            setter = next((getattr(lib, n) for n in _NAMES if hasattr(lib, n)), None)
-            getter = next((getattr(lib, n) for n in _GET_NAMES if hasattr(lib, n)), None)
-            if setter is not None and getter is not None:
-                setter.argtypes, setter.restype = [ctypes.c_int], None
-                getter.argtypes, getter.restype = [], ctypes.c_int
-                _functions = (setter, getter)
-                break
+        setter = blas.openblas_function("set_num_threads", [ctypes.c_int], None)
+        getter = blas.openblas_function("get_num_threads", [], ctypes.c_int)
+        _functions = (setter, getter) if setter is not None and getter is not None else False
     return _functions or None
 
 

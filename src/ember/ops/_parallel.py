@@ -20,7 +20,7 @@ at most 4.
 import os
 import threading
 
-__all__ = ["parallel_for", "parallel_products", "split_count", "run_parts", "set_num_threads",
+__all__ = ["parallel_for", "parallel_products", "fixed_blocks", "split_count", "run_parts", "set_num_threads",
            "get_num_threads"]
 
 
@@ -118,11 +118,19 @@ def parallel_products(fn, n):
     whole team would oversubscribe the cores).  With one ember thread, or where OpenBLAS's thread
     count cannot be set, ``fn(0, n)`` runs here with OpenBLAS as it is.  For long reductions into
     small matrices (weight gradients), which OpenBLAS splits poorly between its own threads, cut
-    into fixed blocks whose partial products the caller sums in block order, so that the result
-    does not depend on the thread count."""
+    into ``fixed_blocks`` whose partial products the caller sums in block order, so that the
+    result does not depend on the thread count."""
     from ..backend import blas_threads
     if split_count(n) < 2 or not blas_threads.available():
         fn(0, n)
         return
     with blas_threads.single_threaded():
         parallel_for(fn, n)
+
+
+def fixed_blocks(n, min_rows, max_blocks):
+    """``(blocks, rows)``: ``n`` rows cut into blocks of at least ``min_rows`` rows (the last one
+    shorter), at most ``max_blocks`` of them (a caller keeps one partial result per block).  It
+    depends on ``n`` only, never on the thread count."""
+    blocks = max(1, min(-(-n // min_rows), max_blocks))
+    return blocks, -(-n // blocks)

@@ -14,7 +14,7 @@ the grid has no output).  The grid's extra (padding) positions are computed and 
 the six extra copies of im2col.  ``ops/conv.py`` dispatches here.
 """
 from ..backend import xp
-from ._parallel import parallel_for, parallel_products
+from ._parallel import fixed_blocks, parallel_for, parallel_products
 
 __all__ = ["shift_applies", "shift_taps", "shift_forward", "shift_weight_grad", "ShiftedTaps"]
 
@@ -113,8 +113,7 @@ def shift_weight_grad(g, taps, wshape):
     on_grid = xp.zeros((taps.L, O), dtype=g.dtype)
     on_grid.reshape(N, taps.Hp, taps.Wp, O)[:, :Ho, :Wo] = g
     A, L, step = taps.A, taps.L, taps.step
-    blocks = min(-(-L // WEIGHT_GRAD_BLOCK_ROWS), WEIGHT_GRAD_MAX_BLOCKS)
-    size = -(-L // blocks)
+    blocks, size = fixed_blocks(L, WEIGHT_GRAD_BLOCK_ROWS, WEIGHT_GRAD_MAX_BLOCKS)
     partial = xp.empty((blocks, kh, kw * Cg, groups, Og), dtype=g.dtype)
 
     def part(lo, hi):
