@@ -126,7 +126,10 @@ def test_strided_input_grads_and_transposed_convs_by_phases_equal_torch():
 
 
 @pytest.mark.parametrize("kernel, padding, dilation, groups", [
-    ((3, 3), 1, (1, 1), 4), ((2, 3), (1, 2), (2, 1), 2), ((3, 1), "same", (2, 1), 3), ((1, 2), 0, (1, 1), 2)])
+    ((3, 3), 1, (1, 1), 4), ((2, 3), (1, 2), (2, 1), 2), ((3, 1), "same", (2, 1), 3), ((1, 2), 0, (1, 1), 2),
+    # padding wider than the kernel's reach; 'valid'; asymmetric 'same' of even kernels; 1x1
+    ((3, 3), 3, (1, 1), 2), ((3, 2), (4, 0), (2, 1), 2), ((3, 3), 0, (1, 1), 2), ((2, 2), "same", (1, 1), 2),
+    ((4, 2), "same", (2, 1), 3), ((1, 1), 0, (1, 1), 2)])
 def test_grouped_shifted_taps_path_equals_torch_and_im2col(monkeypatch, kernel, padding, dilation, groups):
     from ember.ops import conv as conv_module
     rng = np.random.default_rng(5)
@@ -142,6 +145,63 @@ def test_grouped_shifted_taps_path_equals_torch_and_im2col(monkeypatch, kernel, 
     im2col, _ = _conv_pair(x, w, gy, padding=padding, dilation=dilation, groups=groups)
     for a, b in zip(ours, im2col):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.skipif(not ember.backend.blas_threads.available(),
+                    reason="NumPy's BLAS is not an OpenBLAS whose thread count ember can set")
+def test_grouped_shifted_grid_weight_gradient_is_bit_identical_for_any_thread_count():
+    # large enough that OpenBLAS would split the weight gradient's long reduction between its
+    # threads when ember runs one thread (which changes the last bits): it must not
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 28, 28, 32)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 16, 32)).astype(np.float32)
+    gy = rng.standard_normal((4, 28, 28, 32)).astype(np.float32)
+    results = []
+    for threads in (1, 2):
+        ember.ops.parallel.set_num_threads(threads)
+        try:
+            ex, ew = _e(x, requires_grad=True), _e(w, requires_grad=True)
+            F.conv2d(ex, ew, padding=1, groups=2).backward(_e(gy))
+        finally:
+            ember.ops.parallel.set_num_threads(2)
+        results.append((ex.grad.numpy(), ew.grad.numpy()))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("needs", [("x",), ("w",), ("x", "w")])
+def test_grouped_shifted_grid_backward_computes_only_what_is_asked(needs):
+    # the fused backward (one layout of g for both gradients) with either input frozen
+    rng = np.random.default_rng(8)
+    x, w = rng.standard_normal((2, 7, 6, 6)), rng.standard_normal((3, 3, 3, 4))
+    gy = rng.standard_normal((2, 7, 6, 4))
+    ex, ew = _e(x, requires_grad="x" in needs), _e(w, requires_grad="w" in needs)
+    F.conv2d(ex, ew, padding=1, groups=2).backward(_e(gy))
+    _, (_, tgx, tgw) = _conv_pair(x, w, gy, padding=1, groups=2)
+    for name, ours, ref in (("x", ex.grad, tgx), ("w", ew.grad, tgw)):
+        if name in needs:
+            np.testing.assert_allclose(ours.numpy(), ref, rtol=1e-10, atol=1e-10)
+        else:
+            assert ours is None
+
+
+@pytest.mark.parametrize("kernel, padding, dilation", [((3, 3), 1, 1), ((3, 3), 2, 1), ((2, 3), 0, 1),
+                                                       ((3, 2), (2, 1), (2, 1))])
+def test_grouped_stride_one_transposed_conv_equals_torch(kernel, padding, dilation):
+    # its forward is the shifted grid's input gradient, its backward the shifted grid's forward
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 6, 7, 4))
+    wt = rng.standard_normal(kernel + (3, 4))         # (kh, kw, C_out/G, C_in), groups 2
+    ex, ew = _e(x, requires_grad=True), _e(wt, requires_grad=True)
+    out = F.conv_transpose2d(ex, ew, padding=padding, dilation=dilation, groups=2)
+    gy = rng.standard_normal(out.shape)
+    out.backward(_e(gy))
+    tx, tw = _cf(x), torch.tensor(wt.transpose(3, 2, 0, 1).copy(), requires_grad=True)
+    ref = TF.conv_transpose2d(tx, tw, padding=padding, dilation=dilation, groups=2)
+    ref.backward(torch.tensor(np.moveaxis(gy, -1, 1).copy()))
+    np.testing.assert_allclose(out.numpy(), np.moveaxis(ref.detach().numpy(), 1, -1), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ex.grad.numpy(), np.moveaxis(tx.grad.numpy(), 1, -1), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(ew.grad.numpy(), tw.grad.numpy().transpose(2, 3, 1, 0), rtol=1e-10, atol=1e-10)
 
 
 def test_grouped_weight_gradient_with_an_inf_input_keeps_torch_nan_pattern():
@@ -197,12 +257,9 @@ def test_pointwise_backward_blocks_do_not_depend_on_threads(monkeypatch):
 
 
 @pytest.mark.parametrize("groups", [2, 3])
-def test_grouped_weight_grad_blocks_and_group_threads_equal_torch_for_any_thread_count(monkeypatch, groups):
-    # the kernel-row path (ops/conv_grouped.py): groups side by side on ember's threads, the
-    # weight gradient summed from blocks of 7 grid rows (the last one short, at most 5 blocks)
-    from ember.ops import conv_grouped
-    monkeypatch.setattr(conv_grouped, "WEIGHT_GRAD_BLOCK_ROWS", 7)
-    monkeypatch.setattr(conv_grouped, "WEIGHT_GRAD_MAX_BLOCKS", 5)
+def test_grouped_shifted_grid_equals_torch_for_any_thread_count(groups):
+    # the kernel-row path (ops/conv_grouped.py): groups side by side on ember's threads, each
+    # group's products whole on one thread: the same numbers for 1, 2 or 3 threads
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 6, 5, 2 * groups))
     w = rng.standard_normal((3, 2, 2, 3 * groups))

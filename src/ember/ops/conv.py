@@ -30,7 +30,7 @@ from ._base import as_tensor, make, wrap
 from .arguments import int_tuple
 from .conv_depthwise import dw_forward, dw_input_grad, dw_weight_grad
 from .conv_pointwise import pointwise_grads
-from .conv_grouped import ShiftedTaps, shift_applies, shift_forward, shift_taps, shift_weight_grad
+from .conv_grouped import ShiftedGrid, shift_applies, shift_backward, shift_forward, shift_taps
 
 __all__ = ["conv1d", "conv2d"]
 
@@ -231,40 +231,33 @@ def _weight_grad(g, xd, wshape, cols, offsets, groups, has_bias):
     gb = g2d.sum(axis=0) if has_bias else None
     if Cg == 1 and O == groups:
         return dw_weight_grad(g, xd, wshape, offsets.geom), gb
-    if isinstance(cols, ShiftedTaps) or (cols is None and shift_applies(offsets.geom)):
-        taps = cols if cols is not None else shift_taps(xd, offsets.geom, groups)
-        gw = shift_weight_grad(g, taps, wshape)
-        if xp.isfinite(gw).all():
-            return gw, gb
-        # a nan / inf input: the grid's padding positions would add 0 * inf; redo it exactly
-        cols = None
-    Og = O // groups
-    if cols is None or isinstance(cols, ShiftedTaps):
+    if isinstance(cols, ShiftedGrid) or (cols is None and shift_applies(offsets.geom)):
+        grid = cols if cols is not None else shift_taps(xd, offsets.geom, groups)
+        gw = shift_backward(g, grid, wshape, groups)[1]
+        return (gw if xp.isfinite(gw).all() else _grouped_weight_grad_exact(g, xd, wshape, offsets, groups)), gb
+    if cols is None:
         cols = _grouped_cols(xd, (kh, kw), (Ho, Wo), offsets, groups)
-    gwg = xp.empty((groups, kh * kw * Cg, Og), dtype=g.dtype)
+    return _grouped_weight_grad(g2d, cols, wshape, groups), gb
+
+
+def _grouped_weight_grad_exact(g, xd, wshape, offsets, groups):
+    """The grouped weight gradient from the im2col matrix: only real windows are summed, so a
+    nan / inf input does not reach the grid's padding positions (0 * inf) as in the shifted form."""
+    N, Ho, Wo, O = g.shape
+    cols = _grouped_cols(xd, wshape[:2], (Ho, Wo), offsets, groups)
+    return _grouped_weight_grad(g.reshape(-1, O), cols, wshape, groups)
+
+
+def _grouped_weight_grad(g2d, cols, wshape, groups):
+    """grad W (kh, kw, C/G, C_out) from the grouped im2col matrix cols (G, M, kh*kw*C/G)."""
+    kh, kw, Cg, O = wshape
+    Og = O // groups
+    gwg = xp.empty((groups, kh * kw * Cg, Og), dtype=g2d.dtype)
     g2d = xp.ascontiguousarray(g2d)
     for q in range(groups):
         xp.matmul(cols[q].T, g2d[:, q * Og:(q + 1) * Og], out=gwg[q])
     gw = gwg.reshape(groups, kh * kw, Cg, Og).transpose(1, 2, 0, 3).reshape(wshape)
-    return xp.ascontiguousarray(gw), gb
-
-
-def _correlation_form(geom):
-    """Whether the input gradient is an ordinary convolution of the gradient: stride 1 and no
-    more padding before than the kernel's reach."""
-    _, _, (kh, kw), stride, (dh, dw), (pt, pl) = geom
-    return stride == (1, 1) and pt <= dh * (kh - 1) and pl <= dw * (kw - 1)
-
-
-def _input_grad_as_conv(g, wd, x_shape, geom, groups):
-    """Stride 1: dx is the correlation of g, padded by d (k - 1) - p before, with the flipped
-    kernel whose channel roles are swapped, (kh, kw, C_out/G, C_in); so it reuses the fast
-    im2col forward instead of adding one window per kernel offset."""
-    (H, W), (Ho, Wo), (kh, kw), _, (dh, dw), (pt, pl) = geom
-    Cg, O = wd.shape[2], wd.shape[3]
-    flipped = _swap_roles(wd[::-1, ::-1], groups)
-    back = _offsets((Ho, Wo), (H, W), (kh, kw), (1, 1), (dh, dw), (dh * (kh - 1) - pt, dw * (kw - 1) - pl))
-    return _conv_forward(g, flipped, None, (H, W), back, groups, False)[0]
+    return xp.ascontiguousarray(gw)
 
 
 def _swap_roles(wd, groups):
@@ -329,8 +322,8 @@ def _input_grad(g, wd, x_shape, offsets, groups):
         return dw_input_grad(g, wd, x_shape, offsets.geom)
     if groups == 1 and _pointwise(x_shape, (Ho, Wo), offsets):
         return (g.reshape(M, O) @ wd.reshape(C, O).T).reshape(x_shape)
-    if groups > 1 and _correlation_form(offsets.geom):
-        return _input_grad_as_conv(g, wd, x_shape, offsets.geom, groups)
+    if groups > 1 and shift_applies(offsets.geom):
+        return shift_backward(g, ShiftedGrid(N, offsets.geom), wd.shape, groups, wd)[0]
     if offsets.geom[3] != (1, 1) and offsets.geom[4] == (1, 1):
         return _input_grad_by_phases(g, wd, x_shape, offsets.geom, groups)
     gx = xp.zeros(x_shape, dtype=dtype)
@@ -361,7 +354,7 @@ def _conv2d_core(x, weight, bias, stride, pads, dilation, op, squeeze_h, groups=
     """The shared implementation.  x: (N, H, W, C) array-backed Tensor, weight (kh, kw, C/G, O)."""
     xd, wd = x.data, weight.data
     N, H, W, C = xd.shape
-    kh, kw, _, O = wd.shape
+    kh, kw, Cg, O = wd.shape
     (sh, sw), (dh, dw) = stride, dilation
     (pt, pb), (pl, pr) = pads
     Ho = (H + pt + pb - dh * (kh - 1) - 1) // sh + 1
@@ -386,6 +379,16 @@ def _conv2d_core(x, weight, bias, stride, pads, dilation, op, squeeze_h, groups=
             gx, gw = pointwise_grads(g2d, cols, wd.reshape(C, O))
             gb = g2d.sum(axis=0) if has_bias and bias._rg else None
             return gx.reshape(xd.shape), gw.reshape(wd.shape), gb
+        if isinstance(cols, ShiftedGrid) or (cols is None and x._rg and groups > 1
+                                               and not (Cg == 1 and O == groups) and shift_applies(offsets.geom)):
+            # grouped, stride 1: both gradients from one layout of g (ops/conv_grouped.py)
+            grid = cols if cols is not None else ShiftedGrid(N, offsets.geom)
+            gx, gw = shift_backward(g, grid, wd.shape, groups, wd if x._rg else None)
+            if gw is not None and not xp.isfinite(gw).all():
+                gw = _grouped_weight_grad_exact(g, xd, wd.shape, offsets, groups)
+            gw = gw if weight._rg else None
+            gb = g.reshape(-1, O).sum(axis=0) if has_bias and bias._rg else None
+            return gx, gw, gb
         if need_w:
             gw, gb = _weight_grad(g, xd, wd.shape, cols, offsets, groups, has_bias)
             gw = gw if weight._rg else None

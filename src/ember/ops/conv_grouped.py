@@ -1,22 +1,36 @@
-"""Grouped convolutions with stride 1 and column dilation 1, without the full im2col matrix.
+"""Grouped convolutions with stride 1 and column dilation 1, forward and backward on one grid,
+without the im2col matrix.
 
-The output is computed on the zero-padded input's grid: position r = (n, y, x) of the flattened
-grid (N * Hp * Wp rows) reads, for kernel row i, the kw*C/G numbers that start at row
-r + i*dh*Wp of the group's padded input, and those numbers are consecutive.  So one matrix of
-kernel-row taps A (one row per grid position, kw*C/G numbers: a 3x expansion of the input for a
-3-wide kernel instead of im2col's 9x) serves every kernel row as a shifted block of rows:
+**The grid.**  Each image is laid out, per group, on a zero-padded grid of Hg x Wg positions
+(its H x W pixels top-left, Z zero rows below and Z' zero columns to the right), and the grids
+of the batch follow each other in one flat array of rows of C/G numbers.  Position p of the flat
+array is pixel (n, y, x) for p = n*Hg*Wg + y*Wg + x.  Positions outside a pixel are zeros, and
+the zero rows and columns are shared by the padding after one image (or row) and the padding
+before the next: Z = max(top, bottom, top + bottom - dh*(kh-1)) (and likewise for columns) is
+enough for no kernel window to reach a neighbour's pixels.  So every quantity of the
+convolution is a shifted block of positions of the same grid:
 
-    out[r] = sum_i A[r + i*dh*Wp] @ W[i]        (per group; W[i] is (kw*C/G, C_out/G))
+* output (n, y, x) sits at position n*Hg*Wg + (y - top)*Wg + (x - left), and reads the kernel
+  row i's taps at positions p + i*step + j (step = dh*Wg, j < kw): kw*C/G *consecutive* numbers.
+  So one matrix of kernel-row taps A (one row per position, kw*C/G numbers: a kw-fold copy of
+  the input instead of im2col's kh*kw-fold) serves every kernel row as a shifted block of rows:
 
-and the weight gradient is ``A[i*dh*Wp : ...].T @ g`` with g placed on the same grid (zeros where
-the grid has no output).  The grid's extra (padding) positions are computed and dropped: about
-(Hp*Wp) / (H'*W') - 1 more rows than the outputs (15% for 28x28 with a 3x3 kernel), cheaper than
-the six extra copies of im2col.  ``ops/conv.py`` dispatches here.
+      out[p] = sum_i A[p + i*step] @ W[i]               (per group; W[i] is (kw*C/G, C_out/G))
+
+* the input gradient is the same sum over the taps of g placed at the output positions, with the
+  kernel flipped, at positions n*Hg*Wg + (y - dh*(kh-1))*Wg + (x - (kw-1));
+* the weight gradient, sum over positions p of x[p + i*step + j] (x) g[p], is one product per
+  group (Q = p + j):  [x[Q], x[Q + step], ...] (one row per Q)  .T @  g's taps at Q - (kw-1),
+  whose blocks come out in reversed j order.
+
+The grid's extra positions are computed and dropped (29x29 positions for a 28x28 output with a
+3x3 'same' kernel: 7% more rows).  The backward builds g's taps once for both gradients, and keeps
+of the forward only the padded input (not its taps).  ``ops/conv.py`` dispatches here.
 """
-from ..backend import xp
-from ._parallel import fixed_blocks, parallel_for, parallel_products
+from ..backend import blas_threads, xp
+from ._parallel import parallel_for, parallel_products
 
-__all__ = ["shift_applies", "shift_taps", "shift_forward", "shift_weight_grad", "ShiftedTaps"]
+__all__ = ["shift_applies", "ShiftedGrid", "shift_forward", "shift_taps", "shift_backward"]
 
 
 def shift_applies(geom):
@@ -24,104 +38,152 @@ def shift_applies(geom):
     return geom[3] == (1, 1) and geom[4][1] == 1
 
 
-class ShiftedTaps:
-    """What the forward keeps for the weight gradient: A (G, R, kw*C/G) and the grid."""
-    __slots__ = ("A", "N", "Hp", "Wp", "L", "step")
-
-    def __init__(self, A, N, Hp, Wp, step):
-        self.A, self.N, self.Hp, self.Wp, self.step = A, N, Hp, Wp, step
-        self.L = N * Hp * Wp
+def _gap(before, out, size, reach):
+    """Zero rows (or columns) between two images' pixels on the grid: enough that no window of
+    one image reaches the other's pixels, for the forward and the input gradient."""
+    after = out + reach - size - before
+    return max(0, before, after, before + after - reach)
 
 
-def _tap_layout(xd, geom, groups):
-    """(ShiftedTaps with A allocated, fill): ``fill(lo, hi)`` writes groups [lo, hi) of A."""
-    (H, W), (Ho, Wo), (kh, kw), _, (dh, _), (pt, pl) = geom
-    N, C = xd.shape[0], xd.shape[3]
-    Cg = C // groups
-    Hp, Wp = Ho + dh * (kh - 1), Wo + kw - 1
-    step = dh * Wp
-    L = N * Hp * Wp
-    R = L + (kh - 1) * step                        # the rows kernel row kh-1 still reads
-    padded = xp.zeros((groups, R + kw - 1, Cg), dtype=xd.dtype)
-    rows, cols = max(0, min(H, Hp - pt)), max(0, min(W, Wp - pl))
-    A = xp.empty((groups, R, kw * Cg), dtype=xd.dtype)
-    sG, sR, item = padded.strides
+class ShiftedGrid:
+    """The flat grid of a stride-1 convolution (see the module docstring) and what the forward
+    keeps for the weight gradient: the padded input ``X`` (G, rows, C/G), or None.
 
-    def fill(lo, hi):       # groups [lo, hi): their padded grid, then their rows of A
-        if rows and cols:
-            grid = padded[lo:hi, :L].reshape(hi - lo, N, Hp, Wp, Cg)
-            grid[:, :, pt:pt + rows, pl:pl + cols] = xd[:, :rows, :cols, lo * Cg:hi * Cg].reshape(
-                N, rows, cols, hi - lo, Cg).transpose(3, 0, 1, 2, 4)
-        # row r of A: padded rows r .. r+kw-1 of the group, one overlapping view
-        A[lo:hi] = xp.lib.stride_tricks.as_strided(padded[lo:hi], shape=(hi - lo, R, kw * Cg),
-                                                   strides=(sG, sR, item))
-    return ShiftedTaps(A, N, Hp, Wp, step), fill
+    Flat positions are numbered from pixel (0, 0, 0); the forward's outputs start at ``out0``,
+    the input gradient's positions at ``dx0``.  ``X`` row r is position ``out0 + r``."""
+    __slots__ = ("N", "H", "W", "Ho", "Wo", "kh", "kw", "Hg", "Wg", "L", "step", "out0", "dx0", "X")
+
+    def __init__(self, N, geom):
+        (H, W), (Ho, Wo), (kh, kw), _, (dh, _), (pt, pl) = geom
+        self.N, self.H, self.W, self.Ho, self.Wo, self.kh, self.kw = N, H, W, Ho, Wo, kh, kw
+        self.Hg = H + _gap(pt, Ho, H, dh * (kh - 1))
+        self.Wg = W + _gap(pl, Wo, W, kw - 1)
+        self.L = N * self.Hg * self.Wg
+        self.step = dh * self.Wg
+        self.out0 = -(pt * self.Wg + pl)
+        self.dx0 = -((kh - 1) * self.step + kw - 1)
+        self.X = None
+
+    def rows_read(self):
+        """Rows of taps the products read: the grid plus the last kernel row's reach."""
+        return self.L + (self.kh - 1) * self.step
+
+    def place(self, buf, first, src, lo, hi, rows, cols):
+        """Write groups [lo, hi) of ``src`` (N, rows, cols, C) into ``buf`` (G, R, C/G), pixel
+        (n, y, x) at buffer row ``first`` + n*Hg*Wg + y*Wg + x (the rest of ``buf`` stays zero)."""
+        Cg = buf.shape[2]
+        grid = buf[lo:hi, first:first + self.L].reshape(hi - lo, self.N, self.Hg, self.Wg, Cg)
+        grid[:, :, :rows, :cols] = src[..., lo * Cg:hi * Cg].reshape(
+            self.N, rows, cols, hi - lo, Cg).transpose(3, 0, 1, 2, 4)
+
+
+def _taps(buf, q, kw, rows):
+    """Group q's kernel-row taps (rows, kw*C/G): row r is buffer rows r .. r+kw-1, one copy of an
+    overlapping view."""
+    part = buf[q]
+    return xp.lib.stride_tricks.as_strided(part, shape=(rows, kw * buf.shape[2]),
+                                           strides=(part.strides[0], part.strides[1])).copy()
+
+
+def _padded_input(xd, grid, groups):
+    """The zero (G, rows, C/G) buffer for the input, with ``fill(lo, hi)`` placing groups [lo, hi)."""
+    rows = max(grid.rows_read() + grid.kw - 1, grid.L - grid.out0)
+    X = xp.zeros((groups, rows, xd.shape[3] // groups), dtype=xd.dtype)
+    return X, lambda lo, hi: grid.place(X, -grid.out0, xd, lo, hi, grid.H, grid.W)
 
 
 def shift_taps(xd, geom, groups):
-    """The ShiftedTaps of xd (N, H, W, C) for the geometry."""
-    taps, fill = _tap_layout(xd, geom, groups)
+    """The ShiftedGrid of xd (N, H, W, C) with its padded input, for a weight gradient."""
+    grid = ShiftedGrid(xd.shape[0], geom)
+    grid.X, fill = _padded_input(xd, grid, groups)
     parallel_for(fill, groups)
-    return taps
+    return grid
+
+
+def _sum_kernel_rows(A, first, w, grid, q, n_out):
+    """(grid.L, n_out): sum over kernel rows i of A[first + i*step : ... + L] @ w[i, :, q]."""
+    L, step = grid.L, grid.step
+    acc = xp.empty((L, n_out), dtype=A.dtype)
+    tmp = xp.empty((L, n_out), dtype=A.dtype) if grid.kh > 1 else None
+    for i in range(grid.kh):
+        start = first + i * step
+        xp.matmul(A[start:start + L], w[i, :, q], out=acc if i == 0 else tmp)
+        if i:
+            acc += tmp
+    return acc
 
 
 def shift_forward(xd, wd, geom, groups, keep):
-    """(out (N, H', W', C_out), the ShiftedTaps when ``keep``) of a grouped convolution."""
-    (_, (Ho, Wo), (kh, kw), _, _, _) = geom
-    Cg, O = wd.shape[2], wd.shape[3]
+    """(out (N, H', W', C_out), the ShiftedGrid with its padded input when ``keep``) of a grouped
+    stride-1 convolution of xd (N, H, W, C) with wd (kh, kw, C/G, C_out)."""
+    kh, kw, Cg, O = wd.shape
     Og = O // groups
-    taps, fill = _tap_layout(xd, geom, groups)
-    A, L, step = taps.A, taps.L, taps.step
+    grid = ShiftedGrid(xd.shape[0], geom)
+    X, fill = _padded_input(xd, grid, groups)
     w = wd.reshape(kh, kw * Cg, groups, Og)
-    out = xp.empty((taps.N, Ho, Wo, O), dtype=xd.dtype)
+    out = xp.empty((grid.N, grid.Ho, grid.Wo, O), dtype=xd.dtype)
 
-    def part(lo, hi):      # groups [lo, hi): their taps, products, row sums and output columns
+    def part(lo, hi):      # groups [lo, hi): their padding, taps, products, sums, output columns
         fill(lo, hi)
-        acc = xp.empty((L, Og), dtype=xd.dtype)
-        tmp = xp.empty((L, Og), dtype=xd.dtype) if kh > 1 else None
         for q in range(lo, hi):
-            for i in range(kh):
-                xp.matmul(A[q, i * step:i * step + L], w[i, :, q], out=acc if i == 0 else tmp)
-                if i:
-                    acc += tmp
-            out[..., q * Og:(q + 1) * Og] = acc.reshape(taps.N, taps.Hp, taps.Wp, Og)[:, :Ho, :Wo]
-    # groups side by side on ember's threads (measured 16x28x28x64, groups 4: 2.5 ms instead of
-    # 3.0 with OpenBLAS threading each product: the taps, sums and copies are split too, and a
-    # group's taps are still in cache for its products)
+            A = _taps(X, q, kw, grid.rows_read())
+            acc = _sum_kernel_rows(A, 0, w, grid, q, Og)
+            del A
+            out[..., q * Og:(q + 1) * Og] = acc.reshape(grid.N, grid.Hg, grid.Wg, Og)[:, :grid.Ho, :grid.Wo]
+    # groups side by side on ember's threads: the taps, sums and copies are split too, and a
+    # group's taps are still in cache for its products
     parallel_products(part, groups)
-    return out, (taps if keep else None)
+    if keep:
+        grid.X = X
+    return out, (grid if keep else None)
 
 
-#: Rows of the grid per block of the weight gradient's partial products (at least), and the most
-#: blocks (the partial products take blocks x the weight's memory).
-WEIGHT_GRAD_BLOCK_ROWS = 2048
-WEIGHT_GRAD_MAX_BLOCKS = 16
+def shift_backward(g, grid, wshape, groups, wd=None):
+    """(grad input (N, H, W, C) or None, grad weight (kh, kw, C/G, C_out) or None) of a grouped
+    stride-1 convolution, from the upstream gradient g (N, H', W', C_out) and the forward's
+    ShiftedGrid.  The input gradient needs the weight ``wd``; the weight gradient, the grid's
+    padded input ``grid.X``.
 
-
-def shift_weight_grad(g, taps, wshape):
-    """grad W (kh, kw, C_in/G, C_out) from the upstream gradient g (N, H', W', C_out).
-
-    Each kernel row's gradient is a long reduction over the grid into a small (kw*C/G, C_out/G)
-    matrix, which OpenBLAS splits poorly between its threads; the grid is cut into blocks of
-    ``WEIGHT_GRAD_BLOCK_ROWS`` rows or more (at most ``WEIGHT_GRAD_MAX_BLOCKS`` blocks), whose
-    partial products ember's threads compute side by side and which are summed in block order
-    (measured 16x28x28x64, groups 4: 2.5 ms instead of 3.5)."""
+    Per group, g is placed on the grid once and its kernel-row taps serve both gradients."""
     kh, kw, Cg, O = wshape
-    groups = taps.A.shape[0]
-    Og = O // groups
     N, Ho, Wo, _ = g.shape
-    on_grid = xp.zeros((taps.L, O), dtype=g.dtype)
-    on_grid.reshape(N, taps.Hp, taps.Wp, O)[:, :Ho, :Wo] = g
-    A, L, step = taps.A, taps.L, taps.step
-    blocks, size = fixed_blocks(L, WEIGHT_GRAD_BLOCK_ROWS, WEIGHT_GRAD_MAX_BLOCKS)
-    partial = xp.empty((blocks, kh, kw * Cg, groups, Og), dtype=g.dtype)
+    X = grid.X
+    need_input, need_weight = wd is not None, X is not None
+    Og = O // groups
+    L, step = grid.L, grid.step
+    Lq = L + kw - 1                       # weight gradient: positions Q = p + j
+    g_first = min(grid.dx0, grid.out0 - (kw - 1))   # position of the g buffer's row 0
+    dx_row = grid.dx0 - g_first                      # g taps' row of the first dx position
+    wq_row = grid.out0 - (kw - 1) - g_first          # g taps' row of the first Q
+    taps_rows = max(dx_row + grid.rows_read(), wq_row + Lq)
+    G = xp.zeros((groups, taps_rows + kw - 1, Og), dtype=g.dtype)
+    # the input gradient's weights: kernel flipped, channel roles swapped, (kh, kw*Og, G, Cg)
+    w_flip = (xp.ascontiguousarray(wd[::-1, ::-1].reshape(kh, kw, Cg, groups, Og).transpose(0, 1, 4, 3, 2))
+              .reshape(kh, kw * Og, groups, Cg)) if need_input else None
+    gx = xp.empty((N, grid.H, grid.W, groups * Cg), dtype=g.dtype) if need_input else None
+    dW = xp.empty((groups, kh * Cg, kw * Og), dtype=g.dtype) if need_weight else None
 
     def part(lo, hi):
-        for b in range(lo, hi):
-            r0, r1 = b * size, min(L, (b + 1) * size)
-            for q in range(groups):
-                gq = on_grid[r0:r1, q * Og:(q + 1) * Og]
-                for i in range(kh):
-                    xp.matmul(A[q, i * step + r0:i * step + r1].T, gq, out=partial[b, i, :, q])
-    parallel_products(part, blocks)
-    return partial.sum(axis=0).reshape(wshape)
+        grid.place(G, wq_row + (kw - 1), g, lo, hi, Ho, Wo)
+        for q in range(lo, hi):
+            A = _taps(G, q, kw, taps_rows)
+            if need_input:
+                acc = _sum_kernel_rows(A, dx_row, w_flip, grid, q, Cg)
+                gx[..., q * Cg:(q + 1) * Cg] = acc.reshape(N, grid.Hg, grid.Wg, Cg)[:, :grid.H, :grid.W]
+                del acc
+            if need_weight:
+                # rows Q of [x[Q], x[Q + step], ...]: one copy of an overlapping view
+                xq = X[q]
+                stacked = xp.lib.stride_tricks.as_strided(
+                    xq, shape=(Lq, kh, Cg), strides=(xq.strides[0], step * xq.strides[0], xq.strides[1]))
+                xp.matmul(stacked.reshape(Lq, kh * Cg).T, A[wq_row:wq_row + Lq], out=dW[q])
+    # one OpenBLAS thread per product even when ember runs one thread: OpenBLAS's own split of
+    # the weight gradient's long reduction changes its last bits with the thread count
+    with blas_threads.single_threaded():
+        parallel_products(part, groups)
+    gw = None
+    if need_weight:
+        # dW[q][(i, c), (kw-1-j, o)] -> gw[i, j, c, q*Og + o]
+        gw = xp.ascontiguousarray(dW.reshape(groups, kh, Cg, kw, Og)[:, :, :, ::-1].transpose(1, 3, 2, 0, 4)
+                                  ).reshape(kh, kw, Cg, O)
+    return gx, gw
