@@ -102,17 +102,52 @@ def workloads():
 
 
 def grouped_floor(rounds):
-    """What any im2col formulation of the grouped workload must spend in NumPy: writing the
-    (N*H'*W', kh*kw*C_in) im2col matrix twice (for the forward and, from the gradient, for the
-    input gradient) at plain-copy speed, plus the three per-group matrix products at BLAS speed;
+    """The grouped workload (16x28x28x64, 3x3, groups 4, padding 1) split into the two kinds of
+    work of ember's shifted-grid form (ops/conv_grouped.py), each timed alone and run as ember
+    runs it (groups side by side on ember's threads, one OpenBLAS thread per product):
+
+    * products: per group, 3 kernel rows x (forward, input gradient) products (L, 48) @ (48, 16)
+      on the 29x29 grid, and one weight-gradient product (48, L) @ (L, 48);
+    * layout: per group, the copies that feed and crop them: the input and the gradient placed on
+      the grid, their kernel-row taps (a 3x copy), the two crops back to channels-last, and the
+      weight gradient's stack of kernel rows;
+
     printed beside PyTorch's whole forward + backward."""
     import time
+    from ember.backend import blas_threads
+    from ember.ops._parallel import parallel_products
+    from ember.ops.conv import _offsets
+    from ember.ops.conv_grouped import ShiftedGrid, _taps
     rng = np.random.default_rng(0)
-    M, G, K, Og = 16 * 28 * 28, 4, 9 * 16, 16
-    src, dst = (rng.standard_normal((M, G * K)).astype(np.float32) for _ in range(2))
-    cols = rng.standard_normal((G, M, K)).astype(np.float32)
-    w = rng.standard_normal((G, K, Og)).astype(np.float32)
-    g = rng.standard_normal((G, M, Og)).astype(np.float32)
+    N, H, W, C, G, kw = 16, 28, 28, 64, 4, 3
+    Cg = C // G
+    grid = ShiftedGrid(N, _offsets((H, W), (H, W), (3, 3), (1, 1), (1, 1), (1, 1)).geom)
+    L, step = grid.L, grid.step
+    rows = grid.rows_read()
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    buf = np.zeros((G, rows + 2 * kw, Cg), np.float32)
+    taps = rng.standard_normal((G, rows, kw * Cg)).astype(np.float32)
+    w = rng.standard_normal((3, kw * Cg, Cg)).astype(np.float32)
+    out = np.empty((N, H, W, C), np.float32)
+
+    def products(lo, hi):
+        acc, dW = np.empty((L, Cg), np.float32), np.empty((3 * Cg, kw * Cg), np.float32)
+        for q in range(lo, hi):
+            for _ in range(2):                      # forward, input gradient
+                for i in range(3):
+                    np.matmul(taps[q, i * step:i * step + L], w[i], out=acc)
+            np.matmul(taps[q, :L].T, taps[q, step:step + L], out=dW)
+
+    def layout(lo, hi):
+        for _ in range(2):                          # x for the forward, g for the backward
+            grid.place(buf, kw, x, lo, hi, H, W)
+            for q in range(lo, hi):
+                _taps(buf, q, kw, rows)
+                out[..., q * Cg:(q + 1) * Cg] = taps[q, :L, :Cg].reshape(N, grid.Hg, grid.Wg, Cg)[:, :H, :W]
+        for q in range(lo, hi):                     # the weight gradient's stack of kernel rows
+            part = buf[q]
+            np.lib.stride_tricks.as_strided(part, shape=(L, 3, Cg), strides=(
+                part.strides[0], step * part.strides[0], part.strides[1])).reshape(L, 3 * Cg)
 
     def best(fn):
         times = []
@@ -121,51 +156,60 @@ def grouped_floor(rounds):
             fn()
             times.append(time.perf_counter() - start)
         return min(times)
-    copy = best(lambda: np.copyto(dst, src))
-    gemms = best(lambda: [(cols[q] @ w[q], cols[q].T @ g[q], g[q] @ w[q].T) for q in range(G)])
-    # ember's kernel-row form (ops/conv_grouped.py), products only, run as ember runs them: per
-    # group and kernel row K = 3*16 = 48 on the padded 30x30 grid, groups side by side on ember's
-    # threads (forward, and the input gradient of the same shape), and the weight gradient from
-    # blocked partial products
-    from ember.ops._parallel import parallel_products
-    from ember.ops.conv_grouped import WEIGHT_GRAD_BLOCK_ROWS as B
-    L = 16 * 30 * 30
-    taps = rng.standard_normal((G, L, 48)).astype(np.float32)
-    w3 = rng.standard_normal((G, 48, Og)).astype(np.float32)
-    g3 = rng.standard_normal((L, G * Og)).astype(np.float32)
-    blocks = -(-L // B)
-    partial = np.empty((blocks, 3, G, 48, Og), np.float32)
 
-    def passes():
-        def rows_part(lo, hi):
-            o = np.empty((L, Og), np.float32)
-            for q in range(lo, hi):
-                for _ in range(6):          # 3 kernel rows, forward and input gradient
-                    np.matmul(taps[q], w3[q], out=o)
+    def threaded(fn):
+        with blas_threads.single_threaded():
+            parallel_products(fn, G)
+    t_products = best(lambda: threaded(products))
+    t_layout = best(lambda: threaded(layout))
 
-        def weight_part(lo, hi):
-            for b in range(lo, hi):
-                r = slice(b * B, min(L, (b + 1) * B))
-                for q in range(G):
-                    for i in range(3):
-                        np.matmul(taps[q, r].T, g3[r, q * Og:(q + 1) * Og], out=partial[b, i, q])
-        parallel_products(rows_part, G)
-        parallel_products(weight_part, blocks)
-        partial.sum(axis=0)
-    rows = best(passes)
-    x, wt = rng.standard_normal((16, 64, 28, 28)).astype(np.float32), rng.standard_normal((64, 16, 3, 3)).astype(np.float32)
-    xt, wtt = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(wt).requires_grad_(True)
+    # the other formulations' products alone: 9 products per group and pass with K = 16 read
+    # straight from the padded input (no taps copy), and the dense convolution with a
+    # block-diagonal weight (im2col K = 9*64, G times the arithmetic; OpenBLAS threads it)
+    padded = rng.standard_normal((G, rows + 2 * kw, Cg)).astype(np.float32)
+    w16 = rng.standard_normal((Cg, Cg)).astype(np.float32)
+
+    def direct(lo, hi):
+        acc, dW = np.empty((L, Cg), np.float32), np.empty((Cg, Cg), np.float32)
+        for q in range(lo, hi):
+            for _ in range(2):
+                for k in range(9):
+                    o = (k // 3) * step + k % 3
+                    np.matmul(padded[q, o:o + L], w16, out=acc)
+            for k in range(9):
+                o = (k // 3) * step + k % 3
+                np.matmul(padded[q, o:o + L].T, padded[q, :L], out=dW)
+    t_direct = best(lambda: threaded(direct))
+    cols = rng.standard_normal((L, 9 * C)).astype(np.float32)
+    wd = rng.standard_normal((9 * C, C)).astype(np.float32)
+    gd = rng.standard_normal((L, C)).astype(np.float32)
+    t_dense = best(lambda: (cols @ wd, gd @ wd.T, cols.T @ gd))
+    # im2col per group (K = 9*16): its products, and two writes of its (M, G*K) matrix (the
+    # input's and, for the input gradient, the gradient's) at plain-copy speed
+    M = N * H * W
+    src, dst = (rng.standard_normal((M, 9 * C)).astype(np.float32) for _ in range(2))
+    a = np.ascontiguousarray(src.reshape(M, G, 9 * Cg)[:, 0])     # one group's matrix (all alike)
+    wq, gq = rng.standard_normal((9 * Cg, Cg)).astype(np.float32), rng.standard_normal((M, Cg)).astype(np.float32)
+
+    def im2col_products(lo, hi):
+        for _ in range(lo, hi):
+            a @ wq, a.T @ gq, gq @ wq.T
+    t_im2col = best(lambda: threaded(im2col_products)) + 2 * best(lambda: np.copyto(dst, src))
+    xt = torch.from_numpy(rng.standard_normal((16, 64, 28, 28)).astype(np.float32)).requires_grad_(True)
+    wt = torch.from_numpy(rng.standard_normal((64, 16, 3, 3)).astype(np.float32)).requires_grad_(True)
 
     def torch_step():
-        out = TF.conv2d(xt, wtt, padding=1, groups=4)
-        out.backward(torch.ones_like(out))
+        o = TF.conv2d(xt, wt, padding=1, groups=4)
+        o.backward(torch.ones_like(o))
     torch_step()
     t = best(torch_step)
-    print(f"grouped conv floor: one copy of the im2col matrix ({src.nbytes / 1e6:.0f} MB) {copy * 1e3:.2f} ms, "
-          f"x2 = {2 * copy * 1e3:.2f} ms; per-group products {gemms * 1e3:.2f} ms; "
-          f"floor {(2 * copy + gemms) * 1e3:.2f} ms vs PyTorch forward+backward {t * 1e3:.2f} ms "
-          f"(floor / PyTorch = {(2 * copy + gemms) / t:.2f}x); kernel-row form: its 36 products "
-          f"alone {rows * 1e3:.2f} ms ({rows / t:.2f}x PyTorch's whole forward+backward)")
+    print(f"grouped conv, ember's shifted-grid form: products alone {t_products * 1e3:.2f} ms "
+          f"({t_products / t:.2f}x PyTorch), layout copies alone {t_layout * 1e3:.2f} ms ({t_layout / t:.2f}x), "
+          f"together {(t_products + t_layout) * 1e3:.2f} ms = {(t_products + t_layout) / t:.2f}x "
+          f"PyTorch's whole forward + backward of {t * 1e3:.2f} ms; products alone of the K=16 form "
+          f"{t_direct * 1e3:.2f} ms ({t_direct / t:.2f}x), of the block-diagonal dense form "
+          f"{t_dense * 1e3:.2f} ms ({t_dense / t:.2f}x); im2col's products and two copies of its "
+          f"matrix {t_im2col * 1e3:.2f} ms ({t_im2col / t:.2f}x)")
 
 
 def main():
