@@ -38,6 +38,18 @@ def _conv_pair(x, w, gy, **kw):
              tw.grad.numpy().transpose(2, 3, 1, 0)))
 
 
+def _per_thread_count(run, counts=(1, 2)):
+    """``run()``'s result for each of ember's thread counts (set back to 2 after)."""
+    results = []
+    for threads in counts:
+        ember.ops.parallel.set_num_threads(threads)
+        try:
+            results.append(run())
+        finally:
+            ember.ops.parallel.set_num_threads(2)
+    return results
+
+
 @pytest.mark.parametrize("stride, padding, dilation", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (2, 0, 1), (3, 2, 1)])
 def test_depthwise_row_block_tiles_equal_torch(monkeypatch, stride, padding, dilation):
     monkeypatch.setattr(conv_depthwise, "TILE_BYTES", 2048)     # several row blocks per image
@@ -62,13 +74,7 @@ def test_depthwise_results_do_not_depend_on_threads_or_tiles(monkeypatch, tile_b
     x = rng.standard_normal((4, 20, 20, 8)).astype(np.float32)
     w = rng.standard_normal((3, 3, 1, 8)).astype(np.float32)
     gy = rng.standard_normal((4, 20, 20, 8)).astype(np.float32)
-    results = []
-    for threads in (1, 2):
-        ember.ops.parallel.set_num_threads(threads)
-        try:
-            results.append(_conv_pair(x, w, gy, padding=1, groups=8)[0])
-        finally:
-            ember.ops.parallel.set_num_threads(2)
+    results = _per_thread_count(lambda: _conv_pair(x, w, gy, padding=1, groups=8)[0])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
 
@@ -156,15 +162,7 @@ def test_grouped_shifted_grid_weight_gradient_is_bit_identical_for_any_thread_co
     x = rng.standard_normal((4, 28, 28, 32)).astype(np.float32)
     w = rng.standard_normal((3, 3, 16, 32)).astype(np.float32)
     gy = rng.standard_normal((4, 28, 28, 32)).astype(np.float32)
-    results = []
-    for threads in (1, 2):
-        ember.ops.parallel.set_num_threads(threads)
-        try:
-            ex, ew = _e(x, requires_grad=True), _e(w, requires_grad=True)
-            F.conv2d(ex, ew, padding=1, groups=2).backward(_e(gy))
-        finally:
-            ember.ops.parallel.set_num_threads(2)
-        results.append((ex.grad.numpy(), ew.grad.numpy()))
+    results = _per_thread_count(lambda: _conv_pair(x, w, gy, padding=1, groups=2)[0])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
 
@@ -227,11 +225,7 @@ def test_pointwise_backward_in_row_blocks_equals_torch(monkeypatch, threads):
     x = rng.standard_normal((2, 5, 6, 4))
     w = rng.standard_normal((1, 1, 4, 3))
     gy = rng.standard_normal((2, 5, 6, 3))
-    ember.ops.parallel.set_num_threads(threads)
-    try:
-        ours, ref = _conv_pair(x, w, gy)
-    finally:
-        ember.ops.parallel.set_num_threads(2)
+    (ours, ref), = _per_thread_count(lambda: _conv_pair(x, w, gy), (threads,))
     assert calls == [1]
     for a, b in zip(ours, ref):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
@@ -244,13 +238,7 @@ def test_pointwise_backward_blocks_do_not_depend_on_threads(monkeypatch):
     x = rng.standard_normal((3, 20, 20, 16)).astype(np.float32)
     w = rng.standard_normal((1, 1, 16, 8)).astype(np.float32)
     gy = rng.standard_normal((3, 20, 20, 8)).astype(np.float32)
-    results = []
-    for threads in (1, 2, 3):
-        ember.ops.parallel.set_num_threads(threads)
-        try:
-            results.append(_conv_pair(x, w, gy)[0])
-        finally:
-            ember.ops.parallel.set_num_threads(2)
+    results = _per_thread_count(lambda: _conv_pair(x, w, gy)[0], (1, 2, 3))
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
@@ -264,16 +252,11 @@ def test_grouped_shifted_grid_equals_torch_for_any_thread_count(groups):
     x = rng.standard_normal((2, 6, 5, 2 * groups))
     w = rng.standard_normal((3, 2, 2, 3 * groups))
     gy = rng.standard_normal((2, 6, 4, 3 * groups))
-    results = []
-    for threads in (1, 2, 3):
-        ember.ops.parallel.set_num_threads(threads)
-        try:
-            ours, ref = _conv_pair(x, w, gy, padding=(1, 0), groups=groups)
-        finally:
-            ember.ops.parallel.set_num_threads(2)
+    pairs = _per_thread_count(lambda: _conv_pair(x, w, gy, padding=(1, 0), groups=groups), (1, 2, 3))
+    for ours, ref in pairs:
         for a, b in zip(ours, ref):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
-        results.append(ours)
+    results = [ours for ours, _ in pairs]
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
