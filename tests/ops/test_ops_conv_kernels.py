@@ -50,6 +50,17 @@ def _per_thread_count(run, counts=(1, 2)):
     return results
 
 
+def _assert_bit_identical_per_thread_count(seed, x_shape, w_shape, counts=(1, 2), **conv):
+    """conv2d's output and gradients (float32, random) are the same bits for each thread count."""
+    rng = np.random.default_rng(seed)
+    x, w = (rng.standard_normal(s).astype(np.float32) for s in (x_shape, w_shape))
+    gy = rng.standard_normal(F.conv2d(_e(x), _e(w), **conv).shape).astype(np.float32)
+    results = _per_thread_count(lambda: _conv_pair(x, w, gy, **conv)[0], counts)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("stride, padding, dilation", [(1, 1, 1), (2, 1, 1), (1, 2, 2), (2, 0, 1), (3, 2, 1)])
 def test_depthwise_row_block_tiles_equal_torch(monkeypatch, stride, padding, dilation):
     monkeypatch.setattr(conv_depthwise, "TILE_BYTES", 2048)     # several row blocks per image
@@ -70,13 +81,7 @@ def test_depthwise_results_do_not_depend_on_threads_or_tiles(monkeypatch, tile_b
     # on 1 thread a multiply-add per offset: the same sums in the same order, bit for bit.
     if tile_bytes is not None:
         monkeypatch.setattr(conv_depthwise, "TILE_BYTES", tile_bytes)
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((4, 20, 20, 8)).astype(np.float32)
-    w = rng.standard_normal((3, 3, 1, 8)).astype(np.float32)
-    gy = rng.standard_normal((4, 20, 20, 8)).astype(np.float32)
-    results = _per_thread_count(lambda: _conv_pair(x, w, gy, padding=1, groups=8)[0])
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
+    _assert_bit_identical_per_thread_count(1, (4, 20, 20, 8), (3, 3, 1, 8), padding=1, groups=8)
 
 
 def test_long_depthwise_conv1d_uses_broadcast_weights_and_equals_torch():
@@ -158,13 +163,7 @@ def test_grouped_shifted_taps_path_equals_torch_and_im2col(monkeypatch, kernel, 
 def test_grouped_shifted_grid_weight_gradient_is_bit_identical_for_any_thread_count():
     # large enough that OpenBLAS would split the weight gradient's long reduction between its
     # threads when ember runs one thread (which changes the last bits): it must not
-    rng = np.random.default_rng(7)
-    x = rng.standard_normal((4, 28, 28, 32)).astype(np.float32)
-    w = rng.standard_normal((3, 3, 16, 32)).astype(np.float32)
-    gy = rng.standard_normal((4, 28, 28, 32)).astype(np.float32)
-    results = _per_thread_count(lambda: _conv_pair(x, w, gy, padding=1, groups=2)[0])
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
+    _assert_bit_identical_per_thread_count(7, (4, 28, 28, 32), (3, 3, 16, 32), padding=1, groups=2)
 
 
 @pytest.mark.parametrize("needs", [("x",), ("w",), ("x", "w")])
@@ -234,14 +233,7 @@ def test_pointwise_backward_in_row_blocks_equals_torch(monkeypatch, threads):
 def test_pointwise_backward_blocks_do_not_depend_on_threads(monkeypatch):
     from ember.ops import conv_pointwise
     monkeypatch.setattr(conv_pointwise, "BLOCK_ROWS", 64)
-    rng = np.random.default_rng(4)
-    x = rng.standard_normal((3, 20, 20, 16)).astype(np.float32)
-    w = rng.standard_normal((1, 1, 16, 8)).astype(np.float32)
-    gy = rng.standard_normal((3, 20, 20, 8)).astype(np.float32)
-    results = _per_thread_count(lambda: _conv_pair(x, w, gy)[0], (1, 2, 3))
-    for other in results[1:]:
-        for a, b in zip(results[0], other):
-            np.testing.assert_array_equal(a, b)
+    _assert_bit_identical_per_thread_count(4, (3, 20, 20, 16), (1, 1, 16, 8), (1, 2, 3))
 
 
 @pytest.mark.parametrize("groups", [2, 3])
