@@ -326,3 +326,42 @@ def test_depthwise_asymmetric_strides_and_dilations_equal_torch(stride, dilation
     ours, ref = _conv_pair(x, w, gy, stride=stride, padding=padding, dilation=dilation, groups=6)
     for a, b in zip(ours, ref):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_channel_major_im2col_for_few_channels_equals_torch_and_row_major(monkeypatch):
+    # kw * C_in < CHANNEL_MAJOR_MAX_ROW (a grayscale or RGB first layer): im2col built transposed
+    from ember.ops import conv as conv_module
+    rng = np.random.default_rng(10)
+    checked = 0
+    for _ in range(25):
+        cin = int(rng.choice([1, 2, 3]))
+        k = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+        s, d = (int(rng.integers(1, 3)), int(rng.integers(1, 3))), (int(rng.integers(1, 3)), 1)
+        p = (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+        H, W = int(rng.integers(6, 12)), int(rng.integers(6, 12))
+        if (H + 2 * p[0] - d[0] * (k[0] - 1) - 1) < 0 or (W + 2 * p[1] - d[1] * (k[1] - 1) - 1) < 0:
+            continue
+        assert k[1] * cin < conv_module.CHANNEL_MAJOR_MAX_ROW
+        x, w, b = rng.standard_normal((3, H, W, cin)), rng.standard_normal(k + (cin, 4)), rng.standard_normal(4)
+        conv = dict(stride=s, padding=p, dilation=d)
+        ex, ew, eb = (_e(a, requires_grad=True) for a in (x, w, b))
+        out = F.conv2d(ex, ew, eb, **conv)
+        gy = rng.standard_normal(out.shape)
+        out.backward(_e(gy))
+        tx, tw = _cf(x), torch.tensor(w.transpose(3, 2, 0, 1).copy(), requires_grad=True)
+        tb = torch.tensor(b, requires_grad=True)
+        ref = TF.conv2d(tx, tw, tb, **conv)
+        ref.backward(torch.tensor(np.moveaxis(gy, -1, 1).copy()))
+        ours = (out.numpy(), ex.grad.numpy(), ew.grad.numpy(), eb.grad.numpy())
+        for a, r in zip(ours, (np.moveaxis(ref.detach().numpy(), 1, -1), np.moveaxis(tx.grad.numpy(), 1, -1),
+                               tw.grad.numpy().transpose(2, 3, 1, 0), tb.grad.numpy())):
+            np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-10, err_msg=f"{conv} kernel {k} C_in {cin}")
+        with monkeypatch.context() as m:
+            m.setattr(conv_module, "CHANNEL_MAJOR_MAX_ROW", 0)             # the row-major im2col
+            ex2, ew2, eb2 = (_e(a, requires_grad=True) for a in (x, w, b))
+            out2 = F.conv2d(ex2, ew2, eb2, **conv)
+            out2.backward(_e(gy))
+        for a, r in zip(ours, (out2.numpy(), ex2.grad.numpy(), ew2.grad.numpy(), eb2.grad.numpy())):
+            np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12)
+        checked += 1
+    assert checked > 15

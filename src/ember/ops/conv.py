@@ -149,6 +149,36 @@ def _im2col(xd, geom, cols6, groups=1):
     parallel_for(fill, N, max(1, _COPY_MIN_BYTES // max(1, per_image)))
 
 
+#: Below this many numbers in a kernel row's taps (kw * C_in: the first layers of image models),
+#: im2col is built channel-major (_im2col_channel_major), whose copies run along output rows.
+CHANNEL_MAJOR_MAX_ROW = 16
+
+
+def _im2col_channel_major(xd, geom, colsT):
+    """Fill colsT (kh*kw*C, N, H', W'): row (i*kw + j)*C + c holds tap (i, j), channel c, of every
+    output position, read from xd (N, H, W, C) zero-padded; the batch is split between threads.
+
+    It is the transpose of _im2col's matrix.  With few channels, each of _im2col's copies moves
+    kw*C numbers at a time (3 for a grayscale image), which NumPy does at a fraction of copy
+    speed; here each copy moves runs of W' numbers (measured 128x28x28x1, 3x3: 0.17 ms vs 0.76)."""
+    N, H, W, C = xd.shape
+    _, (Ho, Wo), (kh, kw), (sh, sw), (dh, dw), (pt, pl) = geom
+    Hn, Wn = _window_size(geom)
+    in_place = (pt, pl) == (0, 0) and Hn <= H and Wn <= W
+    src = xd if in_place else xp.zeros((N, Hn, Wn, C), dtype=xd.dtype)
+
+    def fill(lo, hi):
+        if not in_place:
+            _copy_padded(src[lo:hi], xd[lo:hi], geom)
+        for i in range(kh):
+            for j in range(kw):
+                k = (i * kw + j) * C
+                colsT[k:k + C, lo:hi] = src[lo:hi, i * dh:i * dh + sh * (Ho - 1) + 1:sh,
+                                            j * dw:j * dw + sw * (Wo - 1) + 1:sw, :].transpose(3, 0, 1, 2)
+    per_image = colsT.nbytes // max(1, N)
+    parallel_for(fill, N, max(1, _COPY_MIN_BYTES // max(1, per_image)))
+
+
 def _grouped_cols(xd, kernel, out_hw, offsets, groups):
     """im2col laid out per group: (G, N*H'*W', kh*kw*C/G)."""
     N, H, W, C = xd.shape
@@ -181,8 +211,13 @@ def _conv_forward(xd, wd, bd, out_hw, offsets, groups, keep_cols):
         K = kh * kw * C
         has_bias = bd is not None
         Kc = K + 1 if has_bias else K
-        cols = xp.empty((M, Kc), dtype=dtype)
-        _im2col(xd, offsets.geom, (cols[:, :K] if has_bias else cols).reshape(N, Ho, Wo, kh, kw * C))
+        if kw * C < CHANNEL_MAJOR_MAX_ROW:
+            colsT = xp.empty((Kc, N, Ho, Wo), dtype=dtype)
+            _im2col_channel_major(xd, offsets.geom, colsT[:K])
+            cols = colsT.reshape(Kc, M).T          # (M, Kc), column-major: BLAS takes it as is
+        else:
+            cols = xp.empty((M, Kc), dtype=dtype)
+            _im2col(xd, offsets.geom, (cols[:, :K] if has_bias else cols).reshape(N, Ho, Wo, kh, kw * C))
         if has_bias:
             cols[:, K] = 1
             wmat = xp.empty((Kc, O), dtype=dtype)
