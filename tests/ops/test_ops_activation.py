@@ -176,3 +176,50 @@ def test_keras_activations_are_the_functional_ones():
     for name, fn in [("selu", F.selu), ("softsign", F.softsign), ("relu6", F.relu6),
                      ("hard_sigmoid", F.hardsigmoid), ("mish", F.mish)]:
         np.testing.assert_array_equal(KA.get(name)(x).numpy(), fn(x).numpy(), err_msg=name)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_relu_split_between_threads_keeps_special_values(threads):
+    # from a million elements relu's forward and backward run in flat ranges on ember's threads
+    # (ops/_parallel.parallel_elementwise): the same numbers as one call, nan and -0.0 included
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 600, 1000)).astype(np.float32)
+    x.reshape(-1)[::997] = np.nan
+    x.reshape(-1)[5::991] = -0.0
+    x.reshape(-1)[7::983] = 0.0
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    ember.ops.parallel.set_num_threads(threads)
+    try:
+        ex = ember.tensor(x, requires_grad=True)
+        y = F.relu(ex)
+        y.backward(ember.tensor(g))
+    finally:
+        ember.ops.parallel.set_num_threads(2)
+    expected = np.maximum(0, x)
+    np.testing.assert_array_equal(y.numpy(), expected)
+    assert np.array_equal(np.signbit(y.numpy()), np.signbit(expected))
+    np.testing.assert_array_equal(ex.grad.numpy(), np.where(x <= 0, 0, g).astype(np.float32))
+    tx = torch.tensor(x, requires_grad=True)
+    torch.relu(tx).backward(torch.tensor(g))
+    np.testing.assert_array_equal(ex.grad.numpy(), tx.grad.numpy())
+    assert np.array_equal(np.signbit(y.numpy()), np.signbit(torch.relu(torch.tensor(x)).numpy()))
+
+
+def test_parallel_elementwise_falls_back_to_one_call_for_views_and_small_arrays():
+    from ember.ops._parallel import parallel_elementwise
+    calls = []
+
+    def add(a, b, out):
+        calls.append(out.size)
+        return np.add(a, b, out=out)
+    big = np.ones((2, 1 << 20), np.float32)
+    ember.ops.parallel.set_num_threads(2)
+    out = parallel_elementwise(add, np.empty_like(big), big, big)
+    assert sorted(calls) == [1 << 20, 1 << 20] and (out == 2).all()         # split in two
+    calls.clear()
+    view = big[:, ::2]
+    parallel_elementwise(add, np.empty(view.shape, np.float32), view, view)
+    assert calls == [1 << 20]                                                 # strided: one call
+    calls.clear()
+    parallel_elementwise(add, np.empty(1000, np.float32), np.ones(1000, np.float32), np.ones(1000, np.float32))
+    assert calls == [1000]
