@@ -20,8 +20,7 @@ at most 4.
 import os
 import threading
 
-__all__ = ["parallel_for", "parallel_products", "parallel_elementwise", "fixed_blocks", "split_count", "run_parts",
-           "set_num_threads",
+__all__ = ["parallel_for", "parallel_products", "fixed_blocks", "split_count", "run_parts", "set_num_threads",
            "get_num_threads"]
 
 
@@ -135,21 +134,3 @@ def fixed_blocks(n, min_rows, max_blocks):
     depends on ``n`` only, never on the thread count."""
     blocks = max(1, min(-(-n // min_rows), max_blocks))
     return blocks, -(-n // blocks)
-
-
-def parallel_elementwise(fn, out, *inputs, min_size=1 << 19):
-    """``fn(*inputs, out=out)`` for an elementwise ``fn``, cut into flat ranges of at least
-    ``min_size`` elements on ember's threads when ``out`` and every input are C-contiguous NumPy
-    arrays of one shape; else called once.  Memory-bound elementwise work gains on 2 cores only
-    from about a million elements (relu's backward at 2.8M: 1.8 -> 1.0 ms; at 0.5M a split loses
-    more to the thread hand-off than it gains).  Returns ``out``."""
-    import numpy
-    arrays = (out,) + inputs
-    if out.size < 2 * min_size or not all(type(a) is numpy.ndarray and a.shape == out.shape
-                                          and a.flags.c_contiguous for a in arrays):
-        fn(*inputs, out=out)
-        return out
-    flat = [a.reshape(-1) for a in arrays]
-    parallel_for(lambda lo, hi: fn(*(a[lo:hi] for a in flat[1:]), out=flat[0][lo:hi]), out.size, min_size)
-    return out
-

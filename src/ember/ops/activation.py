@@ -10,7 +10,7 @@ import math
 
 from ..backend import xp
 from ._base import as_tensor, make
-from ._parallel import parallel_elementwise, parallel_for
+from ._parallel import parallel_for
 from .arguments import axis_or_dim
 from .elementwise import _sigmoid, _to_float, _unary, neg
 from .elementwise_math import _erf64, _erf_fast
@@ -31,23 +31,15 @@ def relu(x):
     """max(x, 0); the gradient at 0 is 0; relu(-0.0) = -0.0 and nan passes (as PyTorch)."""
     # maximum(0, x), not maximum(x, 0): on a tie NumPy returns the second operand, so -0.0 stays
     # -0.0 (PyTorch's clamp_min), and nan propagates; 6x faster than a where()
-    return _unary(x, "relu", lambda x: parallel_elementwise(_relu_into, xp.empty_like(x), x), _relu_grad)
-
-
-def _relu_into(x, out):
-    return xp.maximum(0, x, out=out)
+    return _unary(x, "relu", lambda x: xp.maximum(0, x), _relu_grad)
 
 
 def _relu_grad(g, x, y):
-    return parallel_elementwise(_relu_grad_into, xp.empty(g.shape, dtype=g.dtype), g, x)
-
-
-def _relu_grad_into(g, x, out):
-    # g * (not x <= 0): nan passes the gradient, as PyTorch; a float out= skips the bool->float
+    # g * (not x <= 0): nan passes the gradient, as PyTorch; dtype= skips the bool->float
     # temporary of g * mask (~1.5x faster), the mask is inverted in place
     keep = x <= 0
     xp.logical_not(keep, out=keep)
-    return xp.multiply(g, keep, out=out)
+    return xp.multiply(g, keep, dtype=g.dtype)
 
 
 def leaky_relu(x, negative_slope=0.01):
