@@ -160,9 +160,10 @@ def test_grouped_shifted_taps_path_equals_torch_and_im2col(monkeypatch, kernel, 
 
 @pytest.mark.skipif(not ember.backend.blas_threads.available(),
                     reason="NumPy's BLAS is not an OpenBLAS whose thread count ember can set")
-def test_grouped_shifted_grid_weight_gradient_is_bit_identical_for_any_thread_count():
-    # large enough that OpenBLAS would split the weight gradient's long reduction between its
-    # threads when ember runs one thread (which changes the last bits): it must not
+def test_grouped_shifted_grid_is_bit_identical_for_any_thread_count():
+    # large enough that OpenBLAS would split the products between its threads when ember runs
+    # one thread, which changes the last bits (the weight gradient's long reduction with the
+    # SkylakeX kernels, the forward with the Haswell ones): it must not
     _assert_bit_identical_per_thread_count(7, (4, 28, 28, 32), (3, 3, 16, 32), padding=1, groups=2)
 
 

@@ -113,6 +113,15 @@ def _sum_kernel_rows(A, first, w, grid, q, n_out):
     return acc
 
 
+def _by_groups(part, groups):
+    """``part(lo, hi)`` over groups side by side on ember's threads (a group's taps are still in
+    cache for its products), every product on one OpenBLAS thread -- even when ember runs one
+    thread, since OpenBLAS's own split of a product changes its last bits with the thread count
+    (seen with the Haswell kernels)."""
+    with blas_threads.single_threaded():
+        parallel_products(part, groups)
+
+
 def shift_forward(xd, wd, geom, groups, keep):
     """(out (N, H', W', C_out), the ShiftedGrid with its padded input when ``keep``) of a grouped
     stride-1 convolution of xd (N, H, W, C) with wd (kh, kw, C/G, C_out)."""
@@ -130,9 +139,7 @@ def shift_forward(xd, wd, geom, groups, keep):
             acc = _sum_kernel_rows(A, 0, w, grid, q, Og)
             del A
             out[..., q * Og:(q + 1) * Og] = acc.reshape(grid.N, grid.Hg, grid.Wg, Og)[:, :grid.Ho, :grid.Wo]
-    # groups side by side on ember's threads: the taps, sums and copies are split too, and a
-    # group's taps are still in cache for its products
-    parallel_products(part, groups)
+    _by_groups(part, groups)
     if keep:
         grid.X = X
     return out, (grid if keep else None)
@@ -177,10 +184,7 @@ def shift_backward(g, grid, wshape, groups, wd=None):
                 stacked = xp.lib.stride_tricks.as_strided(
                     xq, shape=(Lq, kh, Cg), strides=(xq.strides[0], step * xq.strides[0], xq.strides[1]))
                 xp.matmul(stacked.reshape(Lq, kh * Cg).T, A[wq_row:wq_row + Lq], out=dW[q])
-    # one OpenBLAS thread per product even when ember runs one thread: OpenBLAS's own split of
-    # the weight gradient's long reduction changes its last bits with the thread count
-    with blas_threads.single_threaded():
-        parallel_products(part, groups)
+    _by_groups(part, groups)
     gw = None
     if need_weight:
         # dW[q][(i, c), (kw-1-j, o)] -> gw[i, j, c, q*Og + o]
