@@ -123,7 +123,9 @@ class Tensor:
     # or ("sigmoid", logits, None), so that a cross-entropy of those probabilities can be computed
     # stably from the logits (ember.ops.probability_losses).  Read it with getattr(t, "_from_logits",
     # None): other tensors leave the slot unset, which costs nothing at creation.
-    __slots__ = ("data", "grad", "_rg", "_node", "_retains_grad", "_from_logits", "__weakref__")
+    # ``_hooks`` / ``_post_hooks`` are set only on tensors with gradient hooks (register_hook).
+    __slots__ = ("data", "grad", "_rg", "_node", "_retains_grad", "_from_logits", "_hooks", "_post_hooks",
+                 "__weakref__")
     # NumPy must hand binary operators with a Tensor on the right back to us (array + tensor).
     __array_ufunc__ = None
 
@@ -234,6 +236,31 @@ class Tensor:
             raise RuntimeError("ember: retain_grad() on a tensor that does not require grad")
         self._retains_grad = True
         return self
+
+    def register_hook(self, hook):
+        """Run ``hook(grad) -> Tensor or None`` on this tensor's gradient in every backward pass;
+        what it returns (same shape) replaces the gradient.  Returns a handle with ``remove()``.
+
+        On a tensor computed by an op, the hook sees the gradient summed over its uses, before
+        ``retain_grad()`` keeps it and before it flows on.  On a leaf (a parameter, a tensor you
+        created), it sees the leaf's gradient of the pass summed over its uses, before it
+        accumulates into ``.grad``.  As PyTorch, also in ``ember.autograd.grad``."""
+        if not self._rg:
+            raise RuntimeError("ember: cannot register a hook on a tensor that does not require grad")
+        if self._node is not None and self._node.backward is None:
+            raise RuntimeError("ember: register_hook on a tensor whose graph was already freed by backward()")
+        return _engine.add_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Run ``hook(tensor)`` on this leaf after each backward pass has accumulated its ``.grad``
+        (e.g. to step an optimizer per parameter during backward).  Returns a handle with
+        ``remove()``.  Leaves only, as PyTorch."""
+        if self._node is not None:
+            raise RuntimeError("ember: register_post_accumulate_grad_hook only works on leaf tensors "
+                               "(a parameter, a tensor you created)")
+        if not self._rg:
+            raise RuntimeError("ember: cannot register a hook on a tensor that does not require grad")
+        return _engine.add_hook(self, hook, post=True)
 
     def zero_grad(self):
         """Drop the accumulated gradient (sets ``.grad`` to None)."""

@@ -10,6 +10,7 @@ uses it only to make the gradient tensors it hands out and to check :func:`grad`
 """
 import operator
 import sys
+import weakref
 
 from ..backend import xp
 from . import anomaly
@@ -114,6 +115,103 @@ def accumulate_leaf(leaf, g, backward=None, owned=False):
         leaf.grad.data += g
 
 
+# -- gradient hooks (Tensor.register_hook, Tensor.register_post_accumulate_grad_hook) ------------
+# A tensor's hooks live on the tensor (slots ``_hooks``, ``_post_hooks``; unset = none).  A hook on
+# a tensor computed by an op runs on its summed gradient before that gradient is kept
+# (retain_grad, autograd.grad) and flows on.  A hook on a leaf runs on the leaf's gradient of one
+# pass summed over all its uses, before it accumulates into ``.grad`` (PyTorch's hooks before
+# AccumulateGrad); a post-accumulate hook runs after.  The leaves that have hooks (id -> weak
+# reference; not a WeakSet, whose lookups would compare tensors with ==), so that a backward
+# without any skips the bookkeeping:
+_hooked_leaves = {}
+
+
+def _forget_leaf(key):
+    return lambda ref: _hooked_leaves.pop(key, None)
+
+
+class HookHandle:
+    """Returned by ``register_hook``: ``handle.remove()`` unregisters the hook."""
+
+    def __init__(self, tensor, slot, hook):
+        self._tensor, self._slot, self._hook = weakref.ref(tensor), slot, hook
+
+    def remove(self):
+        t = self._tensor()
+        hooks = None if t is None else getattr(t, self._slot, None)
+        if hooks and self._hook in hooks:
+            hooks.remove(self._hook)
+            if t._node is None and not getattr(t, "_hooks", None) and not getattr(t, "_post_hooks", None):
+                _hooked_leaves.pop(id(t), None)
+
+
+def add_hook(t, hook, post=False):
+    """Register ``hook`` on tensor ``t`` (``post``: after accumulation, leaves only); returns a
+    :class:`HookHandle`."""
+    slot = "_post_hooks" if post else "_hooks"
+    hooks = getattr(t, slot, None)
+    if hooks is None:
+        hooks = []
+        setattr(t, slot, hooks)
+    hooks.append(hook)
+    if t._node is None and id(t) not in _hooked_leaves:
+        _hooked_leaves[id(t)] = weakref.ref(t, _forget_leaf(id(t)))
+    return HookHandle(t, slot, hook)
+
+
+def run_hooks(hooks, g):
+    """``g`` after each hook of ``hooks`` in turn: ``hook(grad Tensor)`` may return a replacement
+    (a Tensor or array of g's shape, cast to g's dtype) or None (keep it)."""
+    for hook in list(hooks):
+        r = hook(_Tensor.wrap(g))
+        if r is not None:
+            r = r.data if isinstance(r, _Tensor) else xp.asarray(r)
+            if r.shape != g.shape:
+                raise RuntimeError(f"ember: a gradient hook returned shape {r.shape} for a gradient "
+                                   f"of shape {g.shape}")
+            g = r.astype(g.dtype, copy=False)
+    return g
+
+
+class _HookedLeaves:
+    """The ``deliver`` of a backward pass in which some leaf has hooks, and the first observer of
+    that pass: a hooked leaf's gradient is summed here until every edge into the leaf has
+    delivered (``leaf_ready``), then its hooks run and it accumulates, then its post-accumulate
+    hooks run.  Leaves without hooks go straight to ``deliver``."""
+
+    def __init__(self, deliver):
+        self.deliver, self.sums = deliver, {}
+
+    def __call__(self, leaf, g, backward, owned=False):
+        if leaf._node is not None or not getattr(leaf, "_hooks", None):     # (retain_grad's)
+            self.deliver(leaf, g, backward, owned)
+            return
+        g = _conform(leaf, g, backward)
+        prev = self.sums.get(id(leaf))
+        if prev is None:
+            self.sums[id(leaf)] = (leaf, g if owned else g.copy())
+        else:
+            prev[1][...] += g
+
+    def leaf_ready(self, leaf):
+        entry = self.sums.pop(id(leaf), None)
+        if entry is not None:
+            # not owned: a hook may have kept the Tensor it was handed
+            self.deliver(leaf, run_hooks(leaf._hooks, entry[1]), None, False)
+        post = getattr(leaf, "_post_hooks", None)
+        if post and leaf.grad is not None:
+            for hook in list(post):
+                hook(leaf)
+
+    def finish(self):
+        """Leaves whose edges were not all walked (a branch no gradient reached)."""
+        while self.sums:
+            self.leaf_ready(next(iter(self.sums.values()))[0])
+
+    def backward_done(self):
+        pass
+
+
 # Observers of backward passes (ember.distributed's DistributedDataParallel uses one to start
 # reducing a bucket of gradients while backward goes on).  An observer has ``leaf_ready(leaf)``,
 # called once every edge of the graph into that leaf has been processed (its gradient for this pass
@@ -173,6 +271,9 @@ def _propagate(roots, grads, retain_graph, deliver, keeps, observers=None):
         g = grads.pop(id(t), None)
         if g is None:
             continue
+        hooks = getattr(t, "_hooks", None)
+        if hooks:
+            g = run_hooks(hooks, g)
         if keeps(t):
             deliver(t, g, None, False)
         node = t._node
@@ -213,14 +314,19 @@ def run_backward(root, grad, retain_graph=False):
     accumulating into the ``.grad`` of every leaf that requires grad (and of tensors that
     ``retain_grad()``)."""
     observers = list(_backward_observers) if _backward_observers else None
+    deliver = accumulate_leaf
+    if _hooked_leaves:
+        deliver = _HookedLeaves(accumulate_leaf)
+        observers = [deliver] + (observers or [])
     if root._node is None:
         if root._rg:
-            accumulate_leaf(root, grad)
+            deliver(root, grad, None)
             for o in observers or ():
                 o.leaf_ready(root)
     else:
-        _propagate([root], {id(root): grad}, retain_graph, accumulate_leaf, _retains_grad,
-                   observers)
+        _propagate([root], {id(root): grad}, retain_graph, deliver, _retains_grad, observers)
+        if deliver is not accumulate_leaf:
+            deliver.finish()
     for o in observers or ():
         o.backward_done()
 
@@ -302,6 +408,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
             roots.append(o)
             grads[id(o)] = g
     _propagate(roots, grads, retain_graph, capture, lambda t: id(t) in wanted)
+    hooked = {wanted[id(t)]: t for t in ins if t._node is None and getattr(t, "_hooks", None)}
+    for i, t in hooked.items():      # a leaf's hooks run on its captured gradient (PyTorch's)
+        if found[i] is not None:
+            found[i] = run_hooks(t._hooks, found[i])
     result = []
     for i, t in enumerate(ins):
         g = found[wanted[id(t)]]

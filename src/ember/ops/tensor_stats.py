@@ -1,7 +1,7 @@
 """PyTorch's statistics, counting and indexing Tensor methods that ember lacked, with their
 functional forms: ``nansum``, ``nanmean``, ``nanmedian``, ``quantile``/``nanquantile`` (every
 interpolation mode), ``aminmax``, ``count_nonzero``, ``bincount``, ``histc``,
-``unique_consecutive``, ``index_put``; and the Tensor-only ``fill_diagonal_``, ``register_hook``,
+``unique_consecutive``, ``index_put``; and the Tensor-only ``fill_diagonal_``,
 ``pin_memory``, ``share_memory_``, ``apply_``, ``map_``.
 
 The differentiable ones are composed from ember's ops (sort, take_along_dim, lerp, where, sum), so
@@ -342,62 +342,6 @@ def _fill_diagonal_(self, fill_value, wrap=False):
     return self
 
 
-class _HookHandle:
-    """Returned by ``register_hook``: ``handle.remove()`` unregisters the hook."""
-
-    def __init__(self, hooks, hook):
-        self._hooks, self._hook = hooks, hook
-
-    def remove(self):
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
-
-
-class _HookedBackward:
-    """A node's backward with the tensor's gradient hooks applied to its incoming gradient."""
-
-    def __init__(self, backward):
-        self.inner, self.hooks = backward, []
-        self.__qualname__ = getattr(backward, "__qualname__", "op")   # names the op in errors
-
-    def __call__(self, g):
-        for hook in list(self.hooks):
-            r = hook(Tensor.wrap(g))
-            if r is not None:
-                r = r.data if isinstance(r, Tensor) else xp.asarray(r)
-                if r.shape != g.shape:
-                    raise RuntimeError(f"ember: a gradient hook returned shape {r.shape} for a "
-                                       f"gradient of shape {g.shape}")
-                g = r.astype(g.dtype, copy=False)
-        return self.inner(g)
-
-
-def _register_hook(self, hook):
-    """Register ``hook(grad) -> Tensor or None`` on this tensor's gradient: it runs in backward
-    with the (summed) gradient flowing into the tensor, and what it returns replaces that gradient.
-    Returns a handle with ``remove()``.
-
-    Supported on tensors computed by an op (non-leaves).  A leaf (a parameter, a tensor you
-    created) raises NotImplementedError: ember's engine writes a leaf's ``.grad`` directly, with
-    no place to intercept it.  For a leaf, edit ``x.grad`` after ``backward()``, or register the
-    hook on ``y = x * 1`` and use ``y`` in place of ``x``.  ``retain_grad()`` on the same tensor
-    keeps the gradient as it was before the hooks ran (PyTorch keeps it after)."""
-    if not self._rg:
-        raise RuntimeError("ember: cannot register a hook on a tensor that does not require grad")
-    node = self._node
-    if node is None:
-        raise NotImplementedError(
-            "ember: Tensor.register_hook on a leaf tensor is not supported (the engine writes a "
-            "leaf's .grad directly); edit x.grad after backward(), or register the hook on "
-            "y = x * 1 and use y in place of x")
-    if node.backward is None:
-        raise RuntimeError("ember: register_hook on a tensor whose graph was already freed by backward()")
-    if not isinstance(node.backward, _HookedBackward):
-        node.backward = _HookedBackward(node.backward)
-    node.backward.hooks.append(hook)
-    return _HookHandle(node.backward.hooks, hook)
-
-
 def _pin_memory(self, device=None):
     """``self``: pinned (page-locked) host memory only speeds up copies to a GPU in PyTorch; ember's
     host arrays are ordinary NumPy memory, so this is a no-op kept for PyTorch code."""
@@ -446,7 +390,7 @@ def _bind():
     for name in ("nansum", "nanmean", "nanmedian", "quantile", "nanquantile", "aminmax",
                  "count_nonzero", "bincount", "histc", "unique_consecutive", "index_put"):
         setattr(T, name, globals()[name])
-    T.fill_diagonal_, T.register_hook = _fill_diagonal_, _register_hook
+    T.fill_diagonal_ = _fill_diagonal_
     T.pin_memory, T.share_memory_, T.apply_, T.map_ = _pin_memory, _share_memory_, _apply_, _map_
 
 
