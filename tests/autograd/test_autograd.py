@@ -487,3 +487,67 @@ def test_parity_harness_fails_on_mutation():
     with pytest.raises(AssertionError, match="mutated"):
         check_parity(Row("mutating", mutating, lambda x: torch.cat([torch.zeros(1), x[1:]]),
                          [randn(3)], differentiable=False))
+
+
+# -- indexing's gradient stays indexed until it is summed (autograd/indexed.py) -------------------
+
+def _slices_and_torch(x_np, through_op, pieces, extra_full_use):
+    """Gradient of sum_k (x[pieces[k]] * w_k).sum() (+ (x * 3).sum()) for ember and PyTorch."""
+    out = []
+    for mod in (ember, torch):
+        leaf = (ember.tensor(x_np, dtype="float64", requires_grad=True) if mod is ember
+                else torch.tensor(x_np, requires_grad=True))
+        x = leaf * 1.0 if through_op else leaf
+        total = (x * 3).sum() if extra_full_use == "before" else None
+        for k, index in enumerate(pieces):
+            term = (x[index] * (k + 1.5)).sum()
+            total = term if total is None else total + term
+        if extra_full_use == "after":
+            total = total + (x * x).sum()
+        total.backward()
+        out.append(leaf.grad.numpy())
+    return out
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch (test-only oracle) is not installed")
+@pytest.mark.parametrize("through_op", [False, True])
+@pytest.mark.parametrize("extra_full_use", [None, "before", "after"])
+def test_many_indexed_pieces_sum_like_torch(through_op, extra_full_use):
+    # basic slices, integers, repeated advanced indices (scatter-add) and a boolean mask, on a
+    # leaf and on a tensor computed by an op, with and without a full-size use of the same tensor
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 6, 5))
+    mask = rng.random((4, 6, 5)) > 0.5
+    pieces = [(slice(None), t) for t in range(6)] + [(1, slice(1, 4)), (np.array([0, 2, 0, 0]),),
+                                                     (Ellipsis, np.array([4, 4, 1])), (mask,), (None, 2)]
+    ours, theirs = _slices_and_torch(x, through_op, pieces, extra_full_use)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_indexed_gradient_into_an_optimizer_buffer_autograd_grad_and_hooks():
+    import ember.nn as nn
+    import ember.optim as optim
+    p = nn.Parameter(ember.tensor(np.arange(6.0).reshape(2, 3)))
+    optim.SGD([p], lr=1.0)                              # its .grad lives in the flat buffer
+    p.grad = None
+    (p[0] * 2).sum().backward()
+    np.testing.assert_array_equal(p.grad.numpy(), [[2, 2, 2], [0, 0, 0]])
+    (p[:, 1] * 5).sum().backward()                      # added in place into the buffer
+    np.testing.assert_array_equal(p.grad.numpy(), [[2, 7, 2], [0, 5, 0]])
+    x = ember.tensor(np.ones((3, 4)), requires_grad=True)
+    g, = ember.autograd.grad(sum((x[i] * (i + 1)).sum() for i in range(3)) + x[:, 0].sum(), x)
+    np.testing.assert_array_equal(g.numpy(), [[2, 1, 1, 1], [3, 2, 2, 2], [4, 3, 3, 3]])
+    seen = []
+    x.register_hook(lambda grad: seen.append(grad.numpy().copy()))
+    (x[0].sum() + x[2, 1:].sum()).backward()
+    np.testing.assert_array_equal(seen[0], [[1, 1, 1, 1], [0, 0, 0, 0], [0, 1, 1, 1]])
+
+
+def test_indexed_gradient_keeps_negative_zero_and_reaches_anomaly_checks():
+    x = ember.tensor(np.zeros(3), requires_grad=True)
+    x[1:].backward(ember.tensor(np.array([-0.0, 2.0])))
+    assert np.signbit(x.grad.numpy()).tolist() == [False, True, False]
+    y = ember.tensor(np.ones(3), requires_grad=True)
+    with ember.autograd.detect_anomaly():
+        with pytest.raises(ember.autograd.AnomalyError, match="getitem"):
+            (y * 1.0)[:2].backward(ember.tensor(np.array([np.inf, 1.0])))

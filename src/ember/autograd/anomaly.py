@@ -263,6 +263,7 @@ def checked_backward(node, backward, parents, g):
     if not _check_nan:
         return grads
     for i, (p, pg) in enumerate(zip(parents, grads)):
+        pg = getattr(pg, "values", pg)          # an IndexedGrad: its values
         if pg is None or not p._rg or _finite(pg):
             continue
         op = _node_op(node, trace)

@@ -15,6 +15,7 @@ import weakref
 from ..backend import xp
 from . import anomaly
 from .graph import op_name
+from .indexed import IndexedGrad, dense
 
 _FREED = ("ember: trying to backward through a part of the graph that was already freed by an "
           "earlier backward(). Call backward(retain_graph=True) the first time if you need to "
@@ -98,19 +99,26 @@ def _owned(g):
 
 
 def accumulate_leaf(leaf, g, backward=None, owned=False):
-    """Add array ``g`` into ``leaf.grad`` (in place once it exists); ``owned``: nothing else
-    refers to ``g``, so it may become ``leaf.grad`` itself."""
+    """Add gradient ``g`` (an array or an :class:`~ember.autograd.indexed.IndexedGrad`) into
+    ``leaf.grad`` (in place once it exists); ``owned``: nothing else refers to ``g``, so it may
+    become ``leaf.grad`` itself."""
     g = _conform(leaf, g, backward)
+    indexed = isinstance(g, IndexedGrad)
     if leaf.grad is None:
         buf = getattr(leaf, "_grad_buffer", None)
         if buf is not None:
             # A Parameter whose gradient lives in an optimizer's flat buffer: write it there.
-            buf[...] = g
+            if indexed:
+                g.write_into(buf)
+            else:
+                buf[...] = g
             leaf.grad = _Tensor.wrap(buf)
         else:
             # Copy unless owned: the same array may have been handed to several parents (add's
             # backward), or to a parent and on down the graph.
-            leaf.grad = _Tensor.wrap(g if owned else g.copy())
+            leaf.grad = _Tensor.wrap(dense(g) if indexed else g if owned else g.copy())
+    elif indexed:
+        g.add_into(leaf.grad.data)
     else:
         leaf.grad.data += g
 
@@ -189,7 +197,9 @@ class _HookedLeaves:
         g = _conform(leaf, g, backward)
         prev = self.sums.get(id(leaf))
         if prev is None:
-            self.sums[id(leaf)] = (leaf, g if owned else g.copy())
+            self.sums[id(leaf)] = (leaf, dense(g) if isinstance(g, IndexedGrad) else g if owned else g.copy())
+        elif isinstance(g, IndexedGrad):
+            g.add_into(prev[1])
         else:
             prev[1][...] += g
 
@@ -258,6 +268,8 @@ def _propagate(roots, grads, retain_graph, deliver, keeps, observers=None):
     """Run the backward functions of the graph below ``roots`` (tensors with a node), consumers
     first, starting from ``grads`` (``{id(root): gradient array}``; consumed).
 
+    A backward may return an :class:`~ember.autograd.indexed.IndexedGrad` (indexing's): summed
+    here in place into the tensor's gradient, and handed as it is to ``deliver``.
     A gradient reaching a leaf that requires grad goes to ``deliver(leaf, g, backward, owned)``
     (``backward``: the function that returned it, named in errors; ``owned``: nothing else refers
     to ``g``, see :func:`_owned`); the summed gradient of a tensor
@@ -267,6 +279,7 @@ def _propagate(roots, grads, retain_graph, deliver, keeps, observers=None):
     """
     order = _topological_order(roots)
     pending = _leaf_edge_counts(order) if observers else None
+    summing = set()      # ids whose entry in ``grads`` is an array this loop made (added in place)
     for t in order:
         g = grads.pop(id(t), None)
         if g is None:
@@ -303,7 +316,20 @@ def _propagate(roots, grads, retain_graph, deliver, keeps, observers=None):
                 pg = _conform(p, pg, backward)
                 key = id(p)
                 prev = grads.get(key)
-                grads[key] = pg if prev is None else prev + pg
+                if prev is None:
+                    if isinstance(pg, IndexedGrad):
+                        pg = dense(pg)
+                        summing.add(key)
+                    grads[key] = pg
+                elif key in summing:
+                    if isinstance(pg, IndexedGrad):
+                        pg.add_into(prev)
+                    else:
+                        prev += pg
+                else:
+                    # prev came from a backward (it may be shared, as add's): sum into a new array
+                    grads[key] = pg.add_into(prev.copy()) if isinstance(pg, IndexedGrad) else prev + pg
+                    summing.add(key)
 
 
 _retains_grad = operator.attrgetter("_retains_grad")
@@ -394,7 +420,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
         if i is None:
             return
         g = _conform(t, g, backward)
-        found[i] = (g if owned else g.copy()) if found[i] is None else found[i] + g
+        if found[i] is None:
+            found[i] = dense(g) if isinstance(g, IndexedGrad) else g if owned else g.copy()
+        else:
+            found[i] = g.add_into(found[i]) if isinstance(g, IndexedGrad) else found[i] + g
 
     # Outputs that are leaves (or inputs themselves) take their seed directly.
     roots, grads = [], {}

@@ -1,6 +1,7 @@
 """Shape and movement ops: views and copies that rearrange elements; gradients rearrange back."""
 import builtins
 
+from ..autograd.indexed import IndexedGrad
 from ..backend import xp
 from ..tensor import Tensor
 from ._base import AxisError, as_tensor, check_axis, make, normalize_axis
@@ -345,16 +346,12 @@ def getitem(x, index):
         out = x.data[index]
     except IndexError as e:   # AxisError: both `except IndexError` and `except ValueError` catch it
         raise AxisError(f"ember.getitem: {e} (tensor shape {x.shape})") from None
-    shape, dtype = x.shape, x.data.dtype
-    basic = _is_basic(index)
+    shape, basic = x.shape, _is_basic(index)
 
     def backward(g):
-        full = xp.zeros(shape, dtype=g.dtype)
-        if basic:
-            full[index] = g          # basic indices never repeat an element
-        else:
-            xp.add.at(full, index, g)
-        return (full,)
+        # zero but at the index: the engine adds it in place (autograd/indexed.py), so the T
+        # pieces of a loop over x[:, t] cost their own size, not T times x's
+        return (IndexedGrad(shape, index, g, basic),)
     return make(out if isinstance(out, xp.ndarray) else xp.asarray(out), (x,), backward)
 
 

@@ -1,0 +1,63 @@
+"""A gradient that is zero except at some indices, as indexing's backward returns it.
+
+``x[i]`` sends back a gradient of x's shape that is ``g`` at the indexed positions and zero
+elsewhere.  Materialised, each of the T pieces of ``x.unbind(1)`` or of a loop over ``x[:, t]``
+costs a zero array the size of x, and summing the T of them costs T more passes over it.  An
+:class:`IndexedGrad` keeps only the index and the values: the engine writes them into the
+gradient it is summing (or into a leaf's ``.grad``) in place, so the pieces cost their own size.
+"""
+from ..backend import xp
+
+__all__ = ["IndexedGrad", "dense"]
+
+
+class IndexedGrad:
+    """The gradient of shape ``shape`` that is ``values`` at ``index`` (scatter-added: repeated
+    advanced indices accumulate) and zero elsewhere.  ``basic``: ``index`` is basic (slices,
+    integers, None, Ellipsis), which never repeats an element."""
+
+    __slots__ = ("shape", "dtype", "index", "values", "basic")
+
+    def __init__(self, shape, index, values, basic):
+        self.shape, self.dtype = tuple(shape), values.dtype
+        self.index, self.values, self.basic = index, values, basic
+
+    @property
+    def size(self):
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+    def astype(self, dtype):
+        return IndexedGrad(self.shape, self.index, self.values.astype(dtype), self.basic)
+
+    def reshape(self, shape):
+        return dense(self).reshape(shape)
+
+    def add_into(self, array):
+        """``array`` (of this shape) += this gradient, in place."""
+        if self.basic:
+            array[self.index] += self.values
+        else:
+            xp.add.at(array, self.index, self.values)
+        return array
+
+    def write_into(self, array):
+        """``array`` (of this shape) = this gradient, in place (a -0.0 value stays -0.0)."""
+        array[...] = 0
+        return self._fill(array)
+
+    def _fill(self, zeros):
+        if self.basic:
+            zeros[self.index] = self.values
+        else:
+            xp.add.at(zeros, self.index, self.values)
+        return zeros
+
+
+def dense(g):
+    """``g`` as an array (a new one for an :class:`IndexedGrad`; an array is returned as is)."""
+    if isinstance(g, IndexedGrad):
+        return g._fill(xp.zeros(g.shape, dtype=g.dtype))
+    return g
