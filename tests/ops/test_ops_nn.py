@@ -397,9 +397,10 @@ def test_one_hot_dtype_and_no_grad():
     np.testing.assert_array_equal(out.numpy(), np.eye(3, dtype=np.int64)[[[1, 0], [2, 2]]])
 
 
-@pytest.mark.parametrize("vocab, n", [(3000, 6000), (40, 3000)])
+@pytest.mark.parametrize("vocab, n", [(3000, 6000), (40, 3000), (5000, 100)])
 def test_embedding_grad_large_against_torch(vocab, n):
-    """Both accumulate paths of the embedding backward (many / few distinct ids)."""
+    """The accumulate paths of the embedding backward (many / few / all distinct ids), into a
+    fresh ``.grad``, then added into it by a second pass and by a tied use of the table."""
     rng = np.random.default_rng(0)
     ids = rng.integers(0, vocab, (n // 10, 10))
     w = rng.standard_normal((vocab, 6)).astype(np.float32)
@@ -408,4 +409,9 @@ def test_embedding_grad_large_against_torch(vocab, n):
     F.embedding(ember.tensor(ids), we, padding_idx=3).backward(ember.tensor(g))
     wt = torch.from_numpy(w).requires_grad_()
     TF.embedding(torch.from_numpy(ids), wt, padding_idx=3).backward(torch.from_numpy(g))
+    np.testing.assert_allclose(we.grad.numpy(), wt.grad.numpy(), atol=1e-5, rtol=1e-4)
+    # a second pass adds its rows into .grad; the table also used whole (tied output layer)
+    h = rng.standard_normal((4, 6)).astype(np.float32)
+    (F.embedding(ember.tensor(ids[:3]), we).sum() + (ember.tensor(h) @ we.T).sum()).backward()
+    (TF.embedding(torch.from_numpy(ids[:3]), wt).sum() + (torch.from_numpy(h) @ wt.T).sum()).backward()
     np.testing.assert_allclose(we.grad.numpy(), wt.grad.numpy(), atol=1e-5, rtol=1e-4)

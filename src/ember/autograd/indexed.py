@@ -13,14 +13,15 @@ __all__ = ["IndexedGrad", "dense"]
 
 class IndexedGrad:
     """The gradient of shape ``shape`` that is ``values`` at ``index`` (scatter-added: repeated
-    advanced indices accumulate) and zero elsewhere.  ``basic``: ``index`` is basic (slices,
-    integers, None, Ellipsis), which never repeats an element."""
+    advanced indices accumulate) and zero elsewhere.  ``unique``: ``index`` never repeats an
+    element (basic indices -- slices, integers, None, Ellipsis -- never do), so plain indexed
+    assignment and ``+=`` are exact."""
 
-    __slots__ = ("shape", "dtype", "index", "values", "basic")
+    __slots__ = ("shape", "dtype", "index", "values", "unique")
 
-    def __init__(self, shape, index, values, basic):
+    def __init__(self, shape, index, values, unique):
         self.shape, self.dtype = tuple(shape), values.dtype
-        self.index, self.values, self.basic = index, values, basic
+        self.index, self.values, self.unique = index, values, unique
 
     @property
     def size(self):
@@ -30,14 +31,14 @@ class IndexedGrad:
         return n
 
     def astype(self, dtype):
-        return IndexedGrad(self.shape, self.index, self.values.astype(dtype), self.basic)
+        return IndexedGrad(self.shape, self.index, self.values.astype(dtype), self.unique)
 
     def reshape(self, shape):
         return dense(self).reshape(shape)
 
     def add_into(self, array):
         """``array`` (of this shape) += this gradient, in place."""
-        if self.basic:
+        if self.unique:
             array[self.index] += self.values
         else:
             xp.add.at(array, self.index, self.values)
@@ -49,7 +50,7 @@ class IndexedGrad:
         return self._fill(array)
 
     def _fill(self, zeros):
-        if self.basic:
+        if self.unique:
             zeros[self.index] = self.values
         else:
             xp.add.at(zeros, self.index, self.values)

@@ -1,4 +1,5 @@
 """Embedding lookups (``embedding``, ``token_and_position_embedding``) and one-hot encoding."""
+from ..autograd.indexed import IndexedGrad, dense
 from ..backend import xp
 from ._base import as_tensor, check_devices, make
 
@@ -40,37 +41,51 @@ def _table(weight, op, name="weight"):
 _LOOP_MAX = 1024   # at most this many distinct ids: sum each id's (contiguous, sorted) rows
 
 
-def _scatter_rows(ids, rows, num, padding_idx):
-    """gw[i] = sum of rows[ids == i]: the accumulate of ``numpy.add.at(gw, ids, rows)``, faster.
+def _summed_rows(ids, rows):
+    """(the distinct ids, sorted; each one's rows summed): the accumulate of
+    ``numpy.add.at(gw, ids, rows)``, faster.
 
     ``add.at`` is ~10x slower than PyTorch's index_add on a language model's (B*T, dim)
     gradient, so the ids are sorted once (stable argsort) and the rows gathered in that order;
     every id's rows are then one contiguous block, summed with one ``sum(axis=0)`` per distinct
     id when there are few of them (character/small vocabularies, position tables) or with one
-    ``add.reduceat`` otherwise.  All ids distinct: a plain scatter, nothing to add.
+    ``add.reduceat`` otherwise.  All ids distinct: the rows themselves, nothing to add.
     """
-    gw = xp.zeros((num, rows.shape[1]), dtype=rows.dtype)
-    if ids.size:
-        order = xp.argsort(ids, kind="stable")
-        s = ids[order]
-        starts = xp.flatnonzero(xp.concatenate(([True], s[1:] != s[:-1])))
-        uniq = s[starts]
-        if uniq.size == s.size:
-            gw[ids] = rows
+    if not ids.size:
+        return ids, rows
+    order = xp.argsort(ids, kind="stable")
+    s = ids[order]
+    starts = xp.flatnonzero(xp.concatenate(([True], s[1:] != s[:-1])))
+    uniq = s[starts]
+    if uniq.size == s.size:
+        return ids, rows
+    sorted_rows = xp.take(rows, order, axis=0)
+    if uniq.size > _LOOP_MAX:
+        return uniq, xp.add.reduceat(sorted_rows, starts, axis=0)
+    summed = xp.empty((uniq.size, rows.shape[1]), dtype=rows.dtype)
+    ends = starts[1:].tolist() + [s.size]
+    for k, (a, b) in enumerate(zip(starts.tolist(), ends)):
+        if b - a == 1:
+            summed[k] = sorted_rows[a]
         else:
-            sorted_rows = xp.take(rows, order, axis=0)
-            if uniq.size <= _LOOP_MAX:
-                ends = starts[1:].tolist() + [s.size]
-                for u, a, b in zip(uniq.tolist(), starts.tolist(), ends):
-                    if b - a == 1:
-                        gw[u] = sorted_rows[a]
-                    else:
-                        sorted_rows[a:b].sum(axis=0, out=gw[u])
-            else:
-                gw[uniq] = xp.add.reduceat(sorted_rows, starts, axis=0)
+            sorted_rows[a:b].sum(axis=0, out=summed[k])
+    return uniq, summed
+
+
+def _row_grad(ids, rows, num, padding_idx):
+    """The (num, dim) gradient of a table whose rows ``ids`` were read, with output gradient
+    ``rows`` (n, dim): zero but at the distinct ids, kept indexed (autograd/indexed.py), so that
+    a large vocabulary's table gets only its used rows added into its ``.grad``."""
+    uniq, summed = _summed_rows(ids, rows)
     if padding_idx is not None:
-        gw[padding_idx] = 0
-    return gw
+        keep = uniq != padding_idx
+        uniq, summed = uniq[keep], summed[keep]
+    return IndexedGrad((num, rows.shape[1]), (uniq,), summed, unique=True)
+
+
+def _scatter_rows(ids, rows, num, padding_idx):
+    """gw[i] = sum of rows[ids == i], as an array."""
+    return dense(_row_grad(ids, rows, num, padding_idx))
 
 
 def embedding(input, weight, padding_idx=None):
@@ -99,7 +114,7 @@ def embedding(input, weight, padding_idx=None):
     out = xp.take(wd, idd, axis=0)
 
     def backward(g):
-        return (_scatter_rows(idd.reshape(-1), g.reshape(-1, dim), num, padding_idx),)
+        return (_row_grad(idd.reshape(-1), g.reshape(-1, dim), num, padding_idx),)
     return make(out, (weight,), backward)
 
 

@@ -351,7 +351,7 @@ def getitem(x, index):
     def backward(g):
         # zero but at the index: the engine adds it in place (autograd/indexed.py), so the T
         # pieces of a loop over x[:, t] cost their own size, not T times x's
-        return (IndexedGrad(shape, index, g, basic),)
+        return (IndexedGrad(shape, index, g, unique=basic),)
     return make(out if isinstance(out, xp.ndarray) else xp.asarray(out), (x,), backward)
 
 
