@@ -9,17 +9,20 @@ How it is computed (conv1d is conv2d with H = 1):
   built with one copy per kernel *row*: with dilation 1, the kw taps of a row are kw*C_in
   consecutive numbers of the padded input, so each row of taps is one overlapping strided view
   copied in chunks of kw*C_in numbers (NumPy's copy costs per contiguous chunk, so bigger chunks
-  are faster than one copy per kernel offset).  The copies are split over the batch between
-  threads.  The bias is fused into the same matrix product as one extra column of ones, so that
+  are faster than one copy per kernel offset).  With few channels (kw*C_in < 16: an image
+  model's first layer) the matrix is built transposed instead, one copy per tap and channel along
+  output rows (``_im2col_channel_major``).  The copies are split over the batch between threads.  The bias is fused into the same matrix product as one extra column of ones, so that
   the backward gets the bias gradient from the weight-gradient product for free.
 * backward: weight (and bias) gradient = cols.T @ g2d; the input gradient, computed only when the
   input requires grad, is the col2im of g2d @ W.T, done offset by offset as
   ``dx[window of offset] += g2d @ W[i, j].T`` (one small product per kernel offset into a reused
   buffer: it never materialises the (N*H'*W', kh*kw*C_in) matrix).
-* ``groups`` > 1: the input is padded into a group-major copy (G, N, H, W, C_in/G), the im2col
-  matrix is built per group, (G, N*H'*W', kh*kw*C_in/G), by the same row-of-taps copies, and
-  one matrix product per group does the rest.  Depthwise (groups == C_in == C_out) skips im2col:
-  cache-tiled broadcast multiply-adds, one per kernel offset (ops/conv_depthwise.py).
+* ``groups`` > 1: with stride 1 and column dilation 1, forward and both gradients run on the
+  shifted grid of ops/conv_grouped.py (kernel-row taps, no im2col).  Otherwise the input is padded
+  into a group-major copy (G, N, H, W, C_in/G), the im2col matrix is built per group,
+  (G, N*H'*W', kh*kw*C_in/G), by the same row-of-taps copies, and one matrix product per group
+  does the rest.  Depthwise (groups == C_in == C_out) skips im2col: cache-tiled broadcast
+  multiply-adds, one per kernel offset (ops/conv_depthwise.py).
 * ``_conv_forward`` / ``_weight_grad`` / ``_input_grad`` work on arrays and are shared with the
   transposed and 3-D convolutions (ops/conv_transpose.py, ops/conv3d.py); the transposed
   forward is this file's input gradient.
