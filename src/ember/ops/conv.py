@@ -323,9 +323,8 @@ def _phase_axis(a, size_in, k, s, p):
 def _input_grad_by_phases(g, wd, x_shape, geom, groups):
     """Stride s > 1, dilation 1: the input positions split into s*s phases (y mod s, x mod s); each
     phase is an ordinary stride-1 convolution of g with the sub-kernel of the taps that reach it,
-    so it runs through the im2col forward instead of adding one strided window per tap."""
+    so it runs through the shifted grid's forward instead of adding one strided window per tap."""
     (H, W), (Ho, Wo), (kh, kw), (sh, sw), _, (pt, pl) = geom
-    N, C = x_shape[0], x_shape[3]
     swapped = _swap_roles(wd, groups)          # (kh, kw, O/G, C)
     gx = xp.empty(x_shape, dtype=g.dtype)
     for a in range(sh):
