@@ -15,7 +15,7 @@ import weakref
 from ..backend import xp
 from . import anomaly
 from .graph import op_name
-from .indexed import IndexedGrad, dense
+from .indexed import IndexedGrad, add_in_place, dense, own
 
 _FREED = ("ember: trying to backward through a part of the graph that was already freed by an "
           "earlier backward(). Call backward(retain_graph=True) the first time if you need to "
@@ -103,12 +103,11 @@ def accumulate_leaf(leaf, g, backward=None, owned=False):
     ``leaf.grad`` (in place once it exists); ``owned``: nothing else refers to ``g``, so it may
     become ``leaf.grad`` itself."""
     g = _conform(leaf, g, backward)
-    indexed = isinstance(g, IndexedGrad)
     if leaf.grad is None:
         buf = getattr(leaf, "_grad_buffer", None)
         if buf is not None:
             # A Parameter whose gradient lives in an optimizer's flat buffer: write it there.
-            if indexed:
+            if isinstance(g, IndexedGrad):
                 g.write_into(buf)
             else:
                 buf[...] = g
@@ -116,11 +115,9 @@ def accumulate_leaf(leaf, g, backward=None, owned=False):
         else:
             # Copy unless owned: the same array may have been handed to several parents (add's
             # backward), or to a parent and on down the graph.
-            leaf.grad = _Tensor.wrap(dense(g) if indexed else g if owned else g.copy())
-    elif indexed:
-        g.add_into(leaf.grad.data)
+            leaf.grad = _Tensor.wrap(own(g, owned))
     else:
-        leaf.grad.data += g
+        add_in_place(leaf.grad.data, g)
 
 
 # -- gradient hooks (Tensor.register_hook, Tensor.register_post_accumulate_grad_hook) ------------
@@ -197,11 +194,9 @@ class _HookedLeaves:
         g = _conform(leaf, g, backward)
         prev = self.sums.get(id(leaf))
         if prev is None:
-            self.sums[id(leaf)] = (leaf, dense(g) if isinstance(g, IndexedGrad) else g if owned else g.copy())
-        elif isinstance(g, IndexedGrad):
-            g.add_into(prev[1])
+            self.sums[id(leaf)] = (leaf, own(g, owned))
         else:
-            prev[1][...] += g
+            add_in_place(prev[1], g)
 
     def leaf_ready(self, leaf):
         entry = self.sums.pop(id(leaf), None)
@@ -322,13 +317,10 @@ def _propagate(roots, grads, retain_graph, deliver, keeps, observers=None):
                         summing.add(key)
                     grads[key] = pg
                 elif key in summing:
-                    if isinstance(pg, IndexedGrad):
-                        pg.add_into(prev)
-                    else:
-                        prev += pg
+                    add_in_place(prev, pg)
                 else:
                     # prev came from a backward (it may be shared, as add's): sum into a new array
-                    grads[key] = pg.add_into(prev.copy()) if isinstance(pg, IndexedGrad) else prev + pg
+                    grads[key] = add_in_place(prev.copy(), pg) if isinstance(pg, IndexedGrad) else prev + pg
                     summing.add(key)
 
 
@@ -420,10 +412,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=False, allow_unused=Fa
         if i is None:
             return
         g = _conform(t, g, backward)
-        if found[i] is None:
-            found[i] = dense(g) if isinstance(g, IndexedGrad) else g if owned else g.copy()
-        else:
-            found[i] = g.add_into(found[i]) if isinstance(g, IndexedGrad) else found[i] + g
+        found[i] = own(g, owned) if found[i] is None else add_in_place(found[i], g)
 
     # Outputs that are leaves (or inputs themselves) take their seed directly.
     roots, grads = [], {}

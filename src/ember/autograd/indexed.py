@@ -6,9 +6,11 @@ costs a zero array the size of x, and summing the T of them costs T more passes 
 :class:`IndexedGrad` keeps only the index and the values: the engine writes them into the
 gradient it is summing (or into a leaf's ``.grad``) in place, so the pieces cost their own size.
 """
+import math
+
 from ..backend import xp
 
-__all__ = ["IndexedGrad", "dense"]
+__all__ = ["IndexedGrad", "dense", "own", "add_in_place"]
 
 
 class IndexedGrad:
@@ -25,10 +27,7 @@ class IndexedGrad:
 
     @property
     def size(self):
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
+        return math.prod(self.shape)
 
     def astype(self, dtype):
         return IndexedGrad(self.shape, self.index, self.values.astype(dtype), self.unique)
@@ -62,3 +61,20 @@ def dense(g):
     if isinstance(g, IndexedGrad):
         return g._fill(xp.zeros(g.shape, dtype=g.dtype))
     return g
+
+
+def own(g, owned=False):
+    """An array of ``g``'s values that the caller may add into in place: ``g`` itself when
+    ``owned`` (nothing else refers to it), else a new one."""
+    if isinstance(g, IndexedGrad):
+        return dense(g)
+    return g if owned else g.copy()
+
+
+def add_in_place(array, g):
+    """``array += g`` for an array or an :class:`IndexedGrad` ``g`` of ``array``'s shape."""
+    if isinstance(g, IndexedGrad):
+        return g.add_into(array)
+    array += g
+    return array
+

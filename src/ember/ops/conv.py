@@ -11,8 +11,9 @@ How it is computed (conv1d is conv2d with H = 1):
   copied in chunks of kw*C_in numbers (NumPy's copy costs per contiguous chunk, so bigger chunks
   are faster than one copy per kernel offset).  With few channels (kw*C_in < 16: an image
   model's first layer) the matrix is built transposed instead, one copy per tap and channel along
-  output rows (``_im2col_channel_major``).  The copies are split over the batch between threads.  The bias is fused into the same matrix product as one extra column of ones, so that
-  the backward gets the bias gradient from the weight-gradient product for free.
+  output rows (``_im2col_channel_major``).  The copies are split over the batch between threads.
+  The bias is fused into the same matrix product as one extra column of ones, so that the
+  backward gets the bias gradient from the weight-gradient product for free.
 * backward: weight (and bias) gradient = cols.T @ g2d; the input gradient, computed only when the
   input requires grad, is the col2im of g2d @ W.T, done offset by offset as
   ``dx[window of offset] += g2d @ W[i, j].T`` (one small product per kernel offset into a reused
@@ -33,7 +34,7 @@ from ._base import as_tensor, make, wrap
 from .arguments import int_tuple
 from .conv_depthwise import dw_forward, dw_input_grad, dw_weight_grad
 from .conv_pointwise import pointwise_grads
-from .conv_grouped import ShiftedGrid, shift_applies, shift_backward, shift_forward, shift_taps
+from .conv_grouped import ShiftedGrid, shift_applies, shift_backward, shift_forward, shifted_input
 
 __all__ = ["conv1d", "conv2d"]
 
@@ -270,20 +271,23 @@ def _weight_grad(g, xd, wshape, cols, offsets, groups, has_bias):
     if Cg == 1 and O == groups:
         return dw_weight_grad(g, xd, wshape, offsets.geom), gb
     if isinstance(cols, ShiftedGrid) or (cols is None and shift_applies(offsets.geom)):
-        grid = cols if cols is not None else shift_taps(xd, offsets.geom, groups)
-        gw = shift_backward(g, grid, wshape, groups)[1]
-        return (gw if xp.isfinite(gw).all() else _grouped_weight_grad_exact(g, xd, wshape, offsets, groups)), gb
+        grid = cols if cols is not None else shifted_input(xd, offsets.geom, groups)
+        return _shifted_grads(g, xd, wshape, grid, offsets, groups)[1], gb
     if cols is None:
         cols = _grouped_cols(xd, (kh, kw), (Ho, Wo), offsets, groups)
     return _grouped_weight_grad(g2d, cols, wshape, groups), gb
 
 
-def _grouped_weight_grad_exact(g, xd, wshape, offsets, groups):
-    """The grouped weight gradient from the im2col matrix: only real windows are summed, so a
-    nan / inf input does not reach the grid's padding positions (0 * inf) as in the shifted form."""
-    N, Ho, Wo, O = g.shape
-    cols = _grouped_cols(xd, wshape[:2], (Ho, Wo), offsets, groups)
-    return _grouped_weight_grad(g.reshape(-1, O), cols, wshape, groups)
+def _shifted_grads(g, xd, wshape, grid, offsets, groups, wd=None, need_weight=True):
+    """(grad input or None, grad weight or None) of a grouped stride-1 convolution on its shifted
+    grid (ops/conv_grouped.py): the input gradient when ``wd`` is given.  A nan / inf input
+    reaches the grid's padding positions in the weight gradient (0 * inf); that one is then
+    redone from the im2col matrix, which sums real windows only."""
+    gx, gw = shift_backward(g, grid, wshape, groups, wd, need_weight)
+    if gw is not None and not xp.isfinite(gw).all():
+        cols = _grouped_cols(xd, wshape[:2], g.shape[1:3], offsets, groups)
+        gw = _grouped_weight_grad(g.reshape(-1, g.shape[3]), cols, wshape, groups)
+    return gx, gw
 
 
 def _grouped_weight_grad(g2d, cols, wshape, groups):
@@ -391,7 +395,7 @@ def _conv2d_core(x, weight, bias, stride, pads, dilation, op, squeeze_h, groups=
     """The shared implementation.  x: (N, H, W, C) array-backed Tensor, weight (kh, kw, C/G, O)."""
     xd, wd = x.data, weight.data
     N, H, W, C = xd.shape
-    kh, kw, Cg, O = wd.shape
+    kh, kw, _, O = wd.shape
     (sh, sw), (dh, dw) = stride, dilation
     (pt, pb), (pl, pr) = pads
     Ho = (H + pt + pb - dh * (kh - 1) - 1) // sh + 1
@@ -416,14 +420,10 @@ def _conv2d_core(x, weight, bias, stride, pads, dilation, op, squeeze_h, groups=
             gx, gw = pointwise_grads(g2d, cols, wd.reshape(C, O))
             gb = g2d.sum(axis=0) if has_bias and bias._rg else None
             return gx.reshape(xd.shape), gw.reshape(wd.shape), gb
-        if isinstance(cols, ShiftedGrid) or (cols is None and x._rg and groups > 1
-                                               and not (Cg == 1 and O == groups) and shift_applies(offsets.geom)):
+        if isinstance(cols, ShiftedGrid):
             # grouped, stride 1: both gradients from one layout of g (ops/conv_grouped.py)
-            grid = cols if cols is not None else ShiftedGrid(N, offsets.geom)
-            gx, gw = shift_backward(g, grid, wd.shape, groups, wd if x._rg else None)
-            if gw is not None and not xp.isfinite(gw).all():
-                gw = _grouped_weight_grad_exact(g, xd, wd.shape, offsets, groups)
-            gw = gw if weight._rg else None
+            gx, gw = _shifted_grads(g, xd, wd.shape, cols, offsets, groups, wd if x._rg else None,
+                                    weight._rg)
             gb = g.reshape(-1, O).sum(axis=0) if has_bias and bias._rg else None
             return gx, gw, gb
         if need_w:

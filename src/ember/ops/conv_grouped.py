@@ -30,7 +30,7 @@ of the forward only the padded input (not its taps).  ``ops/conv.py`` dispatches
 from ..backend import blas_threads, xp
 from ._parallel import parallel_for, parallel_products
 
-__all__ = ["shift_applies", "ShiftedGrid", "shift_forward", "shift_taps", "shift_backward"]
+__all__ = ["shift_applies", "ShiftedGrid", "shift_forward", "shifted_input", "shift_backward"]
 
 
 def shift_applies(geom):
@@ -92,7 +92,7 @@ def _padded_input(xd, grid, groups):
     return X, lambda lo, hi: grid.place(X, -grid.out0, xd, lo, hi, grid.H, grid.W)
 
 
-def shift_taps(xd, geom, groups):
+def shifted_input(xd, geom, groups):
     """The ShiftedGrid of xd (N, H, W, C) with its padded input, for a weight gradient."""
     grid = ShiftedGrid(xd.shape[0], geom)
     grid.X, fill = _padded_input(xd, grid, groups)
@@ -145,17 +145,17 @@ def shift_forward(xd, wd, geom, groups, keep):
     return out, (grid if keep else None)
 
 
-def shift_backward(g, grid, wshape, groups, wd=None):
+def shift_backward(g, grid, wshape, groups, wd=None, need_weight=True):
     """(grad input (N, H, W, C) or None, grad weight (kh, kw, C/G, C_out) or None) of a grouped
     stride-1 convolution, from the upstream gradient g (N, H', W', C_out) and the forward's
-    ShiftedGrid.  The input gradient needs the weight ``wd``; the weight gradient, the grid's
-    padded input ``grid.X``.
+    ShiftedGrid.  The input gradient is computed when the weight ``wd`` is given; the weight
+    gradient when ``need_weight`` and the grid holds its padded input ``grid.X``.
 
     Per group, g is placed on the grid once and its kernel-row taps serve both gradients."""
     kh, kw, Cg, O = wshape
     N, Ho, Wo, _ = g.shape
     X = grid.X
-    need_input, need_weight = wd is not None, X is not None
+    need_input, need_weight = wd is not None, need_weight and X is not None
     Og = O // groups
     L, step = grid.L, grid.step
     Lq = L + kw - 1                       # weight gradient: positions Q = p + j
